@@ -1,0 +1,143 @@
+"""The ``geocarbon`` command line: parse options, build a config, call one pipeline function.
+
+No raster arithmetic lives here. :class:`GeoCarbonError` becomes a one-line message and exit
+code 1; anything else keeps its traceback, because it is a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from geocarbon._version import __version__
+from geocarbon.area import AREA_METHODS
+from geocarbon.errors import GeoCarbonError
+from geocarbon.summary import UNKNOWN_MODES
+
+SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
+
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+memory_option = click.option(
+    "--memory-mb", type=click.IntRange(16), default=512, show_default=True,
+    help="Memory budget for blocks in flight (MB); the raster is never read whole.",
+)
+threads_option = click.option(
+    "--threads", type=click.IntRange(1), default=2, show_default=True, help="Worker threads."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="geocarbon")
+def cli() -> None:
+    """Carbon stocks and their change from land-cover maps and carbon-density tables."""
+
+
+@cli.command()
+@click.argument("landcover", type=click.Path(path_type=Path))
+@click.option(
+    "--densities", "-d", required=True,
+    help="Density table CSV (InVEST pools or long form) or a built-in table: china-clcd.",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--scheme", help="Class scheme of the raster (see `geocarbon schemes`); crosswalks built-in tables.")
+@click.option("--unknown", type=click.Choice(UNKNOWN_MODES), default="error", show_default=True,
+              help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.")
+@click.option("--area", "area_method", type=click.Choice(AREA_METHODS), default="auto", show_default=True,
+              help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).")
+@click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
+@memory_option
+@threads_option
+@overwrite_option
+@quiet_option
+def stock(landcover: Path, densities: str, out_dir: Path, scheme: str | None, unknown: str,
+          area_method: str, no_rasters: bool, memory_mb: int, threads: int, overwrite: bool,
+          quiet: bool) -> None:
+    """Carbon density rasters (COG, Mg C/ha) per pool and total, and a stock summary per class."""
+    from geocarbon.pipeline import StockConfig, run_stock
+
+    config = StockConfig(
+        landcover=landcover, densities=densities, out_dir=out_dir, scheme=scheme, unknown=unknown,
+        area_method=area_method, write_rasters=not no_rasters, overwrite=overwrite,
+        memory_mb=memory_mb, threads=threads, progress=False if quiet else None,
+    )
+    _report_stock(run_stock(config), quiet)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True)
+@overwrite_option
+@quiet_option
+def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
+    """Run `stock` on the bundled sample (rasters/clcd_2020.tif, China CLCD default densities)."""
+    from geocarbon.pipeline import StockConfig, run_stock
+
+    if not SAMPLE_LANDCOVER.exists():
+        raise click.UsageError(
+            f"The sample {SAMPLE_LANDCOVER} is not here; run `geocarbon demo` from the root of a "
+            "geocarbon checkout (or regenerate it: python -m geocarbon.sample --rasters rasters --vectors vectors)."
+        )
+    config = StockConfig(landcover=SAMPLE_LANDCOVER, densities="china-clcd", out_dir=out_dir,
+                         overwrite=overwrite, progress=False if quiet else None)
+    _report_stock(run_stock(config), quiet)
+
+
+@cli.command()
+@click.argument("name", required=False)
+def schemes(name: str | None) -> None:
+    """List the built-in class schemes, or the classes of one scheme with its CLCD crosswalk."""
+    from geocarbon.schemes import get_scheme, scheme_names
+
+    if name is None:
+        for scheme_name in scheme_names():
+            scheme = get_scheme(scheme_name)
+            click.echo(f"{scheme.name:16} {len(scheme.codes):3d} classes  {scheme.title}")
+        click.echo("\nBuilt-in density tables: china-clcd (CLCD codes; other schemes via --scheme).")
+        return
+    scheme = get_scheme(name)
+    click.echo(f"{scheme.title}\nsource: {scheme.source}\n")
+    for code, class_name, target in zip(scheme.codes, scheme.names, scheme.to_clcd, strict=True):
+        arrow = f"-> CLCD {target}" if target is not None and scheme.name != "clcd" else ""
+        click.echo(f"{code:5d}  {class_name:45} {arrow}")
+
+
+def _report_stock(result: object, quiet: bool) -> None:
+    from geocarbon.pipeline import StockResult
+
+    assert isinstance(result, StockResult)
+    totals = result.summary["totals"]
+    area = result.summary["area_ha"]
+    if not quiet:
+        click.echo(
+            f"Total stock {totals['stock_total_tg']:.6g} Tg C over {area['valid']:.6g} ha of valid land "
+            f"(area method: {result.summary['area_method']}; nodata {result.summary['pixel_count']['nodata']} px)."
+        )
+        for path in result.outputs:
+            click.echo(f"  wrote {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 success, 1 bad input, 2 usage)."""
+    warnings.simplefilter("default")
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="geocarbon", standalone_mode=False)
+    except GeoCarbonError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The only place that sequences a whole run: validate -> blocks -> accumulate/write -> summarise.
+
+A run's options travel in a frozen :class:`StockConfig`; :func:`run_stock` validates every
+input before the first pixel is read, streams the raster block by block on a thread pool (the
+kernels release the GIL, each thread has its own GDAL handle), and commits outputs only when
+everything succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from math import lcm
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from tqdm import tqdm
+
+from geocarbon._version import __version__
+from geocarbon.area import PixelArea, pixel_area
+from geocarbon.blocks import Block, block_shape_for_budget, iter_blocks
+from geocarbon.errors import UnknownClassError
+from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.raster_io import LandCoverSource, WindowReader, open_landcover
+from geocarbon.stocks import BlockResult, Histogram, process_block
+from geocarbon.summary import UNKNOWN_MODES, class_stock_table, stock_totals, with_total_row
+from geocarbon.tables import CarbonTable, crosswalk_table, load_density_table
+from geocarbon.units import POOLS
+from geocarbon.writers import TILE_SIZE, RasterSetWriter, StagedOutputs, write_csv, write_json
+
+DEFAULT_MEMORY_MB = 512
+#: Bytes a pixel may occupy while in flight: codes (<= 8), bin index (4), area (8), mask (1),
+#: five float32 density bands (20).
+BYTES_PER_PIXEL = 41
+RASTER_NAMES = (*POOLS, "total")
+
+
+@dataclass(frozen=True)
+class StockConfig:
+    """Everything a stock run needs; paths are validated by :func:`run_stock`."""
+
+    landcover: Path
+    densities: str | Path
+    out_dir: Path
+    scheme: str | None = None
+    unknown: str = "error"
+    area_method: str = "auto"
+    write_rasters: bool = True
+    overwrite: bool = False
+    memory_mb: int = DEFAULT_MEMORY_MB
+    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    block_shape: tuple[int, int] | None = None
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.unknown not in UNKNOWN_MODES:
+            raise ValueError(f"unknown must be one of {UNKNOWN_MODES}, got {self.unknown!r}")
+
+
+@dataclass(frozen=True)
+class StockResult:
+    """Outputs of a stock run: the per-class table, the summary document and the files written."""
+
+    classes: pd.DataFrame
+    summary: dict[str, Any]
+    outputs: tuple[Path, ...]
+
+
+def stock_output_paths(out_dir: Path, *, write_rasters: bool) -> dict[str, Path]:
+    paths = {"summary_csv": out_dir / "stock_summary.csv", "summary_json": out_dir / "stock_summary.json"}
+    if write_rasters:
+        paths.update({name: out_dir / f"density_{name}_mg_per_ha.tif" for name in RASTER_NAMES})
+    return paths
+
+
+def run_stock(config: StockConfig) -> StockResult:
+    """Carbon density rasters (Mg C/ha, COG) and a per-class stock summary for one land-cover map.
+
+    Raises
+    ------
+    GeoCarbonError
+        Bad table, bad raster, unknown codes (``unknown="error"``) or existing outputs; nothing
+        is written in that case.
+    """
+    source = open_landcover(config.landcover)
+    table = prepare_table(config.densities, config.scheme)
+    paths = stock_output_paths(config.out_dir, write_rasters=config.write_rasters)
+    area = pixel_area(source.grid, config.area_method)
+    lookup = build_class_lookup(table.codes, dtype=source.dtype)
+    density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
+    block_shape = config.block_shape or plan_block_shape(source, config)
+    with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+        writer = None
+        if config.write_rasters:
+            bands = {paths[name]: (f"carbon density, {name} pool" if name != "total" else
+                                   "carbon density, all pools", "Mg C/ha") for name in RASTER_NAMES}
+            writer = RasterSetWriter(staged, source.grid, bands, threads=config.threads)
+        try:
+            histogram = _stream(source, lookup, area, block_shape, config, density, writer)
+            _check_unknown(histogram, lookup, source, table, config.unknown)
+            if writer is not None:
+                writer.finish()
+        finally:
+            if writer is not None:
+                writer.close()
+        classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
+        summary = _summary_document(source, table, area, lookup, histogram, classes, config)
+        write_csv(with_total_row(classes, _totals(histogram, lookup, classes, config)),
+                  staged.temp(paths["summary_csv"]))
+        write_json(summary, staged.temp(paths["summary_json"]))
+    return StockResult(classes, summary, tuple(paths.values()))
+
+
+def prepare_table(densities: str | Path, scheme: str | None) -> CarbonTable:
+    """Load the density table and, when the raster's scheme differs from the table's, crosswalk it."""
+    table = load_density_table(densities)
+    return crosswalk_table(table, scheme) if scheme else table
+
+
+def plan_block_shape(source: LandCoverSource, config: StockConfig) -> tuple[int, int]:
+    """Blocks aligned to the source's storage blocks and the output tiles, under the memory budget."""
+    in_flight = 2 * config.threads + 1
+    max_pixels = max(1, config.memory_mb * 2**20 // (BYTES_PER_PIXEL * in_flight))
+    rows, cols = source.block_shape
+    align_rows = lcm(rows, TILE_SIZE) if rows < source.grid.height else TILE_SIZE
+    align_cols = lcm(cols, TILE_SIZE) if cols < source.grid.width else TILE_SIZE
+    return block_shape_for_budget(source.grid.shape, max_pixels=max_pixels, align=(align_rows, align_cols))
+
+
+def _stream(
+    source: LandCoverSource, lookup: ClassLookup, area: PixelArea, block_shape: tuple[int, int],
+    config: StockConfig, density: np.ndarray, writer: RasterSetWriter | None,
+) -> Histogram:
+    """The pixel pass: read, classify and accumulate blocks on a thread pool; write in order.
+
+    In ``error`` mode, once unknown codes are seen no more density blocks are computed: the pass
+    goes on only to count every unknown code before the run fails.
+    """
+    histogram = Histogram.empty(lookup)
+    stop_writing = False
+    with WindowReader(source) as reader, rasterio.Env(GDAL_CACHEMAX=64):
+
+        def work(block: Block, want_density: bool) -> tuple[Block, BlockResult]:
+            codes, valid = reader.read(block)
+            return block, process_block(
+                codes, valid, area.block(block), lookup, nodata=source.nodata,
+                density_by_bin=density if want_density else None,
+            )
+
+        blocks = iter_blocks(source.grid.shape, block_shape)
+        with _progress(source, config.progress) as bar:
+            for block, result in _ordered_map(
+                lambda b: work(b, writer is not None and not stop_writing), blocks, config.threads
+            ):
+                histogram.add(result.histogram)
+                if config.unknown == "error" and result.histogram.unknown_count_by_slot.any():
+                    stop_writing = True
+                if writer is not None and result.density is not None and not stop_writing:
+                    writer.write(block, result.density)
+                bar.update(block.n_pixels)
+    return histogram
+
+
+def _ordered_map(
+    function: Callable[[Block], tuple[Block, BlockResult]], blocks: Iterator[Block], threads: int
+) -> Iterator[tuple[Block, BlockResult]]:
+    """Map ``function`` over ``blocks`` on ``threads`` threads, at most 2 x threads in flight, in order."""
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        pending: deque[Future[tuple[Block, BlockResult]]] = deque()
+        for block in blocks:
+            pending.append(pool.submit(function, block))
+            if len(pending) >= 2 * max(1, threads):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _progress(source: LandCoverSource, enabled: bool | None) -> tqdm:
+    # enabled=None lets tqdm decide: shown on a terminal, hidden when output is piped or logged.
+    return tqdm(
+        total=source.grid.n_pixels, unit="px", unit_scale=True, desc=source.path.name,
+        disable=None if enabled is None else not enabled, leave=False,
+    )
+
+
+def _check_unknown(
+    histogram: Histogram, lookup: ClassLookup, source: LandCoverSource, table: CarbonTable, mode: str
+) -> None:
+    unknown = histogram.unknown_codes(lookup)
+    if not unknown or mode != "error":
+        return
+    listing = ", ".join(
+        f"{code} ({count} px)" if code != -1 else f"codes outside {lookup.code_offset}.."
+        f"{lookup.code_offset + len(lookup.class_index_by_code) - 1} ({count} px)"
+        for code, count in sorted(unknown.items())
+    )
+    raise UnknownClassError(
+        f"Land-cover classes {listing} in {str(source.path)!r} have no row in density table "
+        f"{table.source!r}. Add rows for them, pick the raster's scheme with --scheme, or pass "
+        "--unknown zero (no carbon) or --unknown nodata (excluded); both count them in the summary.",
+        missing=unknown,
+    )
+
+
+def _totals(histogram: Histogram, lookup: ClassLookup, classes: pd.DataFrame, config: StockConfig):
+    return stock_totals(histogram.area_ha[0], histogram.pixel_count[0], lookup, classes,
+                        unknown_mode=config.unknown)
+
+
+def _summary_document(
+    source: LandCoverSource, table: CarbonTable, area: PixelArea, lookup: ClassLookup,
+    histogram: Histogram, classes: pd.DataFrame, config: StockConfig,
+) -> dict[str, Any]:
+    totals = _totals(histogram, lookup, classes, config)
+    unknown = histogram.unknown_codes(lookup)
+    return {
+        "geocarbon_version": __version__,
+        "landcover": str(source.path),
+        "densities": table.source,
+        "scheme": table.scheme,
+        "crs": source.grid.crs.to_string(),
+        "shape": list(source.grid.shape),
+        "area_method": area.method,
+        "nominal_pixel_area_ha": None if np.isnan(area.nominal_ha) else area.nominal_ha,
+        "raster_nodata": source.nodata,
+        "unknown_mode": config.unknown,
+        "unknown_classes": [{"class_code": code, "pixel_count": count} for code, count in sorted(unknown.items())],
+        "pixel_count": totals.pixel_count,
+        "area_ha": totals.area_ha,
+        "totals": totals.stock_mg,
+        "classes": classes.to_dict(orient="records"),
+    }

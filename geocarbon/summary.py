@@ -1,0 +1,113 @@
+"""Derive stock tables from the area histogram and the density table, without touching pixels.
+
+stock (Mg C) = area (ha) x density (Mg C/ha), per class and pool; low and high totals use the
+table's low and high densities. Everything here is arithmetic on small arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from geocarbon.lookup import ClassLookup
+from geocarbon.tables import CarbonTable
+from geocarbon.units import LEVELS, MG_PER_TG, POOLS
+
+UNKNOWN_MODES = ("error", "zero", "nodata")
+
+
+@dataclass(frozen=True)
+class StockTotals:
+    """Grand totals of a stock run (pixels, areas in ha, stocks in Mg C)."""
+
+    pixel_count: dict[str, int]
+    area_ha: dict[str, float]
+    stock_mg: dict[str, float]
+
+
+def class_stock_table(
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    table: CarbonTable,
+) -> pd.DataFrame:
+    """One row per table class present in the histogram.
+
+    ``area_ha`` and ``pixel_count`` are one zone's histogram row over bins (classes, unknown,
+    nodata). Columns carry their units: ``area_ha``, ``density_<pool>_mg_per_ha``,
+    ``stock_<pool>_mg``, ``stock_total_mg`` and, for tables with ranges, ``stock_total_mg_low``
+    and ``stock_total_mg_high``.
+    """
+    n = table.n_classes
+    present = np.flatnonzero(pixel_count[:n])
+    central = table.central_mg_per_ha[present]
+    stock = area_ha[present, None] * central
+    frame = pd.DataFrame(
+        {
+            "class_code": table.codes[present],
+            "class_name": [table.names[i] for i in present],
+            "pixel_count": pixel_count[present],
+            "area_ha": area_ha[present],
+        }
+    )
+    for p, pool in enumerate(POOLS):
+        frame[f"density_{pool}_mg_per_ha"] = central[:, p]
+    for p, pool in enumerate(POOLS):
+        frame[f"stock_{pool}_mg"] = stock[:, p]
+    frame["stock_total_mg"] = stock.sum(axis=1)
+    if table.has_ranges:
+        for level in ("low", "high"):
+            density = table.density_mg_per_ha[present, :, LEVELS.index(level)].sum(axis=1)
+            frame[f"stock_total_mg_{level}"] = area_ha[present] * density
+    return frame
+
+
+def stock_totals(
+    area_ha: NDArray[np.float64], pixel_count: NDArray[np.int64], lookup: ClassLookup,
+    classes: pd.DataFrame, *, unknown_mode: str,
+) -> StockTotals:
+    """Grand totals: valid / unknown / nodata pixels and areas, and stock per pool (Mg C and Tg C).
+
+    In ``zero`` mode unknown pixels are valid land with zero carbon; in ``nodata`` mode they are
+    excluded like nodata but counted separately.
+    """
+    unknown, nodata = lookup.unknown_bin, lookup.nodata_bin
+    known_count = int(pixel_count[: lookup.n_classes].sum())
+    known_area = float(area_ha[: lookup.n_classes].sum())
+    unknown_valid = unknown_mode == "zero"
+    pixels = {
+        "total": int(pixel_count.sum()),
+        "valid": known_count + (int(pixel_count[unknown]) if unknown_valid else 0),
+        "unknown": int(pixel_count[unknown]),
+        "nodata": int(pixel_count[nodata]),
+    }
+    areas = {
+        "total": float(area_ha.sum()),
+        "valid": known_area + (float(area_ha[unknown]) if unknown_valid else 0.0),
+        "unknown": float(area_ha[unknown]),
+        "nodata": float(area_ha[nodata]),
+    }
+    stock = {f"stock_{pool}_mg": float(classes[f"stock_{pool}_mg"].sum()) for pool in POOLS}
+    stock["stock_total_mg"] = float(classes["stock_total_mg"].sum())
+    for level in ("low", "high"):
+        column = f"stock_total_mg_{level}"
+        if column in classes:
+            stock[column] = float(classes[column].sum())
+    stock["stock_total_tg"] = stock["stock_total_mg"] / MG_PER_TG
+    return StockTotals(pixels, areas, stock)
+
+
+def with_total_row(classes: pd.DataFrame, totals: StockTotals) -> pd.DataFrame:
+    """The class table with a final ``TOTAL`` row (densities blank, area-weighted means elsewhere)."""
+    total = {column: np.nan for column in classes.columns}
+    total.update({"class_code": pd.NA, "class_name": "TOTAL"})
+    total["pixel_count"] = int(classes["pixel_count"].sum())
+    total["area_ha"] = float(classes["area_ha"].sum())
+    for column in classes.columns:
+        if column.startswith("stock_"):
+            total[column] = float(classes[column].sum())
+    frame = pd.concat([classes, pd.DataFrame([total])], ignore_index=True)
+    frame["class_code"] = frame["class_code"].astype("Int64")
+    return frame

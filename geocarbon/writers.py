@@ -1,0 +1,181 @@
+"""Write outputs safely: staged temporary names, tiled GeoTIFF blocks, COG conversion, tables.
+
+Every output is written under a hidden temporary name in its final folder and renamed only when
+the whole run succeeds (:class:`StagedOutputs`); a failed run removes its temporaries, so nothing
+that looks like a result is left behind. Existing outputs are refused unless ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.shutil
+from numpy.typing import NDArray
+from rasterio.windows import Window
+
+from geocarbon.blocks import Block
+from geocarbon.errors import OutputExistsError
+from geocarbon.grid import GridSpec
+
+#: Internal tile size of written rasters (and the alignment of write blocks).
+TILE_SIZE = 512
+#: Float outputs use NaN for nodata: it cannot collide with any real density or change.
+FLOAT_NODATA = float("nan")
+
+
+def refuse_existing(paths: Sequence[Path], *, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` naming every existing output unless ``overwrite``."""
+    existing = [str(path) for path in paths if path.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"Output(s) already exist: {', '.join(existing)}. Use --overwrite (overwrite=True) to "
+            "replace them, or choose another output folder."
+        )
+
+
+class StagedOutputs:
+    """Temporary paths for a set of final outputs, renamed into place on success.
+
+    >>> with StagedOutputs([Path("out/a.tif")], overwrite=False) as staged:  # doctest: +SKIP
+    ...     write(staged.temp(Path("out/a.tif")))
+    """
+
+    def __init__(self, finals: Sequence[Path], *, overwrite: bool) -> None:
+        refuse_existing(finals, overwrite=overwrite)
+        token = uuid.uuid4().hex[:8]
+        self._temps = {final: final.with_name(f".{final.name}.{token}.partial") for final in finals}
+        self._extra: list[Path] = []
+
+    def temp(self, final: Path) -> Path:
+        return self._temps[final]
+
+    def scratch(self, final: Path, suffix: str) -> Path:
+        """Another temporary file beside ``final`` (intermediate), removed whatever happens."""
+        path = self._temps[final].with_name(self._temps[final].name + suffix)
+        self._extra.append(path)
+        return path
+
+    def __enter__(self) -> StagedOutputs:
+        for final in self._temps:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for path in self._extra:
+            path.unlink(missing_ok=True)
+        if exc_type is None:
+            for final, temp in self._temps.items():
+                os.replace(temp, final)
+        else:
+            for temp in self._temps.values():
+                temp.unlink(missing_ok=True)
+
+
+def float_raster_profile(grid: GridSpec) -> dict[str, Any]:
+    """Profile of a tiled, compressed float32 single-band GeoTIFF on ``grid``."""
+    return {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "count": 1,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "height": grid.height,
+        "width": grid.width,
+        "nodata": FLOAT_NODATA,
+        "tiled": True,
+        "blockxsize": TILE_SIZE,
+        "blockysize": TILE_SIZE,
+        "compress": "deflate",
+        "predictor": 3,
+        "zlevel": 1,
+        "bigtiff": "if_safer",
+        "sparse_ok": False,
+    }
+
+
+class RasterSetWriter:
+    """Write several single-band float32 rasters block by block, then convert each to a COG.
+
+    ``bands`` maps each final COG path to (description, units). Blocks are written to a tiled
+    intermediate GeoTIFF; :meth:`finish` builds overviews and copies it as a Cloud-Optimized
+    GeoTIFF to the staged temporary path.
+    """
+
+    def __init__(
+        self, staged: StagedOutputs, grid: GridSpec, bands: dict[Path, tuple[str, str]], *, threads: int = 2
+    ) -> None:
+        self._staged = staged
+        self._bands = bands
+        self._threads = threads
+        self._datasets = []
+        for final, (description, units) in bands.items():
+            dataset = rasterio.open(
+                staged.scratch(final, ".tif"), "w", **float_raster_profile(grid)
+            )
+            dataset.set_band_description(1, description)
+            dataset.units = (units,)
+            dataset.update_tags(units=units, description=description)
+            self._datasets.append(dataset)
+
+    def write(self, block: Block, stack: NDArray[np.float32]) -> None:
+        """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""
+        window = Window(block.col_off, block.row_off, block.width, block.height)
+        for dataset, band in zip(self._datasets, stack, strict=True):
+            dataset.write(band, 1, window=window)
+
+    def finish(self) -> None:
+        for dataset, final in zip(self._datasets, self._bands, strict=True):
+            scratch = Path(dataset.name)
+            dataset.close()
+            to_cog(scratch, self._staged.temp(final), threads=self._threads)
+
+    def close(self) -> None:
+        for dataset in self._datasets:
+            if not dataset.closed:
+                dataset.close()
+
+
+def to_cog(source: Path, destination: Path, *, threads: int = 2) -> None:
+    """Copy a tiled GeoTIFF to a Cloud-Optimized GeoTIFF with averaged overviews (GDAL COG driver)."""
+    with rasterio.Env(GDAL_NUM_THREADS=str(threads)):
+        rasterio.shutil.copy(
+            source,
+            destination,
+            driver="COG",
+            COMPRESS="DEFLATE",
+            PREDICTOR="YES",
+            LEVEL="6",
+            BLOCKSIZE=str(TILE_SIZE),
+            OVERVIEW_RESAMPLING="AVERAGE",
+            BIGTIFF="IF_SAFER",
+            NUM_THREADS=str(threads),
+        )
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, float_format="%.10g")
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n", "utf-8")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
