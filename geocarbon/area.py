@@ -182,7 +182,9 @@ def _areal_scale_lattice(
     rows = np.linspace(0.5, max(grid.height - 0.5, 1.5), min(LATTICE_NODES, max(grid.height, 2)))
     cols = np.linspace(0.5, max(grid.width - 0.5, 1.5), min(LATTICE_NODES, max(grid.width, 2)))
     col_grid, row_grid = np.meshgrid(cols, rows)
-    xs, ys = grid.transform * (col_grid.ravel(), row_grid.ravel())
+    a, b, c, d, e, f = tuple(grid.transform)[:6]
+    xs = a * col_grid.ravel() + b * row_grid.ravel() + c
+    ys = d * col_grid.ravel() + e * row_grid.ravel() + f
     to_lonlat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
     lon, lat = to_lonlat.transform(xs, ys)
     factors = pyproj.Proj(crs).get_factors(lon, lat)

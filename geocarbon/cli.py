@@ -120,9 +120,14 @@ def _report_stock(result: object, quiet: bool) -> None:
             click.echo(f"  wrote {path}")
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    # Users see what is wrong and how to fix it, not the source line that warned.
+    click.echo(f"Warning: {message}", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 bad input, 2 usage)."""
-    warnings.simplefilter("default")
+    warnings.showwarning = _show_warning
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="geocarbon", standalone_mode=False)
     except GeoCarbonError as exc:

@@ -195,11 +195,7 @@ def _check_unknown(
     unknown = histogram.unknown_codes(lookup)
     if not unknown or mode != "error":
         return
-    listing = ", ".join(
-        f"{code} ({count} px)" if code != -1 else f"codes outside {lookup.code_offset}.."
-        f"{lookup.code_offset + len(lookup.class_index_by_code) - 1} ({count} px)"
-        for code, count in sorted(unknown.items())
-    )
+    listing = ", ".join(f"{code} ({count} px)" for code, count in unknown.items())
     raise UnknownClassError(
         f"Land-cover classes {listing} in {str(source.path)!r} have no row in density table "
         f"{table.source!r}. Add rows for them, pick the raster's scheme with --scheme, or pass "

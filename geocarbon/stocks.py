@@ -7,7 +7,7 @@ small table, ``area_ha[zone, bin]``, from which every statistic is derived.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,14 +18,17 @@ from geocarbon.lookup import ClassLookup
 
 @dataclass
 class Histogram:
-    """Area (ha) and pixel counts per zone and bin, plus pixel counts of unknown codes per slot.
+    """Area (ha) and pixel counts per zone and bin, plus pixel counts of unknown codes.
 
     Bins are the table's classes, then ``unknown``, then ``nodata`` (see :class:`ClassLookup`).
+    Unknown codes inside the lookup are counted per slot; the rare ones beyond it (32-bit
+    rasters) by code in ``outside_lookup``.
     """
 
     area_ha: NDArray[np.float64]
     pixel_count: NDArray[np.int64]
     unknown_count_by_slot: NDArray[np.int64]
+    outside_lookup: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, lookup: ClassLookup, n_zones: int = 1) -> Histogram:
@@ -39,14 +42,15 @@ class Histogram:
         self.area_ha += other.area_ha
         self.pixel_count += other.pixel_count
         self.unknown_count_by_slot += other.unknown_count_by_slot
+        for code, count in other.outside_lookup.items():
+            self.outside_lookup[code] = self.outside_lookup.get(code, 0) + count
 
     def unknown_codes(self, lookup: ClassLookup) -> dict[int, int]:
-        """Pixel count of every code with no table row; code -1 stands for codes beyond the lookup."""
+        """Pixel count of every code with no table row."""
         slots = np.flatnonzero(self.unknown_count_by_slot[:-1])
         found = {lookup.code_of_slot(int(s)): int(self.unknown_count_by_slot[s]) for s in slots}
-        if self.unknown_count_by_slot[-1]:
-            found[-1] = int(self.unknown_count_by_slot[-1])
-        return found
+        found.update(self.outside_lookup)
+        return dict(sorted(found.items()))
 
 
 @dataclass
@@ -94,6 +98,8 @@ def process_block(
         bins,
         histogram.unknown_count_by_slot,
     )
+    if histogram.unknown_count_by_slot[-1]:
+        histogram.outside_lookup = _codes_outside_lookup(codes, valid, lookup, nodata)
     zones = np.broadcast_to(np.int32(0), shape) if zone_index is None else zone_index
     kernels.accumulate_area(bins, zones, pixel_area_ha, histogram.area_ha, histogram.pixel_count)
     density = None
@@ -101,3 +107,17 @@ def process_block(
         density = np.empty((density_by_bin.shape[1], *shape), np.float32)
         kernels.densities_from_bins(bins, density_by_bin, density)
     return BlockResult(histogram, density)
+
+
+def _codes_outside_lookup(
+    codes: NDArray[np.integer], valid: NDArray[np.bool_] | None, lookup: ClassLookup, nodata: int | None
+) -> dict[int, int]:
+    """Count valid codes beyond the lookup's span (only 32-bit rasters have any; a rare, slow path)."""
+    slot = codes.astype(np.int64) - lookup.code_offset
+    outside = (slot < 0) | (slot >= len(lookup.class_index_by_code))
+    if valid is not None:
+        outside &= valid
+    if nodata is not None:
+        outside &= codes != nodata
+    values, counts = np.unique(codes[outside], return_counts=True)
+    return {int(value): int(count) for value, count in zip(values, counts, strict=True)}

@@ -1,0 +1,87 @@
+"""Shared fixtures: a hand-checkable 4x4 land cover, on disk, and a factory for other rasters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# LAEA Europe (equal-area). 100 m pixels are exactly 1 ha, so Mg C/ha equals Mg C per pixel.
+EQUAL_AREA_CRS = "EPSG:3035"
+ONE_HA_TRANSFORM = Affine(100.0, 0.0, 4_321_000.0, 0.0, -100.0, 3_210_000.0)
+
+#: Classes 1, 2, 3 and one nodata pixel (255).
+LANDCOVER_4X4 = np.array(
+    [
+        [1, 1, 2, 2],
+        [1, 1, 2, 2],
+        [3, 3, 2, 255],
+        [3, 3, 1, 1],
+    ],
+    dtype=np.uint8,
+)
+
+#: InVEST-style pools (Mg C/ha): class 1 = 15 + 10 + 60 + 1 = 86, class 2 = 5 + 3 + 20 + 0 = 28,
+#: class 3 = 2 + 1 + 5 + 0 = 8.
+POOLS_CSV = """lucode,LULC_Name,C_above,C_below,C_soil,C_dead
+1,Forest,15,10,60,1
+2,Grass,5,3,20,0
+3,Urban,2,1,5,0
+"""
+
+
+def write_raster(path: Path, array: np.ndarray, *, crs: str = EQUAL_AREA_CRS,
+                 transform: Affine = ONE_HA_TRANSFORM, nodata: float | None = 255, **profile) -> Path:
+    """Write ``array`` (2-D, or 3-D for several bands) as a GeoTIFF and return its path."""
+    bands = array if array.ndim == 3 else array[None]
+    options = {"driver": "GTiff", "height": bands.shape[1], "width": bands.shape[2], "count": bands.shape[0],
+               "dtype": bands.dtype.name, "crs": crs, "transform": transform, "nodata": nodata}
+    options.update(profile)
+    with rasterio.open(path, "w", **options) as dataset:
+        dataset.write(bands)
+    return path
+
+
+@pytest.fixture
+def landcover_4x4() -> np.ndarray:
+    return LANDCOVER_4X4.copy()
+
+
+@pytest.fixture
+def landcover_tif(tmp_path: Path, landcover_4x4: np.ndarray) -> Path:
+    return write_raster(tmp_path / "landcover.tif", landcover_4x4)
+
+
+@pytest.fixture
+def pools_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "pools.csv"
+    path.write_text(POOLS_CSV)
+    return path
+
+
+@pytest.fixture
+def raster_factory(tmp_path: Path):
+    """Write arbitrary arrays as GeoTIFFs in ``tmp_path``: factory(name, array, **write_raster kwargs)."""
+
+    def make(name: str, array: np.ndarray, **kwargs) -> Path:
+        return write_raster(tmp_path / name, array, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real public data beside the repository; skipped where absent, a failure in CI."""
+    if not SHARED_DATA.is_dir():
+        if IN_CI:
+            pytest.fail(f"{SHARED_DATA} is missing in CI; the real-data tests must run there.")
+        pytest.skip(f"{SHARED_DATA} not present")
+    return SHARED_DATA
