@@ -23,7 +23,7 @@ EXPECTED_NAMES = ("clcd", "cnlucc", "esa-cci", "esa-worldcover", "globeland30", 
 NON_CLCD = tuple(name for name in EXPECTED_NAMES if name != "clcd")
 HEX_COLOUR = re.compile(r"^#[0-9a-f]{6}$")
 CNLUCC_CODES = _codes(
-    "11 12 21 22 23 24 31 32 33 41 42 43 44 45 46 51 52 53 54 61 62 63 64 65 66 67 99"
+    "11 12 21 22 23 24 31 32 33 41 42 43 44 45 46 47 51 52 53 54 61 62 63 64 65 66 67 99"
 )
 CCI_CODES = _codes(
     "10 11 12 20 30 40 50 60 61 62 70 71 72 80 81 82 90 100 110 120 121 122 130 140"
