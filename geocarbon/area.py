@@ -65,8 +65,8 @@ class PixelArea:
     def _interpolate(self, block: Block) -> NDArray[np.float64]:
         assert self.lattice_rows is not None and self.lattice_cols is not None
         assert self.lattice_area_ha is not None
-        row_pos = block.row_off + 0.5 + np.arange(block.height)
-        col_pos = block.col_off + 0.5 + np.arange(block.width)
+        row_pos = block.row_off + 0.5 + np.arange(block.height, dtype=np.float64)
+        col_pos = block.col_off + 0.5 + np.arange(block.width, dtype=np.float64)
         row_i, row_w = _bracket(self.lattice_rows, row_pos)
         col_i, col_w = _bracket(self.lattice_cols, col_pos)
         lat = self.lattice_area_ha
@@ -102,8 +102,12 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
                 "lon/lat grids. Warp it first (gdalwarp without -rotate)."
             )
         if method in ("auto", "ellipsoid-rows"):
-            return PixelArea("ellipsoid-rows", crs_name, math.nan, row_area_ha=_ellipsoid_rows(grid, crs))
-        raise RasterFormatError(f"Area method {method!r} does not apply to the geographic CRS {crs_name!r}.")
+            return PixelArea(
+                "ellipsoid-rows", crs_name, math.nan, row_area_ha=_ellipsoid_rows(grid, crs)
+            )
+        raise RasterFormatError(
+            f"Area method {method!r} does not apply to the geographic CRS {crs_name!r}."
+        )
     nominal_ha = _nominal_area_m2(grid, crs) / SQUARE_METRES_PER_HECTARE
     if method == "planar":
         return PixelArea("planar", crs_name, nominal_ha)
@@ -120,14 +124,22 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
         stacklevel=2,
     )
     return PixelArea(
-        "scale-factor", crs_name, nominal_ha,
-        lattice_rows=rows, lattice_cols=cols, lattice_area_ha=nominal_ha / scale,
+        "scale-factor",
+        crs_name,
+        nominal_ha,
+        lattice_rows=rows,
+        lattice_cols=cols,
+        lattice_area_ha=nominal_ha / scale,
     )
 
 
 def ellipsoid_band_area_m2(
-    lat_south_deg: NDArray[np.float64], lat_north_deg: NDArray[np.float64], dlon_deg: float,
-    *, semi_major_m: float, inverse_flattening: float,
+    lat_south_deg: NDArray[np.float64],
+    lat_north_deg: NDArray[np.float64],
+    dlon_deg: float,
+    *,
+    semi_major_m: float,
+    inverse_flattening: float,
 ) -> NDArray[np.float64]:
     """Area (m2) of the band between two latitudes, ``dlon_deg`` wide, on an ellipsoid.
 
@@ -162,9 +174,16 @@ def _ellipsoid_rows(grid: GridSpec, crs: pyproj.CRS) -> NDArray[np.float64]:
         )
     edges_deg = np.clip(edges_deg, -90.0, 90.0)
     ellipsoid = crs.ellipsoid
+    if ellipsoid is None:
+        raise RasterFormatError(
+            f"The geographic CRS {crs.name!r} names no ellipsoid; assign a full CRS."
+        )
     area_m2 = ellipsoid_band_area_m2(
-        edges_deg[1:], edges_deg[:-1], abs(grid.transform.a) * degrees_per_unit,
-        semi_major_m=ellipsoid.semi_major_metre, inverse_flattening=ellipsoid.inverse_flattening,
+        edges_deg[1:],
+        edges_deg[:-1],
+        abs(grid.transform.a) * degrees_per_unit,
+        semi_major_m=ellipsoid.semi_major_metre,
+        inverse_flattening=ellipsoid.inverse_flattening,
     )
     return area_m2 / SQUARE_METRES_PER_HECTARE
 
@@ -197,7 +216,9 @@ def _areal_scale_lattice(
     return rows, cols, scale
 
 
-def _bracket(nodes: NDArray[np.float64], positions: NDArray[np.float64]) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+def _bracket(
+    nodes: NDArray[np.float64], positions: NDArray[np.float64]
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """Index of the lattice interval holding each position, and the weight of its upper node."""
     index = np.clip(np.searchsorted(nodes, positions, side="right") - 1, 0, len(nodes) - 2)
     weight = np.clip((positions - nodes[index]) / (nodes[index + 1] - nodes[index]), 0.0, 1.0)

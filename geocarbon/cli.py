@@ -23,7 +23,10 @@ SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 memory_option = click.option(
-    "--memory-mb", type=click.IntRange(16), default=512, show_default=True,
+    "--memory-mb",
+    type=click.IntRange(16),
+    default=512,
+    show_default=True,
     help="Memory budget for blocks in flight (MB); the raster is never read whole.",
 )
 threads_option = click.option(
@@ -40,36 +43,74 @@ def cli() -> None:
 @cli.command()
 @click.argument("landcover", type=click.Path(path_type=Path))
 @click.option(
-    "--densities", "-d", required=True,
+    "--densities",
+    "-d",
+    required=True,
     help="Density table CSV (InVEST pools or long form) or a built-in table: china-clcd.",
 )
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--scheme", help="Class scheme of the raster (see `geocarbon schemes`); crosswalks built-in tables.")
-@click.option("--unknown", type=click.Choice(UNKNOWN_MODES), default="error", show_default=True,
-              help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.")
-@click.option("--area", "area_method", type=click.Choice(AREA_METHODS), default="auto", show_default=True,
-              help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+@click.option(
+    "--scheme",
+    help="Class scheme of the raster (see `geocarbon schemes`); crosswalks built-in tables.",
+)
+@click.option(
+    "--unknown",
+    type=click.Choice(UNKNOWN_MODES),
+    default="error",
+    show_default=True,
+    help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.",
+)
+@click.option(
+    "--area",
+    "area_method",
+    type=click.Choice(AREA_METHODS),
+    default="auto",
+    show_default=True,
+    help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).",
+)
 @click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
 @memory_option
 @threads_option
 @overwrite_option
 @quiet_option
-def stock(landcover: Path, densities: str, out_dir: Path, scheme: str | None, unknown: str,
-          area_method: str, no_rasters: bool, memory_mb: int, threads: int, overwrite: bool,
-          quiet: bool) -> None:
+def stock(
+    landcover: Path,
+    densities: str,
+    out_dir: Path,
+    scheme: str | None,
+    unknown: str,
+    area_method: str,
+    no_rasters: bool,
+    memory_mb: int,
+    threads: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Carbon density rasters (COG, Mg C/ha) per pool and total, and a stock summary per class."""
     from geocarbon.pipeline import StockConfig, run_stock
 
     config = StockConfig(
-        landcover=landcover, densities=densities, out_dir=out_dir, scheme=scheme, unknown=unknown,
-        area_method=area_method, write_rasters=not no_rasters, overwrite=overwrite,
-        memory_mb=memory_mb, threads=threads, progress=False if quiet else None,
+        landcover=landcover,
+        densities=densities,
+        out_dir=out_dir,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        write_rasters=not no_rasters,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=threads,
+        progress=False if quiet else None,
     )
     _report_stock(run_stock(config), quiet)
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True
+)
 @overwrite_option
 @quiet_option
 def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
@@ -81,8 +122,13 @@ def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
             f"The sample {SAMPLE_LANDCOVER} is not here; run `geocarbon demo` from the root of a "
             "geocarbon checkout (or regenerate it: python -m geocarbon.sample --rasters rasters --vectors vectors)."
         )
-    config = StockConfig(landcover=SAMPLE_LANDCOVER, densities="china-clcd", out_dir=out_dir,
-                         overwrite=overwrite, progress=False if quiet else None)
+    config = StockConfig(
+        landcover=SAMPLE_LANDCOVER,
+        densities="china-clcd",
+        out_dir=out_dir,
+        overwrite=overwrite,
+        progress=False if quiet else None,
+    )
     _report_stock(run_stock(config), quiet)
 
 
@@ -96,7 +142,9 @@ def schemes(name: str | None) -> None:
         for scheme_name in scheme_names():
             scheme = get_scheme(scheme_name)
             click.echo(f"{scheme.name:16} {len(scheme.codes):3d} classes  {scheme.title}")
-        click.echo("\nBuilt-in density tables: china-clcd (CLCD codes; other schemes via --scheme).")
+        click.echo(
+            "\nBuilt-in density tables: china-clcd (CLCD codes; other schemes via --scheme)."
+        )
         return
     scheme = get_scheme(name)
     click.echo(f"{scheme.title}\nsource: {scheme.source}\n")
@@ -120,7 +168,9 @@ def _report_stock(result: object, quiet: bool) -> None:
             click.echo(f"  wrote {path}")
 
 
-def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: object, **kwargs: object
+) -> None:
     # Users see what is wrong and how to fix it, not the source line that warned.
     click.echo(f"Warning: {message}", err=True)
 
@@ -129,7 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 bad input, 2 usage)."""
     warnings.showwarning = _show_warning
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="geocarbon", standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="geocarbon",
+            standalone_mode=False,
+        )
     except GeoCarbonError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 1

@@ -32,13 +32,17 @@ class GridSpec:
         return self.transform.b != 0.0 or self.transform.d != 0.0
 
 
-def check_same_grid(reference: GridSpec, other: GridSpec, *, reference_name: str, other_name: str) -> None:
+def check_same_grid(
+    reference: GridSpec, other: GridSpec, *, reference_name: str, other_name: str
+) -> None:
     """Raise :class:`GridMismatchError` saying how ``other`` differs from ``reference``."""
     problems = []
     if reference.crs != other.crs:
         problems.append(f"CRS {other.crs.to_string()!r} instead of {reference.crs.to_string()!r}")
     if not reference.transform.almost_equals(other.transform, precision=1e-9):
-        problems.append(f"transform {tuple(other.transform)[:6]} instead of {tuple(reference.transform)[:6]}")
+        problems.append(
+            f"transform {tuple(other.transform)[:6]} instead of {tuple(reference.transform)[:6]}"
+        )
     if reference.shape != other.shape:
         problems.append(f"shape {other.shape} instead of {reference.shape}")
     if problems:

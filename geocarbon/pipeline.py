@@ -9,6 +9,7 @@ everything succeeded.
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,7 +30,13 @@ from geocarbon.errors import UnknownClassError
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.raster_io import LandCoverSource, WindowReader, open_landcover
 from geocarbon.stocks import BlockResult, Histogram, process_block
-from geocarbon.summary import UNKNOWN_MODES, class_stock_table, stock_totals, with_total_row
+from geocarbon.summary import (
+    UNKNOWN_MODES,
+    StockTotals,
+    class_stock_table,
+    stock_totals,
+    with_total_row,
+)
 from geocarbon.tables import CarbonTable, crosswalk_table, load_density_table
 from geocarbon.units import POOLS
 from geocarbon.writers import TILE_SIZE, RasterSetWriter, StagedOutputs, write_csv, write_json
@@ -73,7 +80,10 @@ class StockResult:
 
 
 def stock_output_paths(out_dir: Path, *, write_rasters: bool) -> dict[str, Path]:
-    paths = {"summary_csv": out_dir / "stock_summary.csv", "summary_json": out_dir / "stock_summary.json"}
+    paths = {
+        "summary_csv": out_dir / "stock_summary.csv",
+        "summary_json": out_dir / "stock_summary.json",
+    }
     if write_rasters:
         paths.update({name: out_dir / f"density_{name}_mg_per_ha.tif" for name in RASTER_NAMES})
     return paths
@@ -98,8 +108,15 @@ def run_stock(config: StockConfig) -> StockResult:
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
         writer = None
         if config.write_rasters:
-            bands = {paths[name]: (f"carbon density, {name} pool" if name != "total" else
-                                   "carbon density, all pools", "Mg C/ha") for name in RASTER_NAMES}
+            bands = {
+                paths[name]: (
+                    f"carbon density, {name} pool"
+                    if name != "total"
+                    else "carbon density, all pools",
+                    "Mg C/ha",
+                )
+                for name in RASTER_NAMES
+            }
             writer = RasterSetWriter(staged, source.grid, bands, threads=config.threads)
         try:
             histogram = _stream(source, lookup, area, block_shape, config, density, writer)
@@ -111,8 +128,10 @@ def run_stock(config: StockConfig) -> StockResult:
                 writer.close()
         classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
         summary = _summary_document(source, table, area, lookup, histogram, classes, config)
-        write_csv(with_total_row(classes, _totals(histogram, lookup, classes, config)),
-                  staged.temp(paths["summary_csv"]))
+        write_csv(
+            with_total_row(classes, _totals(histogram, lookup, classes, config)),
+            staged.temp(paths["summary_csv"]),
+        )
         write_json(summary, staged.temp(paths["summary_json"]))
     return StockResult(classes, summary, tuple(paths.values()))
 
@@ -130,12 +149,19 @@ def plan_block_shape(source: LandCoverSource, config: StockConfig) -> tuple[int,
     rows, cols = source.block_shape
     align_rows = lcm(rows, TILE_SIZE) if rows < source.grid.height else TILE_SIZE
     align_cols = lcm(cols, TILE_SIZE) if cols < source.grid.width else TILE_SIZE
-    return block_shape_for_budget(source.grid.shape, max_pixels=max_pixels, align=(align_rows, align_cols))
+    return block_shape_for_budget(
+        source.grid.shape, max_pixels=max_pixels, align=(align_rows, align_cols)
+    )
 
 
 def _stream(
-    source: LandCoverSource, lookup: ClassLookup, area: PixelArea, block_shape: tuple[int, int],
-    config: StockConfig, density: np.ndarray, writer: RasterSetWriter | None,
+    source: LandCoverSource,
+    lookup: ClassLookup,
+    area: PixelArea,
+    block_shape: tuple[int, int],
+    config: StockConfig,
+    density: np.ndarray,
+    writer: RasterSetWriter | None,
 ) -> Histogram:
     """The pixel pass: read, classify and accumulate blocks on a thread pool; write in order.
 
@@ -143,25 +169,29 @@ def _stream(
     goes on only to count every unknown code before the run fails.
     """
     histogram = Histogram.empty(lookup)
-    stop_writing = False
+    # Set once unknown codes make the run fail: later blocks are only counted, not mapped.
+    unknown_seen = threading.Event()
     with WindowReader(source) as reader, rasterio.Env(GDAL_CACHEMAX=64):
 
-        def work(block: Block, want_density: bool) -> tuple[Block, BlockResult]:
+        def work(block: Block) -> tuple[Block, BlockResult]:
+            want_density = writer is not None and not unknown_seen.is_set()
             codes, valid = reader.read(block)
             return block, process_block(
-                codes, valid, area.block(block), lookup, nodata=source.nodata,
+                codes,
+                valid,
+                area.block(block),
+                lookup,
+                nodata=source.nodata,
                 density_by_bin=density if want_density else None,
             )
 
         blocks = iter_blocks(source.grid.shape, block_shape)
         with _progress(source, config.progress) as bar:
-            for block, result in _ordered_map(
-                lambda b: work(b, writer is not None and not stop_writing), blocks, config.threads
-            ):
+            for block, result in _ordered_map(work, blocks, config.threads):
                 histogram.add(result.histogram)
                 if config.unknown == "error" and result.histogram.unknown_count_by_slot.any():
-                    stop_writing = True
-                if writer is not None and result.density is not None and not stop_writing:
+                    unknown_seen.set()
+                if writer is not None and result.density is not None and not unknown_seen.is_set():
                     writer.write(block, result.density)
                 bar.update(block.n_pixels)
     return histogram
@@ -184,13 +214,21 @@ def _ordered_map(
 def _progress(source: LandCoverSource, enabled: bool | None) -> tqdm:
     # enabled=None lets tqdm decide: shown on a terminal, hidden when output is piped or logged.
     return tqdm(
-        total=source.grid.n_pixels, unit="px", unit_scale=True, desc=source.path.name,
-        disable=None if enabled is None else not enabled, leave=False,
+        total=source.grid.n_pixels,
+        unit="px",
+        unit_scale=True,
+        desc=source.path.name,
+        disable=None if enabled is None else not enabled,
+        leave=False,
     )
 
 
 def _check_unknown(
-    histogram: Histogram, lookup: ClassLookup, source: LandCoverSource, table: CarbonTable, mode: str
+    histogram: Histogram,
+    lookup: ClassLookup,
+    source: LandCoverSource,
+    table: CarbonTable,
+    mode: str,
 ) -> None:
     unknown = histogram.unknown_codes(lookup)
     if not unknown or mode != "error":
@@ -204,14 +242,22 @@ def _check_unknown(
     )
 
 
-def _totals(histogram: Histogram, lookup: ClassLookup, classes: pd.DataFrame, config: StockConfig):
-    return stock_totals(histogram.area_ha[0], histogram.pixel_count[0], lookup, classes,
-                        unknown_mode=config.unknown)
+def _totals(
+    histogram: Histogram, lookup: ClassLookup, classes: pd.DataFrame, config: StockConfig
+) -> StockTotals:
+    return stock_totals(
+        histogram.area_ha[0], histogram.pixel_count[0], lookup, classes, unknown_mode=config.unknown
+    )
 
 
 def _summary_document(
-    source: LandCoverSource, table: CarbonTable, area: PixelArea, lookup: ClassLookup,
-    histogram: Histogram, classes: pd.DataFrame, config: StockConfig,
+    source: LandCoverSource,
+    table: CarbonTable,
+    area: PixelArea,
+    lookup: ClassLookup,
+    histogram: Histogram,
+    classes: pd.DataFrame,
+    config: StockConfig,
 ) -> dict[str, Any]:
     totals = _totals(histogram, lookup, classes, config)
     unknown = histogram.unknown_codes(lookup)
@@ -226,7 +272,9 @@ def _summary_document(
         "nominal_pixel_area_ha": None if np.isnan(area.nominal_ha) else area.nominal_ha,
         "raster_nodata": source.nodata,
         "unknown_mode": config.unknown,
-        "unknown_classes": [{"class_code": code, "pixel_count": count} for code, count in sorted(unknown.items())],
+        "unknown_classes": [
+            {"class_code": code, "pixel_count": count} for code, count in sorted(unknown.items())
+        ],
         "pixel_count": totals.pixel_count,
         "area_ha": totals.area_ha,
         "totals": totals.stock_mg,

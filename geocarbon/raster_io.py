@@ -55,7 +55,9 @@ def open_landcover(path: str | Path) -> LandCoverSource:
         with rasterio.open(path) as dataset:
             return _describe(path, dataset)
     except RasterioError as exc:
-        raise InputFileError(f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {exc}") from exc
+        raise InputFileError(
+            f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {exc}"
+        ) from exc
 
 
 def _describe(path: Path, dataset: rasterio.io.DatasetReader) -> LandCoverSource:

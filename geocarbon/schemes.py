@@ -26,20 +26,42 @@ CLCD_CODES = tuple(range(1, 10))
 
 #: (name, title, short citation, the product's nodata/fill code, which is never a class).
 _REGISTRY: tuple[tuple[str, str, str, int | None], ...] = (
-    ("clcd", "CLCD annual China Land Cover Dataset, 30 m",
-     "Yang & Huang 2021, ESSD 13:3907, doi:10.5194/essd-13-3907-2021", 0),
-    ("cnlucc", "CNLUCC / RESDC China land use and land cover, two-digit codes",
-     "Xu et al. 2018, doi:10.12078/2018070201; Liu et al. 2014, doi:10.1007/s11442-014-1082-6",
-     None),
-    ("esa-cci", "ESA CCI-LC / C3S global land cover, 300 m (LCCS legend)",
-     "ESA 2017, Land Cover CCI Product User Guide v2.0; C3S, doi:10.24381/cds.006f2c9a", 0),
-    ("esa-worldcover", "ESA WorldCover 10 m (2020 v100, 2021 v200)",
-     "Zanaga et al. 2021/2022, doi:10.5281/zenodo.5571936, doi:10.5281/zenodo.7254221", 0),
-    ("globeland30", "GlobeLand30 global land cover, 30 m",
-     "Chen et al. 2015, ISPRS J. 103:7-27, doi:10.1016/j.isprsjprs.2014.09.002", 255),
-    ("modis-igbp", "MODIS MCD12Q1/MCD12C1 LC_Type1 (IGBP)",
-     "Friedl & Sulla-Menashe 2019, doi:10.5067/MODIS/MCD12Q1.006, doi:10.5067/MODIS/MCD12C1.006",
-     255),
+    (
+        "clcd",
+        "CLCD annual China Land Cover Dataset, 30 m",
+        "Yang & Huang 2021, ESSD 13:3907, doi:10.5194/essd-13-3907-2021",
+        0,
+    ),
+    (
+        "cnlucc",
+        "CNLUCC / RESDC China land use and land cover, two-digit codes",
+        "Xu et al. 2018, doi:10.12078/2018070201; Liu et al. 2014, doi:10.1007/s11442-014-1082-6",
+        None,
+    ),
+    (
+        "esa-cci",
+        "ESA CCI-LC / C3S global land cover, 300 m (LCCS legend)",
+        "ESA 2017, Land Cover CCI Product User Guide v2.0; C3S, doi:10.24381/cds.006f2c9a",
+        0,
+    ),
+    (
+        "esa-worldcover",
+        "ESA WorldCover 10 m (2020 v100, 2021 v200)",
+        "Zanaga et al. 2021/2022, doi:10.5281/zenodo.5571936, doi:10.5281/zenodo.7254221",
+        0,
+    ),
+    (
+        "globeland30",
+        "GlobeLand30 global land cover, 30 m",
+        "Chen et al. 2015, ISPRS J. 103:7-27, doi:10.1016/j.isprsjprs.2014.09.002",
+        255,
+    ),
+    (
+        "modis-igbp",
+        "MODIS MCD12Q1/MCD12C1 LC_Type1 (IGBP)",
+        "Friedl & Sulla-Menashe 2019, doi:10.5067/MODIS/MCD12Q1.006, doi:10.5067/MODIS/MCD12C1.006",
+        255,
+    ),
 )
 _ALIASES = {
     "worldcover": "esa-worldcover",

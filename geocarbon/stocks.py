@@ -110,7 +110,10 @@ def process_block(
 
 
 def _codes_outside_lookup(
-    codes: NDArray[np.integer], valid: NDArray[np.bool_] | None, lookup: ClassLookup, nodata: int | None
+    codes: NDArray[np.integer],
+    valid: NDArray[np.bool_] | None,
+    lookup: ClassLookup,
+    nodata: int | None,
 ) -> dict[int, int]:
     """Count valid codes beyond the lookup's span (only 32-bit rasters have any; a rare, slow path)."""
     slot = codes.astype(np.int64) - lookup.code_offset

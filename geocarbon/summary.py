@@ -65,8 +65,12 @@ def class_stock_table(
 
 
 def stock_totals(
-    area_ha: NDArray[np.float64], pixel_count: NDArray[np.int64], lookup: ClassLookup,
-    classes: pd.DataFrame, *, unknown_mode: str,
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    lookup: ClassLookup,
+    classes: pd.DataFrame,
+    *,
+    unknown_mode: str,
 ) -> StockTotals:
     """Grand totals: valid / unknown / nodata pixels and areas, and stock per pool (Mg C and Tg C).
 
@@ -101,7 +105,7 @@ def stock_totals(
 
 def with_total_row(classes: pd.DataFrame, totals: StockTotals) -> pd.DataFrame:
     """The class table with a final ``TOTAL`` row (densities blank, area-weighted means elsewhere)."""
-    total = {column: np.nan for column in classes.columns}
+    total: dict[str, object] = {column: np.nan for column in classes.columns}
     total.update({"class_code": pd.NA, "class_name": "TOTAL"})
     total["pixel_count"] = int(classes["pixel_count"].sum())
     total["area_ha"] = float(classes["area_ha"].sum())

@@ -78,7 +78,9 @@ def load_density_table(spec: str | Path) -> CarbonTable:
     """
     if isinstance(spec, str) and spec.lower() in BUILTIN_TABLES:
         filename, scheme = BUILTIN_TABLES[spec.lower()]
-        with resources.as_file(resources.files("geocarbon") / "data" / "densities" / filename) as path:
+        with resources.as_file(
+            resources.files("geocarbon") / "data" / "densities" / filename
+        ) as path:
             table = read_density_csv(path)
         return CarbonTable(spec.lower(), table.codes, table.names, table.density_mg_per_ha, scheme)
     path = Path(spec)
@@ -115,7 +117,9 @@ def _read_invest(frame: pd.DataFrame, path: Path) -> CarbonTable:
         raise _schema_error(path, problems)
     if frame.empty:
         raise _schema_error(path, ["the table has no rows"])
-    codes = [_parse_code(value, line, "lucode", problems) for line, value in _lines(frame["lucode"])]
+    codes = [
+        _parse_code(value, line, "lucode", problems) for line, value in _lines(frame["lucode"])
+    ]
     _check_duplicates(codes, "lucode", problems)
     density = np.full((len(frame), len(POOLS), len(LEVELS)), math.nan)
     for pool_index, pool in enumerate(POOLS):
@@ -140,7 +144,9 @@ def _read_long(frame: pd.DataFrame, path: Path) -> CarbonTable:
         code = _parse_code(record["class_code"], line, "class_code", problems)
         pool = record["pool"].lower()
         if pool not in POOLS:
-            problems.append(f"line {line}, column 'pool': {record['pool']!r} is not one of {', '.join(POOLS)}")
+            problems.append(
+                f"line {line}, column 'pool': {record['pool']!r} is not one of {', '.join(POOLS)}"
+            )
         central = _parse_density(record["central"], line, "central", problems)
         low = _parse_density(record.get("low", ""), line, "low", problems, blank=central)
         high = _parse_density(record.get("high", ""), line, "high", problems, blank=central)
@@ -153,12 +159,16 @@ def _read_long(frame: pd.DataFrame, path: Path) -> CarbonTable:
             continue
         key = (code, POOLS.index(pool))
         if key in first_line:
-            problems.append(f"line {line}: class {code} pool {pool!r} repeats line {first_line[key]}")
+            problems.append(
+                f"line {line}: class {code} pool {pool!r} repeats line {first_line[key]}"
+            )
             continue
         first_line[key], cells[key] = line, (low, central, high)
         name = record["class_name"] if has_name else ""
         if names.setdefault(code, name) != name:
-            problems.append(f"line {line}, column 'class_name': {name!r} differs from {names[code]!r} for class {code}")
+            problems.append(
+                f"line {line}, column 'class_name': {name!r} differs from {names[code]!r} for class {code}"
+            )
     codes = sorted(names)
     for code in codes:
         missing = [pool for index, pool in enumerate(POOLS) if (code, index) not in cells]
@@ -166,8 +176,12 @@ def _read_long(frame: pd.DataFrame, path: Path) -> CarbonTable:
             problems.append(f"class {code} has no row for pool(s) {', '.join(missing)}")
     if problems:
         raise _schema_error(path, problems)
-    density = np.array([[cells[(code, p)] for p in range(len(POOLS))] for code in codes], np.float64)
-    return CarbonTable(str(path), np.asarray(codes, np.int64), tuple(names[c] for c in codes), density)
+    density = np.array(
+        [[cells[(code, p)] for p in range(len(POOLS))] for code in codes], np.float64
+    )
+    return CarbonTable(
+        str(path), np.asarray(codes, np.int64), tuple(names[c] for c in codes), density
+    )
 
 
 def crosswalk_table(table: CarbonTable, scheme_name: str) -> CarbonTable:
@@ -189,10 +203,15 @@ def crosswalk_table(table: CarbonTable, scheme_name: str) -> CarbonTable:
     codes = np.asarray(scheme.codes, np.int64)
     rows = [row_of[targets[int(code)]] for code in codes]
     names = tuple(
-        f"{scheme.name_of(int(code))} (as {table.names[row]})" for code, row in zip(codes, rows, strict=True)
+        f"{scheme.name_of(int(code))} (as {table.names[row]})"
+        for code, row in zip(codes, rows, strict=True)
     )
     return CarbonTable(
-        f"{table.source} via {scheme.name}->clcd", codes, names, table.density_mg_per_ha[rows], scheme.name
+        f"{table.source} via {scheme.name}->clcd",
+        codes,
+        names,
+        table.density_mg_per_ha[rows],
+        scheme.name,
     )
 
 
@@ -203,7 +222,11 @@ def _lines(column: pd.Series) -> list[tuple[int, str]]:
 
 def _missing_columns(frame: pd.DataFrame, required: tuple[str, ...]) -> list[str]:
     missing = [column for column in required if column not in frame.columns]
-    return [f"missing column(s) {', '.join(missing)} (found {', '.join(frame.columns)})"] if missing else []
+    return (
+        [f"missing column(s) {', '.join(missing)} (found {', '.join(frame.columns)})"]
+        if missing
+        else []
+    )
 
 
 def _parse_code(value: str, line: int, column: str, problems: list[str]) -> int | None:
@@ -229,7 +252,9 @@ def _parse_density(
     if not math.isfinite(number):
         problems.append(f"line {line}, column {column!r}: {value!r} is not a number (Mg C/ha)")
     elif number < 0:
-        problems.append(f"line {line}, column {column!r}: {number} is negative; densities are >= 0 Mg C/ha")
+        problems.append(
+            f"line {line}, column {column!r}: {number} is negative; densities are >= 0 Mg C/ha"
+        )
     return number
 
 
@@ -240,7 +265,9 @@ def _check_duplicates(codes: list[int | None], column: str, problems: list[str])
             lines_by_code.setdefault(code, []).append(line)
     for code, lines in lines_by_code.items():
         if len(lines) > 1:
-            problems.append(f"column {column!r}: code {code} is duplicated on lines {', '.join(map(str, lines))}")
+            problems.append(
+                f"column {column!r}: code {code} is duplicated on lines {', '.join(map(str, lines))}"
+            )
 
 
 def _names(frame: pd.DataFrame) -> tuple[str, ...]:

@@ -70,7 +70,10 @@ class StagedOutputs:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         for path in self._extra:
             path.unlink(missing_ok=True)
@@ -113,7 +116,12 @@ class RasterSetWriter:
     """
 
     def __init__(
-        self, staged: StagedOutputs, grid: GridSpec, bands: dict[Path, tuple[str, str]], *, threads: int = 2
+        self,
+        staged: StagedOutputs,
+        grid: GridSpec,
+        bands: dict[Path, tuple[str, str]],
+        *,
+        threads: int = 2,
     ) -> None:
         self._staged = staged
         self._bands = bands
@@ -168,7 +176,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n", "utf-8")
+    path.write_text(
+        json.dumps(document, indent=2, ensure_ascii=False, default=_json_default) + "\n", "utf-8"
+    )
 
 
 def _json_default(value: object) -> object:

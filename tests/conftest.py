@@ -38,12 +38,27 @@ POOLS_CSV = """lucode,LULC_Name,C_above,C_below,C_soil,C_dead
 """
 
 
-def write_raster(path: Path, array: np.ndarray, *, crs: str = EQUAL_AREA_CRS,
-                 transform: Affine = ONE_HA_TRANSFORM, nodata: float | None = 255, **profile) -> Path:
+def write_raster(
+    path: Path,
+    array: np.ndarray,
+    *,
+    crs: str = EQUAL_AREA_CRS,
+    transform: Affine = ONE_HA_TRANSFORM,
+    nodata: float | None = 255,
+    **profile,
+) -> Path:
     """Write ``array`` (2-D, or 3-D for several bands) as a GeoTIFF and return its path."""
     bands = array if array.ndim == 3 else array[None]
-    options = {"driver": "GTiff", "height": bands.shape[1], "width": bands.shape[2], "count": bands.shape[0],
-               "dtype": bands.dtype.name, "crs": crs, "transform": transform, "nodata": nodata}
+    options = {
+        "driver": "GTiff",
+        "height": bands.shape[1],
+        "width": bands.shape[2],
+        "count": bands.shape[0],
+        "dtype": bands.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "nodata": nodata,
+    }
     options.update(profile)
     with rasterio.open(path, "w", **options) as dataset:
         dataset.write(bands)

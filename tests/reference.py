@@ -9,7 +9,9 @@ def classify_reference(codes, valid, table_codes, nodata):
     """Bins: index of the code in ``table_codes``; n for unknown codes; n + 1 for nodata/invalid."""
     n = len(table_codes)
     position = {int(code): index for index, code in enumerate(table_codes)}
-    bins = np.array([position.get(int(code), n) for code in codes.ravel()], dtype=np.int64).reshape(codes.shape)
+    bins = np.array([position.get(int(code), n) for code in codes.ravel()], dtype=np.int64).reshape(
+        codes.shape
+    )
     invalid = np.zeros(codes.shape, bool) if valid is None else ~valid
     if nodata is not None:
         invalid |= codes == nodata
@@ -20,7 +22,9 @@ def classify_reference(codes, valid, table_codes, nodata):
 def histogram_reference(bins, zones, pixel_area_ha, n_zones, n_bins):
     """``np.bincount`` on zone * n_bins + bin with area weights (and without, for counts)."""
     flat = (zones.astype(np.int64) * n_bins + bins).ravel()
-    area = np.bincount(flat, weights=np.broadcast_to(pixel_area_ha, bins.shape).ravel(), minlength=n_zones * n_bins)
+    area = np.bincount(
+        flat, weights=np.broadcast_to(pixel_area_ha, bins.shape).ravel(), minlength=n_zones * n_bins
+    )
     count = np.bincount(flat, minlength=n_zones * n_bins)
     return area.reshape(n_zones, n_bins), count.reshape(n_zones, n_bins)
 

@@ -18,8 +18,9 @@ from geocarbon.grid import GridSpec
 WGS84 = pyproj.Geod(ellps="WGS84")
 
 
-def geod_cell_area_m2(geod: pyproj.Geod, west: float, south: float, east: float, north: float,
-                      n: int = 400) -> float:
+def geod_cell_area_m2(
+    geod: pyproj.Geod, west: float, south: float, east: float, north: float, n: int = 400
+) -> float:
     """Area of a lon/lat cell by pyproj.Geod; the parallels are densified, because Geod joins
     vertices by geodesics, which bow away from a parallel (an error of ~1e-4 for 5 km cells)."""
     lons = np.concatenate([np.linspace(west, east, n), np.linspace(east, west, n)])
@@ -30,15 +31,23 @@ def geod_cell_area_m2(geod: pyproj.Geod, west: float, south: float, east: float,
 
 def test_whole_ellipsoid_surface():
     # WGS84 surface area 510,065,621.724 km2
-    area = ellipsoid_band_area_m2(np.array([-90.0]), np.array([90.0]), 360.0,
-                                  semi_major_m=6378137.0, inverse_flattening=298.257223563)
+    area = ellipsoid_band_area_m2(
+        np.array([-90.0]),
+        np.array([90.0]),
+        360.0,
+        semi_major_m=6378137.0,
+        inverse_flattening=298.257223563,
+    )
     assert area[0] == pytest.approx(5.10065621724e14, rel=1e-10)
 
 
 def test_sphere_reduces_to_sine_formula():
-    area = ellipsoid_band_area_m2(np.array([10.0]), np.array([11.0]), 2.0, semi_major_m=6371000.0,
-                                  inverse_flattening=0.0)
-    expected = 6371000.0**2 * math.radians(2.0) * (math.sin(math.radians(11)) - math.sin(math.radians(10)))
+    area = ellipsoid_band_area_m2(
+        np.array([10.0]), np.array([11.0]), 2.0, semi_major_m=6371000.0, inverse_flattening=0.0
+    )
+    expected = (
+        6371000.0**2 * math.radians(2.0) * (math.sin(math.radians(11)) - math.sin(math.radians(10)))
+    )
     assert area[0] == pytest.approx(expected, rel=1e-12)
 
 

@@ -23,17 +23,29 @@ def test_blocks_cover_every_pixel_once(height, width, block_rows, block_cols):
     assert len(blocks) == count_blocks((height, width), (block_rows, block_cols))
 
 
-@given(st.integers(1, 100_000), st.integers(1, 100_000), st.integers(1, 10**8),
-       st.sampled_from([1, 128, 256, 512]), st.sampled_from([1, 256, 512]))
-def test_budget_shape_is_aligned_and_within_budget(height, width, max_pixels, align_rows, align_cols):
-    rows, cols = block_shape_for_budget((height, width), max_pixels=max_pixels, align=(align_rows, align_cols))
+@given(
+    st.integers(1, 100_000),
+    st.integers(1, 100_000),
+    st.integers(1, 10**8),
+    st.sampled_from([1, 128, 256, 512]),
+    st.sampled_from([1, 256, 512]),
+)
+def test_budget_shape_is_aligned_and_within_budget(
+    height, width, max_pixels, align_rows, align_cols
+):
+    rows, cols = block_shape_for_budget(
+        (height, width), max_pixels=max_pixels, align=(align_rows, align_cols)
+    )
     assert rows % align_rows == 0 and cols % align_cols == 0
     # Never more than the budget, unless a single aligned tile is already over it.
     assert rows * cols <= max(max_pixels, align_rows * align_cols)
 
 
 def test_full_width_strips_preferred():
-    assert block_shape_for_budget((10_000, 1_000), max_pixels=300_000, align=(256, 256)) == (256, 1024)
+    assert block_shape_for_budget((10_000, 1_000), max_pixels=300_000, align=(256, 256)) == (
+        256,
+        1024,
+    )
 
 
 def test_block_slices_select_the_window():

@@ -6,17 +6,17 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from geocarbon import kernels
-from geocarbon.blocks import iter_blocks
-from geocarbon.lookup import build_class_lookup, density_by_bin
-from geocarbon.stocks import Histogram, process_block
 from reference import (
     classify_reference,
     densities_reference,
     histogram_reference,
     unknown_counts_reference,
 )
+
+from geocarbon import kernels
+from geocarbon.blocks import iter_blocks
+from geocarbon.lookup import build_class_lookup, density_by_bin
+from geocarbon.stocks import Histogram, process_block
 
 DTYPES = st.sampled_from(["uint8", "int8", "int16", "uint16", "int32"])
 
@@ -26,10 +26,19 @@ def landcover_cases(draw):
     """A random code raster, table codes, nodata, valid mask, pixel areas and zones."""
     dtype = np.dtype(draw(DTYPES))
     info = np.iinfo(dtype)
-    palette = draw(st.lists(st.integers(max(info.min, -300), min(info.max, 300)), min_size=1, max_size=8, unique=True))
+    palette = draw(
+        st.lists(
+            st.integers(max(info.min, -300), min(info.max, 300)),
+            min_size=1,
+            max_size=8,
+            unique=True,
+        )
+    )
     shape = draw(st.tuples(st.integers(1, 13), st.integers(1, 13)))
     codes = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(palette)))
-    table_codes = np.array(draw(st.lists(st.sampled_from(palette), unique=True, max_size=len(palette))), np.int64)
+    table_codes = np.array(
+        draw(st.lists(st.sampled_from(palette), unique=True, max_size=len(palette))), np.int64
+    )
     nodata = draw(st.one_of(st.none(), st.sampled_from(palette)))
     valid = draw(st.one_of(st.none(), hnp.arrays(np.bool_, shape)))
     pixel_area = draw(hnp.arrays(np.float64, shape, elements=st.floats(0.01, 100.0)))
@@ -42,9 +51,18 @@ def landcover_cases(draw):
 def _classify(codes, valid, lookup, nodata):
     bins = np.empty(codes.shape, np.int32)
     unknown = np.zeros(len(lookup.class_index_by_code) + 1, np.int64)
-    kernels.classify(codes, np.ones(codes.shape, bool) if valid is None else valid, lookup.class_index_by_code,
-                     lookup.code_offset, 0 if nodata is None else nodata, nodata is not None,
-                     lookup.nodata_bin, lookup.unknown_bin, bins, unknown)
+    kernels.classify(
+        codes,
+        np.ones(codes.shape, bool) if valid is None else valid,
+        lookup.class_index_by_code,
+        lookup.code_offset,
+        0 if nodata is None else nodata,
+        nodata is not None,
+        lookup.nodata_bin,
+        lookup.unknown_bin,
+        bins,
+        unknown,
+    )
     return bins, unknown
 
 
@@ -57,7 +75,9 @@ def test_classify_matches_reference(case):
     bins, unknown = _classify(codes, valid, lookup, nodata)
     np.testing.assert_array_equal(bins, classify_reference(codes, valid, table_codes, nodata))
     result = process_block(codes, valid, np.ones(codes.shape), lookup, nodata=nodata)
-    assert result.histogram.unknown_codes(lookup) == unknown_counts_reference(codes, valid, table_codes, nodata)
+    assert result.histogram.unknown_codes(lookup) == unknown_counts_reference(
+        codes, valid, table_codes, nodata
+    )
     np.testing.assert_array_equal(codes, before)  # inputs are not modified
 
 
@@ -70,7 +90,9 @@ def test_accumulate_area_matches_bincount(case):
     area = np.zeros((n_zones, lookup.n_bins))
     count = np.zeros((n_zones, lookup.n_bins), np.int64)
     kernels.accumulate_area(bins, zones, pixel_area, area, count)
-    expected_area, expected_count = histogram_reference(bins, zones, pixel_area, n_zones, lookup.n_bins)
+    expected_area, expected_count = histogram_reference(
+        bins, zones, pixel_area, n_zones, lookup.n_bins
+    )
     np.testing.assert_allclose(area, expected_area, rtol=1e-12)
     np.testing.assert_array_equal(count, expected_count)
     # every pixel lands in exactly one zone and bin: zone sums equal the whole
@@ -85,7 +107,9 @@ def test_densities_from_bins_matches_indexing(case, unknown_as_zero):
     lookup = build_class_lookup(table_codes, dtype=codes.dtype.name)
     bins, _ = _classify(codes, valid, lookup, nodata)
     rng = np.random.default_rng(len(table_codes))
-    table = density_by_bin(rng.uniform(0, 200, (len(table_codes), 4)), unknown_as_zero=unknown_as_zero)
+    table = density_by_bin(
+        rng.uniform(0, 200, (len(table_codes), 4)), unknown_as_zero=unknown_as_zero
+    )
     out = np.empty((table.shape[1], *codes.shape), np.float32)
     kernels.densities_from_bins(bins, table, out)
     np.testing.assert_array_equal(out, densities_reference(bins, table))
@@ -97,20 +121,40 @@ def test_densities_from_bins_matches_indexing(case, unknown_as_zero):
 def test_blockwise_equals_whole_array(case):
     codes, table_codes, nodata, valid, pixel_area, zones, n_zones, block_shape = case
     lookup = build_class_lookup(table_codes, dtype=codes.dtype.name)
-    table = density_by_bin(np.arange(len(table_codes) * 4, dtype=float).reshape(-1, 4), unknown_as_zero=True)
-    whole = process_block(codes, valid, pixel_area, lookup, nodata=nodata, density_by_bin=table,
-                          zone_index=zones, n_zones=n_zones)
+    table = density_by_bin(
+        np.arange(len(table_codes) * 4, dtype=float).reshape(-1, 4), unknown_as_zero=True
+    )
+    whole = process_block(
+        codes,
+        valid,
+        pixel_area,
+        lookup,
+        nodata=nodata,
+        density_by_bin=table,
+        zone_index=zones,
+        n_zones=n_zones,
+    )
     summed = Histogram.empty(lookup, n_zones)
     stitched = np.full_like(whole.density, -1.0)
     for block in iter_blocks(codes.shape, block_shape):
         rows, cols = block.slices
-        part = process_block(codes[rows, cols], None if valid is None else valid[rows, cols], pixel_area[rows, cols],
-                             lookup, nodata=nodata, density_by_bin=table, zone_index=zones[rows, cols], n_zones=n_zones)
+        part = process_block(
+            codes[rows, cols],
+            None if valid is None else valid[rows, cols],
+            pixel_area[rows, cols],
+            lookup,
+            nodata=nodata,
+            density_by_bin=table,
+            zone_index=zones[rows, cols],
+            n_zones=n_zones,
+        )
         summed.add(part.histogram)
         stitched[:, rows, cols] = part.density
     np.testing.assert_array_equal(summed.pixel_count, whole.histogram.pixel_count)
     np.testing.assert_allclose(summed.area_ha, whole.histogram.area_ha, rtol=1e-12)
-    np.testing.assert_array_equal(summed.unknown_count_by_slot, whole.histogram.unknown_count_by_slot)
+    np.testing.assert_array_equal(
+        summed.unknown_count_by_slot, whole.histogram.unknown_count_by_slot
+    )
     np.testing.assert_array_equal(stitched, whole.density)
 
 

@@ -20,14 +20,19 @@ def write(tmp_path: Path, text: str, name: str = "table.csv") -> Path:
 
 
 def long_rows(code: int, name: str, values: dict[str, tuple[float, float, float]]) -> str:
-    return "".join(f"{code},{name},{pool},{lo},{mid},{hi}\n" for pool, (lo, mid, hi) in values.items())
+    return "".join(
+        f"{code},{name},{pool},{lo},{mid},{hi}\n" for pool, (lo, mid, hi) in values.items()
+    )
 
 
 FULL = {"above": (1, 2, 3), "below": (0, 1, 2), "dead": (0, 0, 0), "soil": (50, 60, 70)}
 
 
 def test_invest_table_any_case_extra_columns_ignored(tmp_path):
-    path = write(tmp_path, "LUCODE,LULC_Name,Extra,C_ABOVE,c_below,C_Soil,c_dead\n7,Forest,x,15,10,60,1\n2,Grass,y,5,3,20,0\n")
+    path = write(
+        tmp_path,
+        "LUCODE,LULC_Name,Extra,C_ABOVE,c_below,C_Soil,c_dead\n7,Forest,x,15,10,60,1\n2,Grass,y,5,3,20,0\n",
+    )
     table = load_density_table(path)
     assert table.codes.tolist() == [7, 2]
     assert table.names == ("Forest", "Grass")
@@ -79,6 +84,7 @@ def test_crosswalk_to_unknown_scheme_names_known(tmp_path):
 
 # --- errors: every problem at once, naming file, line and column -------------------------------
 
+
 def test_missing_file_named(tmp_path):
     with pytest.raises(InputFileError, match="nope.csv"):
         load_density_table(tmp_path / "nope.csv")
@@ -96,11 +102,11 @@ def test_invest_every_problem_listed_at_once(tmp_path):
     path = write(
         tmp_path,
         "lucode,c_above,c_below,c_soil,c_dead\n"
-        "1,15,10,60,1\n"      # line 2 fine
-        "1,5,3,20,0\n"        # line 3 duplicate code 1
-        "2,abc,3,20,0\n"      # line 4 non-numeric c_above
-        "3,5,-3,20,0\n"       # line 5 negative c_below
-        "x,5,3,20,0\n",       # line 6 non-integer lucode
+        "1,15,10,60,1\n"  # line 2 fine
+        "1,5,3,20,0\n"  # line 3 duplicate code 1
+        "2,abc,3,20,0\n"  # line 4 non-numeric c_above
+        "3,5,-3,20,0\n"  # line 5 negative c_below
+        "x,5,3,20,0\n",  # line 6 non-integer lucode
         "bad.csv",
     )
     with pytest.raises(TableSchemaError) as info:
@@ -115,7 +121,9 @@ def test_invest_every_problem_listed_at_once(tmp_path):
 
 def test_long_order_low_central_high(tmp_path):
     rows = long_rows(1, "Crop", {**FULL, "soil": (80, 60, 70)})
-    with pytest.raises(TableSchemaError, match=r"line 5, columns 'low','central','high': 80.0 / 60.0 / 70.0"):
+    with pytest.raises(
+        TableSchemaError, match=r"line 5, columns 'low','central','high': 80.0 / 60.0 / 70.0"
+    ):
         load_density_table(write(tmp_path, LONG_HEADER + rows))
 
 
@@ -128,8 +136,8 @@ def test_long_central_above_high(tmp_path):
 def test_long_missing_pool_and_bad_pool_and_duplicate(tmp_path):
     rows = (
         "1,Crop,above,1,2,3\n1,Crop,below,1,2,3\n1,Crop,soil,1,2,3\n"  # class 1 lacks dead
-        "2,Forest,leaves,1,2,3\n"                                        # line 5 unknown pool
-        "1,Crop,above,1,2,3\n"                                           # line 6 repeats line 2
+        "2,Forest,leaves,1,2,3\n"  # line 5 unknown pool
+        "1,Crop,above,1,2,3\n"  # line 6 repeats line 2
     )
     with pytest.raises(TableSchemaError) as info:
         load_density_table(write(tmp_path, LONG_HEADER + rows, "long.csv"))
@@ -147,7 +155,9 @@ def test_long_negative_density_named(tmp_path):
 
 
 def test_unrecognised_columns_say_what_is_expected(tmp_path):
-    with pytest.raises(TableSchemaError, match=r"other.csv.*lucode, c_above.*class_code, class_name, pool"):
+    with pytest.raises(
+        TableSchemaError, match=r"other.csv.*lucode, c_above.*class_code, class_name, pool"
+    ):
         load_density_table(write(tmp_path, "a,b\n1,2\n", "other.csv"))
 
 
@@ -160,6 +170,9 @@ def test_utf8_bom_and_non_ascii_path(tmp_path):
     folder = tmp_path / "données_碳"
     folder.mkdir()
     path = folder / "pools.csv"
-    path.write_text("\ufefflucode,LULC_Name,C_above,C_below,C_soil,C_dead\n1,森林,15,10,60,1\n", encoding="utf-8")
+    path.write_text(
+        "\ufefflucode,LULC_Name,C_above,C_below,C_soil,C_dead\n1,森林,15,10,60,1\n",
+        encoding="utf-8",
+    )
     table = load_density_table(path)
     assert table.codes.tolist() == [1] and table.names == ("森林",)

@@ -1,0 +1,103 @@
+"""The command line: help, version, schemes, stock, demo, and one-line errors with exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geocarbon import __version__
+from geocarbon.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "stock" in out and "schemes" in out and "demo" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and __version__ in out
+
+
+def test_schemes_lists_all_and_one(capsys):
+    code, out, _ = run(capsys, "schemes")
+    assert code == 0
+    for name in ("clcd", "cnlucc", "esa-cci", "esa-worldcover", "globeland30", "modis-igbp"):
+        assert name in out
+    code, out, _ = run(capsys, "schemes", "modis-igbp")
+    assert code == 0 and "Woody savannas" in out and "-> CLCD 2" in out
+
+
+def test_unknown_scheme_is_one_line_error(capsys):
+    code, _, err = run(capsys, "schemes", "nope")
+    assert (
+        code == 1
+        and err.startswith("Error: Unknown class scheme 'nope'")
+        and "Traceback" not in err
+    )
+
+
+def test_stock_command(capsys, landcover_tif, pools_csv, tmp_path):
+    out = tmp_path / "out"
+    code, stdout, _ = run(
+        capsys, "stock", str(landcover_tif), "--densities", str(pools_csv), "--out", str(out), "-q"
+    )
+    assert code == 0 and (out / "density_total_mg_per_ha.tif").exists()
+    code, _, err = run(capsys, "stock", str(landcover_tif), "-d", str(pools_csv), "--out", str(out))
+    assert code == 1 and "already exist" in err and "stock_summary.csv" in err
+    code, stdout, _ = run(
+        capsys, "stock", str(landcover_tif), "-d", str(pools_csv), "--out", str(out), "--overwrite"
+    )
+    assert code == 0 and "Total stock 0.000688 Tg C" in stdout
+
+
+def test_bad_table_message_without_traceback(capsys, landcover_tif, tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("lucode,c_above\n1,2\n")
+    code, _, err = run(
+        capsys, "stock", str(landcover_tif), "-d", str(table), "--out", str(tmp_path / "o")
+    )
+    assert code == 1 and "t.csv" in err and "c_below" in err and "Traceback" not in err
+
+
+def test_bad_option_is_usage_error(capsys, landcover_tif, pools_csv, tmp_path):
+    code, _, err = run(
+        capsys,
+        "stock",
+        str(landcover_tif),
+        "-d",
+        str(pools_csv),
+        "--out",
+        str(tmp_path),
+        "--unknown",
+        "maybe",
+    )
+    assert code == 2 and "--unknown" in err
+
+
+def test_root_launcher_and_console_script_agree(tmp_path):
+    launcher = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "cli.py"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert __version__ in launcher.stdout
+
+
+@pytest.mark.slow
+def test_demo_runs_on_the_bundled_sample(tmp_path, monkeypatch, capsys):
+    # The one test that reads rasters/: the README's first command.
+    monkeypatch.chdir(REPO_ROOT)
+    code, out, err = run(capsys, "demo", "--out", str(tmp_path / "demo"), "-q")
+    assert code == 0, err
+    assert (tmp_path / "demo" / "density_total_mg_per_ha.tif").exists()
+    assert (tmp_path / "demo" / "stock_summary.json").exists()
