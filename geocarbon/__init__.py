@@ -1,32 +1,40 @@
-"""geocarbon: terrestrial carbon stocks and their change from land-cover maps and density tables."""
+"""geocarbon: terrestrial carbon stocks and their change from land-cover maps and density tables.
+
+The public names below are imported on first use, so that ``geocarbon --help`` does not pay
+for numba and pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from geocarbon._version import __version__
-from geocarbon.errors import (
-    GeoCarbonError,
-    GridMismatchError,
-    InputFileError,
-    OutputExistsError,
-    RasterFormatError,
-    SchemeError,
-    TableSchemaError,
-    UnknownClassError,
-)
-from geocarbon.pipeline import StockConfig, StockResult, run_stock
-from geocarbon.tables import CarbonTable, load_density_table
 
-__all__ = [
-    "CarbonTable",
-    "GeoCarbonError",
-    "GridMismatchError",
-    "InputFileError",
-    "OutputExistsError",
-    "RasterFormatError",
-    "SchemeError",
-    "StockConfig",
-    "StockResult",
-    "TableSchemaError",
-    "UnknownClassError",
-    "__version__",
-    "load_density_table",
-    "run_stock",
-]
+_EXPORTS = {
+    "CarbonTable": "geocarbon.tables",
+    "load_density_table": "geocarbon.tables",
+    "StockConfig": "geocarbon.pipeline",
+    "StockResult": "geocarbon.pipeline",
+    "run_stock": "geocarbon.pipeline",
+    "GeoCarbonError": "geocarbon.errors",
+    "GridMismatchError": "geocarbon.errors",
+    "InputFileError": "geocarbon.errors",
+    "OutputExistsError": "geocarbon.errors",
+    "RasterFormatError": "geocarbon.errors",
+    "SchemeError": "geocarbon.errors",
+    "TableSchemaError": "geocarbon.errors",
+    "UnknownClassError": "geocarbon.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'geocarbon' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

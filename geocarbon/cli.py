@@ -16,7 +16,7 @@ import click
 from geocarbon._version import __version__
 from geocarbon.area import AREA_METHODS
 from geocarbon.errors import GeoCarbonError
-from geocarbon.summary import UNKNOWN_MODES
+from geocarbon.lookup import UNKNOWN_MODES
 
 SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
 

@@ -27,11 +27,10 @@ from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.blocks import Block, block_shape_for_budget, iter_blocks
 from geocarbon.errors import UnknownClassError
-from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.lookup import UNKNOWN_MODES, ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.raster_io import LandCoverSource, WindowReader, open_landcover
 from geocarbon.stocks import BlockResult, Histogram, process_block
 from geocarbon.summary import (
-    UNKNOWN_MODES,
     StockTotals,
     class_stock_table,
     stock_totals,

@@ -16,8 +16,6 @@ from geocarbon.lookup import ClassLookup
 from geocarbon.tables import CarbonTable
 from geocarbon.units import LEVELS, MG_PER_TG, POOLS
 
-UNKNOWN_MODES = ("error", "zero", "nodata")
-
 
 @dataclass(frozen=True)
 class StockTotals:
