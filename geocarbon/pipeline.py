@@ -41,6 +41,7 @@ from geocarbon.units import POOLS
 from geocarbon.writers import TILE_SIZE, RasterSetWriter, StagedOutputs, write_csv, write_json
 
 DEFAULT_MEMORY_MB = 512
+GDAL_CACHE_MB = 64
 #: Bytes a pixel may occupy while in flight: codes (<= 8), bin index (4), area (8), mask (1),
 #: five float32 density bands (20).
 BYTES_PER_PIXEL = 41
@@ -97,6 +98,12 @@ def run_stock(config: StockConfig) -> StockResult:
         Bad table, bad raster, unknown codes (``unknown="error"``) or existing outputs; nothing
         is written in that case.
     """
+    # Blocks are read once and written once: a small GDAL block cache keeps memory bounded.
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _run_stock(config)
+
+
+def _run_stock(config: StockConfig) -> StockResult:
     source = open_landcover(config.landcover)
     table = prepare_table(config.densities, config.scheme)
     paths = stock_output_paths(config.out_dir, write_rasters=config.write_rasters)
@@ -170,7 +177,7 @@ def _stream(
     histogram = Histogram.empty(lookup)
     # Set once unknown codes make the run fail: later blocks are only counted, not mapped.
     unknown_seen = threading.Event()
-    with WindowReader(source) as reader, rasterio.Env(GDAL_CACHEMAX=64):
+    with WindowReader(source) as reader:
 
         def work(block: Block) -> tuple[Block, BlockResult]:
             want_density = writer is not None and not unknown_seen.is_set()

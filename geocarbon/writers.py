@@ -86,7 +86,7 @@ class StagedOutputs:
 
 
 def float_raster_profile(grid: GridSpec) -> dict[str, Any]:
-    """Profile of a tiled, compressed float32 single-band GeoTIFF on ``grid``."""
+    """Profile of the tiled, compressed float32 single-band intermediate GeoTIFF on ``grid``."""
     return {
         "driver": "GTiff",
         "dtype": "float32",
@@ -99,9 +99,11 @@ def float_raster_profile(grid: GridSpec) -> dict[str, Any]:
         "tiled": True,
         "blockxsize": TILE_SIZE,
         "blockysize": TILE_SIZE,
-        "compress": "deflate",
-        "predictor": 3,
-        "zlevel": 1,
+        # The intermediate is read once, by the COG step: fast ZSTD on two threads. Densities are
+        # piecewise constant (one value per class), so a predictor only costs time.
+        "compress": "zstd",
+        "zstd_level": 1,
+        "num_threads": 2,
         "bigtiff": "if_safer",
         "sparse_ok": False,
     }
@@ -161,8 +163,8 @@ def to_cog(source: Path, destination: Path, *, threads: int = 2) -> None:
             source,
             destination,
             driver="COG",
+            # DEFLATE, readable everywhere; no predictor (see float_raster_profile).
             COMPRESS="DEFLATE",
-            PREDICTOR="YES",
             LEVEL="6",
             BLOCKSIZE=str(TILE_SIZE),
             OVERVIEW_RESAMPLING="AVERAGE",
