@@ -29,6 +29,7 @@ from geocarbon.blocks import Block, block_shape_for_budget, iter_blocks
 from geocarbon.errors import UnknownClassError
 from geocarbon.lookup import UNKNOWN_MODES, ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.raster_io import LandCoverSource, WindowReader, open_landcover
+from geocarbon.schemes import schemes_containing
 from geocarbon.stocks import BlockResult, Histogram, process_block
 from geocarbon.summary import (
     StockTotals,
@@ -240,9 +241,12 @@ def _check_unknown(
     if not unknown or mode != "error":
         return
     listing = ", ".join(f"{code} ({count} px)" for code, count in unknown.items())
+    present = {int(code) for code in table.codes[histogram.pixel_count[0, : table.n_classes] > 0]}
+    likely = [name for name in schemes_containing(present | set(unknown)) if name != table.scheme]
+    hint = f" The codes fit the built-in scheme(s) {', '.join(likely)}." if likely else ""
     raise UnknownClassError(
         f"Land-cover classes {listing} in {str(source.path)!r} have no row in density table "
-        f"{table.source!r}. Add rows for them, pick the raster's scheme with --scheme, or pass "
+        f"{table.source!r}.{hint} Add rows for them, pick the raster's scheme with --scheme, or pass "
         "--unknown zero (no carbon) or --unknown nodata (excluded); both count them in the summary.",
         missing=unknown,
     )

@@ -151,6 +151,15 @@ def get_scheme(name: str) -> ClassScheme:
     return _load_scheme(key)
 
 
+def schemes_containing(codes: set[int]) -> tuple[str, ...]:
+    """Names of the built-in schemes that have a class for every code in ``codes``."""
+    return tuple(
+        name
+        for name in scheme_names()
+        if codes <= set(get_scheme(name).codes) | {get_scheme(name).nodata}
+    )
+
+
 @functools.cache
 def _load_scheme(name: str) -> ClassScheme:
     """Read and check ``data/schemes/<name>.csv``; ``name`` must be canonical."""

@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from geocarbon.area import pixel_area
+from geocarbon.errors import UnknownClassError
 from geocarbon.pipeline import StockConfig, run_stock
 from geocarbon.raster_io import open_landcover
 
@@ -108,3 +109,16 @@ def test_modis_geographic_area_matches_geod(shared_data, tmp_path):
     sample = np.arange(0, codes.shape[0], 17)
     np.testing.assert_allclose(row_area[sample], geod_row_ha[sample], rtol=1e-6)
     assert result.summary["pixel_count"]["valid"] == int(valid_per_row.sum())
+
+
+def test_igbp_raster_without_scheme_fails_and_names_the_scheme(shared_data, tmp_path):
+    path = next((shared_data / "landcover" / "modis_mcd12c1_china").glob("*.tif"))
+    with pytest.raises(UnknownClassError) as info:
+        run_stock(
+            StockConfig(
+                landcover=path, densities="china-clcd", out_dir=tmp_path / "out", progress=False
+            )
+        )
+    message = str(info.value)
+    assert "10 (" in message and "16 (" in message and "modis-igbp" in message
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
