@@ -62,6 +62,18 @@ class PixelArea:
             return self._interpolate(block)
         return np.broadcast_to(np.float64(self.nominal_ha), shape)
 
+    def total_ha(self, shape: tuple[int, int]) -> float:
+        """Area (ha) of the whole grid of ``shape``, summed exactly as the blocks give it."""
+        height, width = shape
+        if self.row_area_ha is not None:
+            return float(self.row_area_ha.sum() * width)
+        if self.lattice_area_ha is None:
+            return self.nominal_ha * height * width
+        # The bilinear interpolant is separable: sum = row_weights . lattice . col_weights.
+        row_weights = _node_weights(self.lattice_rows, height)
+        col_weights = _node_weights(self.lattice_cols, width)
+        return float(row_weights @ self.lattice_area_ha @ col_weights)
+
     def _interpolate(self, block: Block) -> NDArray[np.float64]:
         assert self.lattice_rows is not None and self.lattice_cols is not None
         assert self.lattice_area_ha is not None
@@ -223,3 +235,10 @@ def _bracket(
     index = np.clip(np.searchsorted(nodes, positions, side="right") - 1, 0, len(nodes) - 2)
     weight = np.clip((positions - nodes[index]) / (nodes[index + 1] - nodes[index]), 0.0, 1.0)
     return index, weight
+
+
+def _node_weights(nodes: NDArray[np.float64] | None, n_pixels: int) -> NDArray[np.float64]:
+    """Sum over pixel centres 0.5 .. n-0.5 of each lattice node's interpolation weight."""
+    assert nodes is not None
+    index, weight = _bracket(nodes, np.arange(n_pixels, dtype=np.float64) + 0.5)
+    return np.bincount(index, 1 - weight, len(nodes)) + np.bincount(index + 1, weight, len(nodes))

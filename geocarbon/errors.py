@@ -48,3 +48,7 @@ class InputFileError(GeoCarbonError, OSError):
 
 class OutputExistsError(GeoCarbonError, FileExistsError):
     """An output already exists and ``overwrite`` was not asked for."""
+
+
+class RegionError(GeoCarbonError, ValueError):
+    """A region layer geocarbon cannot use: empty, missing fields, duplicate ids, non-polygons."""

@@ -82,3 +82,30 @@ def densities_from_bins(
             bin_ = bin_index[row, col]
             for band in range(n_bands):
                 out_density[band, row, col] = density_by_bin[bin_, band]
+
+
+@njit(cache=True, nogil=True)
+def accumulate_fractions(
+    bin_index: NDArray[np.int32],
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    zones: NDArray[np.int32],
+    fractions: NDArray[np.float64],
+    pixel_area_ha: NDArray[np.float64],
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    coverage_px: NDArray[np.float64],
+) -> None:
+    """Add partly covered pixels: ``fractions[k]`` of pixel (rows[k], cols[k]) to zone ``zones[k]``.
+
+    Area gets fraction x pixel area, ``coverage_px`` the fraction, and ``pixel_count`` one pixel
+    per (zone, pixel) pair that has any coverage.
+    """
+    for k in range(rows.shape[0]):
+        row = rows[k]
+        col = cols[k]
+        zone = zones[k]
+        bin_ = bin_index[row, col]
+        area_ha[zone, bin_] += fractions[k] * pixel_area_ha[row, col]
+        coverage_px[zone, bin_] += fractions[k]
+        pixel_count[zone, bin_] += 1

@@ -9,28 +9,26 @@ everything succeeded.
 from __future__ import annotations
 
 import os
-import threading
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import warnings
 from dataclasses import dataclass, field
 from math import lcm
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-from tqdm import tqdm
 
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
-from geocarbon.blocks import Block, block_shape_for_budget, iter_blocks
+from geocarbon.blocks import block_shape_for_budget
 from geocarbon.errors import UnknownClassError
 from geocarbon.lookup import UNKNOWN_MODES, ClassLookup, build_class_lookup, density_by_bin
-from geocarbon.raster_io import LandCoverSource, WindowReader, open_landcover
+from geocarbon.raster_io import LandCoverSource, open_landcover
 from geocarbon.schemes import schemes_containing
-from geocarbon.stocks import BlockResult, Histogram, process_block
+from geocarbon.stocks import Histogram
+from geocarbon.streaming import StreamOptions, stream_histogram
 from geocarbon.summary import (
     StockTotals,
     class_stock_table,
@@ -39,7 +37,18 @@ from geocarbon.summary import (
 )
 from geocarbon.tables import CarbonTable, crosswalk_table, load_density_table
 from geocarbon.units import POOLS
-from geocarbon.writers import TILE_SIZE, RasterSetWriter, StagedOutputs, write_csv, write_json
+from geocarbon.writers import (
+    TILE_SIZE,
+    RasterSetWriter,
+    StagedOutputs,
+    refuse_existing,
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_vector,
+)
+from geocarbon.zonal import UNASSIGNED_ID, parent_table, region_class_table, region_table
+from geocarbon.zones import ZoneIndex, build_zone_index, read_regions, region_area_ha
 
 DEFAULT_MEMORY_MB = 512
 GDAL_CACHE_MB = 64
@@ -111,7 +120,7 @@ def _run_stock(config: StockConfig) -> StockResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
-    block_shape = config.block_shape or plan_block_shape(source, config)
+    block_shape = config.block_shape or plan_block_shape(source, config.memory_mb, config.threads)
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
         writer = None
         if config.write_rasters:
@@ -126,7 +135,12 @@ def _run_stock(config: StockConfig) -> StockResult:
             }
             writer = RasterSetWriter(staged, source.grid, bands, threads=config.threads)
         try:
-            histogram = _stream(source, lookup, area, block_shape, config, density, writer)
+            options = StreamOptions(
+                block_shape, config.threads, config.progress, config.unknown == "error"
+            )
+            histogram = stream_histogram(
+                source, lookup, area, options, density_by_bin=density, writer=writer
+            )
             _check_unknown(histogram, lookup, source, table, config.unknown)
             if writer is not None:
                 writer.finish()
@@ -143,90 +157,21 @@ def _run_stock(config: StockConfig) -> StockResult:
     return StockResult(classes, summary, tuple(paths.values()))
 
 
-def prepare_table(densities: str | Path, scheme: str | None) -> CarbonTable:
+def prepare_table(densities: str | Path | CarbonTable, scheme: str | None) -> CarbonTable:
     """Load the density table and, when the raster's scheme differs from the table's, crosswalk it."""
-    table = load_density_table(densities)
+    table = densities if isinstance(densities, CarbonTable) else load_density_table(densities)
     return crosswalk_table(table, scheme) if scheme else table
 
 
-def plan_block_shape(source: LandCoverSource, config: StockConfig) -> tuple[int, int]:
+def plan_block_shape(source: LandCoverSource, memory_mb: int, threads: int) -> tuple[int, int]:
     """Blocks aligned to the source's storage blocks and the output tiles, under the memory budget."""
-    in_flight = 2 * config.threads + 1
-    max_pixels = max(1, config.memory_mb * 2**20 // (BYTES_PER_PIXEL * in_flight))
+    in_flight = 2 * threads + 1
+    max_pixels = max(1, memory_mb * 2**20 // (BYTES_PER_PIXEL * in_flight))
     rows, cols = source.block_shape
     align_rows = lcm(rows, TILE_SIZE) if rows < source.grid.height else TILE_SIZE
     align_cols = lcm(cols, TILE_SIZE) if cols < source.grid.width else TILE_SIZE
     return block_shape_for_budget(
         source.grid.shape, max_pixels=max_pixels, align=(align_rows, align_cols)
-    )
-
-
-def _stream(
-    source: LandCoverSource,
-    lookup: ClassLookup,
-    area: PixelArea,
-    block_shape: tuple[int, int],
-    config: StockConfig,
-    density: np.ndarray,
-    writer: RasterSetWriter | None,
-) -> Histogram:
-    """The pixel pass: read, classify and accumulate blocks on a thread pool; write in order.
-
-    In ``error`` mode, once unknown codes are seen no more density blocks are computed: the pass
-    goes on only to count every unknown code before the run fails.
-    """
-    histogram = Histogram.empty(lookup)
-    # Set once unknown codes make the run fail: later blocks are only counted, not mapped.
-    unknown_seen = threading.Event()
-    with WindowReader(source) as reader:
-
-        def work(block: Block) -> tuple[Block, BlockResult]:
-            want_density = writer is not None and not unknown_seen.is_set()
-            codes, valid = reader.read(block)
-            return block, process_block(
-                codes,
-                valid,
-                area.block(block),
-                lookup,
-                nodata=source.nodata,
-                density_by_bin=density if want_density else None,
-            )
-
-        blocks = iter_blocks(source.grid.shape, block_shape)
-        with _progress(source, config.progress) as bar:
-            for block, result in _ordered_map(work, blocks, config.threads):
-                histogram.add(result.histogram)
-                if config.unknown == "error" and result.histogram.unknown_count_by_slot.any():
-                    unknown_seen.set()
-                if writer is not None and result.density is not None and not unknown_seen.is_set():
-                    writer.write(block, result.density)
-                bar.update(block.n_pixels)
-    return histogram
-
-
-def _ordered_map(
-    function: Callable[[Block], tuple[Block, BlockResult]], blocks: Iterator[Block], threads: int
-) -> Iterator[tuple[Block, BlockResult]]:
-    """Map ``function`` over ``blocks`` on ``threads`` threads, at most 2 x threads in flight, in order."""
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        pending: deque[Future[tuple[Block, BlockResult]]] = deque()
-        for block in blocks:
-            pending.append(pool.submit(function, block))
-            if len(pending) >= 2 * max(1, threads):
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def _progress(source: LandCoverSource, enabled: bool | None) -> tqdm:
-    # enabled=None lets tqdm decide: shown on a terminal, hidden when output is piped or logged.
-    return tqdm(
-        total=source.grid.n_pixels,
-        unit="px",
-        unit_scale=True,
-        desc=source.path.name,
-        disable=None if enabled is None else not enabled,
-        leave=False,
     )
 
 
@@ -290,3 +235,201 @@ def _summary_document(
         "totals": totals.stock_mg,
         "classes": classes.to_dict(orient="records"),
     }
+
+
+@dataclass(frozen=True)
+class ZonalConfig:
+    """A zonal run: land cover, regions and densities, and where (if anywhere) to write."""
+
+    landcover: Path | LandCoverSource
+    regions: Path | gpd.GeoDataFrame
+    densities: str | Path | CarbonTable
+    id_field: str
+    out_dir: Path | None = None
+    name_field: str | None = None
+    parent_field: str | None = None
+    layer: str | None = None
+    coverage: str = "centre"
+    scheme: str | None = None
+    unknown: str = "error"
+    area_method: str = "auto"
+    overwrite: bool = False
+    memory_mb: int = DEFAULT_MEMORY_MB
+    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    block_shape: tuple[int, int] | None = None
+    progress: bool | None = None
+
+
+@dataclass(frozen=True)
+class ZonalResult:
+    """Per-region GeoDataFrame (with ``unassigned`` as a row without geometry), long per-class
+    table, parent roll-up (when asked), the summary document and the files written."""
+
+    regions: gpd.GeoDataFrame
+    by_class: pd.DataFrame
+    parents: pd.DataFrame | None
+    summary: dict[str, Any]
+    outputs: tuple[Path, ...]
+
+
+def zonal_output_paths(out_dir: Path, *, parents: bool) -> dict[str, Path]:
+    names = ["regions.gpkg", "regions.csv", "regions_by_class.csv", "regions.parquet"]
+    names += ["parents.csv"] if parents else []
+    names.append("zonal_summary.json")
+    return {name: out_dir / name for name in names}
+
+
+def run_zonal(config: ZonalConfig) -> ZonalResult:
+    """Carbon stocks by region in one pass over the land cover (see :mod:`geocarbon.zones`).
+
+    Raises
+    ------
+    GeoCarbonError
+        Bad table, raster or regions, unknown codes or existing outputs; nothing is written.
+    """
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _run_zonal(config)
+
+
+def _run_zonal(config: ZonalConfig) -> ZonalResult:
+    source = _landcover(config.landcover)
+    table = prepare_table(config.densities, config.scheme)
+    regions = read_regions(
+        config.regions,
+        id_field=config.id_field,
+        name_field=config.name_field,
+        parent_field=config.parent_field,
+        layer=config.layer,
+    )
+    _warn_unmatched_regional_rows(table, regions)
+    paths = (
+        {}
+        if config.out_dir is None
+        else zonal_output_paths(config.out_dir, parents=config.parent_field is not None)
+    )
+    refuse_existing(list(paths.values()), overwrite=config.overwrite)
+    area = pixel_area(source.grid, config.area_method)
+    lookup = build_class_lookup(table.codes, dtype=source.dtype)
+    index = build_zone_index(regions, source.grid, config.coverage)
+    options = StreamOptions(
+        config.block_shape or plan_block_shape(source, config.memory_mb, config.threads),
+        config.threads,
+        config.progress,
+        config.unknown == "error",
+    )
+    histogram = stream_histogram(source, lookup, area, options, zones=index)
+    _check_unknown(histogram, lookup, source, table, config.unknown)
+    names = dict(region_ids=index.ids, region_names=index.names)
+    wide = region_table(
+        histogram, lookup, table, unknown_as_valid=config.unknown == "zero", **names
+    )
+    by_class = region_class_table(histogram, table, **names)
+    parents = parent_table(wide, index.parent_ids) if index.parent_ids is not None else None
+    _warn_empty_regions(wide)
+    frame = _region_frame(regions, wide)
+    summary = _zonal_summary(source, table, area, index, histogram, lookup, wide, config)
+    if paths:
+        with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+            _write_zonal(staged, paths, frame, by_class, parents, summary)
+    return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
+
+
+def _landcover(landcover: Path | LandCoverSource) -> LandCoverSource:
+    return landcover if isinstance(landcover, LandCoverSource) else open_landcover(landcover)
+
+
+def _warn_unmatched_regional_rows(table: CarbonTable, regions: gpd.GeoDataFrame) -> None:
+    unmatched = sorted(set(table.regional) - set(regions["region_id"]))
+    if unmatched:
+        warnings.warn(
+            f"Density table {table.source!r} has rows for region_id(s) {', '.join(unmatched)}, which "
+            "match no region; check the id field (--id-field) and the table's region_id column.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _warn_empty_regions(wide: pd.DataFrame) -> None:
+    regions = wide[wide["region_id"] != UNASSIGNED_ID]
+    empty = regions.loc[regions["covered_area_ha"] == 0, "region_id"].tolist()
+    if empty:
+        warnings.warn(
+            f"Region(s) {', '.join(empty)} cover no pixel of the land cover; they are listed with zero "
+            "area. Check that they lie within the raster and share its CRS.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _region_frame(regions: gpd.GeoDataFrame, wide: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Region attributes and geometries joined to their statistics; ``unassigned`` last, no geometry."""
+    attributes = regions.drop(columns=["region_name"]).assign(
+        region_area_ha=region_area_ha(regions)
+    )
+    frame = wide.merge(attributes, on="region_id", how="left")
+    return gpd.GeoDataFrame(frame, geometry=regions.geometry.name, crs=regions.crs)
+
+
+def _zonal_summary(
+    source: LandCoverSource,
+    table: CarbonTable,
+    area: PixelArea,
+    index: ZoneIndex,
+    histogram: Histogram,
+    lookup: ClassLookup,
+    wide: pd.DataFrame,
+    config: ZonalConfig,
+) -> dict[str, Any]:
+    raster_total_ha = float(histogram.area_ha[: index.n_regions + 1].sum())
+    unassigned = wide[wide["region_id"] == UNASSIGNED_ID].iloc[0]
+    return {
+        "geocarbon_version": __version__,
+        "landcover": str(source.path),
+        "densities": table.source,
+        "regional_densities": sorted(table.regional),
+        "scheme": table.scheme,
+        "crs": source.grid.crs.to_string(),
+        "area_method": area.method,
+        "coverage": index.mode,
+        "n_regions": index.n_regions,
+        "layers": index.n_layers,
+        "overlapping_regions": [list(pair) for pair in index.overlaps],
+        "empty_regions": wide.loc[
+            (wide["covered_area_ha"] == 0) & (wide["region_id"] != UNASSIGNED_ID), "region_id"
+        ].tolist(),
+        "unknown_mode": config.unknown,
+        "unknown_classes": [
+            {"class_code": c, "pixel_count": n} for c, n in histogram.unknown_codes(lookup).items()
+        ],
+        "area_ha": {
+            "raster": area.total_ha(source.grid.shape),
+            "regions_plus_unassigned": raster_total_ha,
+            "unassigned_valid": float(unassigned["valid_area_ha"]),
+            "regions_valid": float(wide["valid_area_ha"].sum() - unassigned["valid_area_ha"]),
+        },
+        "totals": {
+            "stock_total_mg": float(wide["stock_total_mg"].sum()),
+            "stock_total_tg": float(wide["stock_total_tg"].sum()),
+            "stock_total_mg_unassigned": float(unassigned["stock_total_mg"]),
+        },
+    }
+
+
+def _write_zonal(
+    staged: StagedOutputs,
+    paths: dict[str, Path],
+    frame: gpd.GeoDataFrame,
+    by_class: pd.DataFrame,
+    parents: pd.DataFrame | None,
+    summary: dict[str, Any],
+) -> None:
+    spatial = frame[frame["region_id"] != UNASSIGNED_ID]
+    write_vector(spatial, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions")
+    write_geoparquet(spatial, staged.temp(paths["regions.parquet"]))
+    write_csv(
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)), staged.temp(paths["regions.csv"])
+    )
+    write_csv(by_class, staged.temp(paths["regions_by_class.csv"]))
+    if parents is not None:
+        write_csv(parents, staged.temp(paths["parents.csv"]))
+    write_json(summary, staged.temp(paths["zonal_summary.json"]))

@@ -7,8 +7,9 @@ per thread (GDAL handles are not thread-safe), so several threads can read block
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -27,7 +28,8 @@ class LandCoverSource:
     """A land-cover raster as geocarbon uses it.
 
     ``nodata`` is the nodata code when the raster declares one that its dtype can hold (else
-    None); ``has_mask`` says a per-dataset or alpha mask marks further pixels invalid.
+    None); ``has_mask`` says a per-dataset or alpha mask marks further pixels invalid. An
+    in-memory land cover carries its ``array`` (and a descriptive ``path`` for messages).
     """
 
     path: Path
@@ -36,6 +38,7 @@ class LandCoverSource:
     nodata: int | None
     has_mask: bool
     block_shape: tuple[int, int]
+    array: NDArray[np.integer] | None = field(default=None, repr=False, compare=False)
 
 
 def open_landcover(path: str | Path) -> LandCoverSource:
@@ -58,6 +61,45 @@ def open_landcover(path: str | Path) -> LandCoverSource:
         raise InputFileError(
             f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {exc}"
         ) from exc
+
+
+def landcover_from_array(
+    array: Any,
+    *,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: float | None = None,
+    name: str = "<array>",
+) -> LandCoverSource:
+    """Describe an in-memory land cover: a 2-D integer NumPy array with ``transform`` and ``crs``,
+    or an xarray DataArray carrying them through rioxarray (``.rio``)."""
+    if hasattr(array, "rio"):
+        transform = array.rio.transform() if transform is None else transform
+        crs = array.rio.crs if crs is None else crs
+        nodata = array.rio.nodata if nodata is None else nodata
+        name = str(array.name or name)
+        array = array.squeeze().values
+    codes = np.asarray(array)
+    if codes.ndim != 2 or codes.dtype.kind not in "iu":
+        raise RasterFormatError(
+            f"Land cover {name} must be a 2-D integer array of class codes, got {codes.ndim}-D {codes.dtype}."
+        )
+    if transform is None or crs is None:
+        raise RasterFormatError(
+            f"Land cover {name} needs transform= and crs= to know where its pixels are."
+        )
+    grid = GridSpec(
+        rasterio.crs.CRS.from_user_input(crs), transform, codes.shape[0], codes.shape[1]
+    )
+    return LandCoverSource(
+        Path(name),
+        grid,
+        codes.dtype.name,
+        _representable_nodata(nodata, codes.dtype),
+        False,
+        (min(codes.shape[0], 512), codes.shape[1]),
+        codes,
+    )
 
 
 def _describe(path: Path, dataset: rasterio.io.DatasetReader) -> LandCoverSource:
@@ -107,6 +149,8 @@ class WindowReader:
 
     def read(self, block: Block) -> tuple[NDArray[np.integer], NDArray[np.bool_] | None]:
         """Class codes of ``block`` and, where the raster has a mask, the valid-pixel mask."""
+        if self.source.array is not None:
+            return self.source.array[block.slices], None
         dataset = self._dataset()
         window = Window(block.col_off, block.row_off, block.width, block.height)
         try:

@@ -8,6 +8,7 @@ small table, ``area_ha[zone, bin]``, from which every statistic is derived.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,18 +16,24 @@ from numpy.typing import NDArray
 from geocarbon import kernels
 from geocarbon.lookup import ClassLookup
 
+if TYPE_CHECKING:
+    from geocarbon.zones import BlockZones
+
 
 @dataclass
 class Histogram:
-    """Area (ha) and pixel counts per zone and bin, plus pixel counts of unknown codes.
+    """Area (ha), pixel counts and coverage per zone row and bin, and unknown-code counts.
 
     Bins are the table's classes, then ``unknown``, then ``nodata`` (see :class:`ClassLookup`).
-    Unknown codes inside the lookup are counted per slot; the rare ones beyond it (32-bit
-    rasters) by code in ``outside_lookup``.
+    ``coverage_px`` equals ``pixel_count`` except in exact coverage, where a boundary pixel adds
+    its covered fraction to each region it meets (and counts one pixel in each). Unknown codes
+    inside the lookup are counted per slot; the rare ones beyond it (32-bit rasters) by code in
+    ``outside_lookup``.
     """
 
     area_ha: NDArray[np.float64]
     pixel_count: NDArray[np.int64]
+    coverage_px: NDArray[np.float64]
     unknown_count_by_slot: NDArray[np.int64]
     outside_lookup: dict[int, int] = field(default_factory=dict)
 
@@ -35,12 +42,14 @@ class Histogram:
         return cls(
             np.zeros((n_zones, lookup.n_bins), np.float64),
             np.zeros((n_zones, lookup.n_bins), np.int64),
+            np.zeros((n_zones, lookup.n_bins), np.float64),
             np.zeros(len(lookup.class_index_by_code) + 1, np.int64),
         )
 
     def add(self, other: Histogram) -> None:
         self.area_ha += other.area_ha
         self.pixel_count += other.pixel_count
+        self.coverage_px += other.coverage_px
         self.unknown_count_by_slot += other.unknown_count_by_slot
         for code, count in other.outside_lookup.items():
             self.outside_lookup[code] = self.outside_lookup.get(code, 0) + count
@@ -69,6 +78,7 @@ def process_block(
     density_by_bin: NDArray[np.float32] | None = None,
     zone_index: NDArray[np.int32] | None = None,
     n_zones: int = 1,
+    zones: BlockZones | None = None,
 ) -> BlockResult:
     """Classify one block, accumulate its histogram and, if asked, map it to densities.
 
@@ -81,7 +91,10 @@ def process_block(
     density_by_bin
         (n_bins, n_bands) densities (Mg C/ha) to write; None skips the density block.
     zone_index, n_zones
-        Zone of each pixel in ``0..n_zones-1``; None puts every pixel in zone 0.
+        Zone row of each pixel in ``0..n_zones-1``; None puts every pixel in row 0.
+    zones
+        Several zone-row layers and fractional boundary pixels (see :func:`zones.block_zones`),
+        instead of ``zone_index``.
     """
     shape = codes.shape
     histogram = Histogram.empty(lookup, n_zones)
@@ -100,8 +113,27 @@ def process_block(
     )
     if histogram.unknown_count_by_slot[-1]:
         histogram.outside_lookup = _codes_outside_lookup(codes, valid, lookup, nodata)
-    zones = np.broadcast_to(np.int32(0), shape) if zone_index is None else zone_index
-    kernels.accumulate_area(bins, zones, pixel_area_ha, histogram.area_ha, histogram.pixel_count)
+    if zones is None:
+        layers = (np.broadcast_to(np.int32(0), shape) if zone_index is None else zone_index,)
+    else:
+        layers = zones.layers
+    for layer in layers:
+        kernels.accumulate_area(
+            bins, layer, pixel_area_ha, histogram.area_ha, histogram.pixel_count
+        )
+    histogram.coverage_px += histogram.pixel_count
+    if zones is not None and len(zones.boundary_rows):
+        kernels.accumulate_fractions(
+            bins,
+            zones.boundary_rows,
+            zones.boundary_cols,
+            zones.boundary_zone,
+            zones.boundary_fraction,
+            pixel_area_ha,
+            histogram.area_ha,
+            histogram.pixel_count,
+            histogram.coverage_px,
+        )
     density = None
     if density_by_bin is not None:
         density = np.empty((density_by_bin.shape[1], *shape), np.float32)

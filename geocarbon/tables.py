@@ -14,7 +14,8 @@ file, the CSV line and the column. Built-in tables (``china-clcd``) live in ``ge
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -31,6 +32,9 @@ LONG_REQUIRED = ("class_code", "pool", "central")
 NAME_COLUMNS = ("class_name", "lulc_name", "lulc_desc", "name", "description")
 #: Built-in tables: name -> (file in geocarbon/data/densities, class scheme of its codes).
 BUILTIN_TABLES = {"china-clcd": ("china_clcd.csv", "clcd")}
+#: Optional column keying rows to one region (blank: the national row every region falls back to).
+REGION_COLUMN = "region_id"
+LINE = "__line__"
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +44,8 @@ class CarbonTable:
     ``density_mg_per_ha[i, p, l]`` is the density (Mg C/ha) of class ``codes[i]``, pool
     ``POOLS[p]``, level ``LEVELS[l]`` (low, central, high); tables without ranges repeat the
     central value. ``scheme`` names the class scheme of the codes when it is known.
+    ``regional`` maps a region id to its own (n_classes, pools, levels) densities, NaN where the
+    region falls back to the national row.
     """
 
     source: str
@@ -47,6 +53,7 @@ class CarbonTable:
     names: tuple[str, ...]
     density_mg_per_ha: NDArray[np.float64]
     scheme: str | None = None
+    regional: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def n_classes(self) -> int:
@@ -60,6 +67,13 @@ class CarbonTable:
     @property
     def has_ranges(self) -> bool:
         return bool(np.any(self.density_mg_per_ha[:, :, 0] != self.density_mg_per_ha[:, :, 2]))
+
+    def density_for(self, region_id: str) -> NDArray[np.float64]:
+        """(n_classes, pools, levels) densities of a region: its own rows, else the national ones."""
+        own = self.regional.get(region_id)
+        if own is None:
+            return self.density_mg_per_ha
+        return np.where(np.isnan(own), self.density_mg_per_ha, own)
 
     def name_of(self, code: int) -> str:
         index = np.flatnonzero(self.codes == code)
@@ -82,7 +96,9 @@ def load_density_table(spec: str | Path) -> CarbonTable:
             resources.files("geocarbon") / "data" / "densities" / filename
         ) as path:
             table = read_density_csv(path)
-        return CarbonTable(spec.lower(), table.codes, table.names, table.density_mg_per_ha, scheme)
+        return CarbonTable(
+            spec.lower(), table.codes, table.names, table.density_mg_per_ha, scheme, table.regional
+        )
     path = Path(spec)
     if not path.is_file():
         raise InputFileError(
@@ -100,46 +116,70 @@ def read_density_csv(path: Path) -> CarbonTable:
         raise InputFileError(f"Density table {str(path)!r} cannot be read as CSV: {exc}") from exc
     frame.columns = [str(column).strip().lower() for column in frame.columns]
     frame = frame.apply(lambda column: column.str.strip())
+    # CSV line numbers: the header is line 1, so data row i is on line i + 2.
+    frame[LINE] = np.arange(2, len(frame) + 2)
     if set(LONG_REQUIRED) <= set(frame.columns):
-        return _read_long(frame, path)
-    if "lucode" in frame.columns or any(column.startswith("c_") for column in frame.columns):
-        return _read_invest(frame, path)
-    raise TableSchemaError(
-        f"Density table {str(path)!r} has columns {list(frame.columns)}, which match neither "
-        f"accepted shape. Expected InVEST's {', '.join(INVEST_COLUMNS)} or the long form "
-        "class_code, class_name, pool, low, central, high."
+        parse = _read_long
+    elif "lucode" in frame.columns or any(column.startswith("c_") for column in frame.columns):
+        parse = _read_invest
+    else:
+        raise TableSchemaError(
+            f"Density table {str(path)!r} has columns {list(frame.columns)[:-1]}, which match neither "
+            f"accepted shape. Expected InVEST's {', '.join(INVEST_COLUMNS)} or the long form "
+            "class_code, class_name, pool, low, central, high (either with an optional region_id)."
+        )
+    if frame.empty:
+        raise _schema_error(path, ["the table has no rows"])
+    regions = (
+        frame[REGION_COLUMN].map(lambda v: region_key(v) if v else "")
+        if REGION_COLUMN in frame
+        else None
+    )
+    national_rows = frame if regions is None else frame[regions == ""]
+    problems: list[str] = []
+    national = parse(national_rows, problems)
+    regional: dict[str, NDArray[np.float64]] = {}
+    if regions is not None:
+        for region in sorted(set(regions) - {""}):
+            own = parse(frame[regions == region], problems)
+            if national is not None and own is not None:
+                regional[region] = _align_regional(national, own, region, problems)
+    if problems or national is None:
+        raise _schema_error(path, problems or ["no national rows (blank region_id)"])
+    return CarbonTable(
+        str(path), national.codes, national.names, national.density_mg_per_ha, None, regional
     )
 
 
-def _read_invest(frame: pd.DataFrame, path: Path) -> CarbonTable:
-    problems = _missing_columns(frame, INVEST_COLUMNS)
-    if problems:
-        raise _schema_error(path, problems)
-    if frame.empty:
-        raise _schema_error(path, ["the table has no rows"])
+def _read_invest(frame: pd.DataFrame, problems: list[str]) -> CarbonTable | None:
+    missing = _missing_columns(frame, INVEST_COLUMNS)
+    if missing:
+        problems.extend(missing)
+        return None
+    before = len(problems)
+    lines = frame[LINE].tolist()
     codes = [
-        _parse_code(value, line, "lucode", problems) for line, value in _lines(frame["lucode"])
+        _parse_code(value, line, "lucode", problems)
+        for line, value in zip(lines, frame["lucode"], strict=True)
     ]
-    _check_duplicates(codes, "lucode", problems)
+    _check_duplicates(codes, lines, "lucode", problems)
     density = np.full((len(frame), len(POOLS), len(LEVELS)), math.nan)
     for pool_index, pool in enumerate(POOLS):
         column = f"c_{pool}"
-        for row, (line, value) in enumerate(_lines(frame[column])):
+        for row, (line, value) in enumerate(zip(lines, frame[column], strict=True)):
             density[row, pool_index, :] = _parse_density(value, line, column, problems)
-    if problems:
-        raise _schema_error(path, problems)
-    return CarbonTable(str(path), np.asarray(codes, np.int64), _names(frame), density)
+    if len(problems) > before:
+        return None
+    return CarbonTable("", np.asarray(codes, np.int64), _names(frame), density)
 
 
-def _read_long(frame: pd.DataFrame, path: Path) -> CarbonTable:
-    problems: list[str] = []
-    if frame.empty:
-        raise _schema_error(path, ["the table has no rows"])
+def _read_long(frame: pd.DataFrame, problems: list[str]) -> CarbonTable | None:
+    before = len(problems)
     has_name = "class_name" in frame.columns
     cells: dict[tuple[int, int], tuple[float, float, float]] = {}
     first_line: dict[tuple[int, int], int] = {}
     names: dict[int, str] = {}
-    for row, line in enumerate(range(2, len(frame) + 2)):
+    for row, line in enumerate(frame[LINE].tolist()):
         record = frame.iloc[row]
         code = _parse_code(record["class_code"], line, "class_code", problems)
         pool = record["pool"].lower()
@@ -167,21 +207,20 @@ def _read_long(frame: pd.DataFrame, path: Path) -> CarbonTable:
         name = record["class_name"] if has_name else ""
         if names.setdefault(code, name) != name:
             problems.append(
-                f"line {line}, column 'class_name': {name!r} differs from {names[code]!r} for class {code}"
+                f"line {line}, column 'class_name': {name!r} differs from {names[code]!r} "
+                f"for class {code}"
             )
     codes = sorted(names)
     for code in codes:
         missing = [pool for index, pool in enumerate(POOLS) if (code, index) not in cells]
         if missing:
             problems.append(f"class {code} has no row for pool(s) {', '.join(missing)}")
-    if problems:
-        raise _schema_error(path, problems)
+    if len(problems) > before:
+        return None
     density = np.array(
         [[cells[(code, p)] for p in range(len(POOLS))] for code in codes], np.float64
     )
-    return CarbonTable(
-        str(path), np.asarray(codes, np.int64), tuple(names[c] for c in codes), density
-    )
+    return CarbonTable("", np.asarray(codes, np.int64), tuple(names[c] for c in codes), density)
 
 
 def crosswalk_table(table: CarbonTable, scheme_name: str) -> CarbonTable:
@@ -215,9 +254,34 @@ def crosswalk_table(table: CarbonTable, scheme_name: str) -> CarbonTable:
     )
 
 
-def _lines(column: pd.Series) -> list[tuple[int, str]]:
-    # CSV line numbers: the header is line 1, so data row i is on line i + 2.
-    return [(row + 2, value) for row, value in enumerate(column.tolist())]
+def _align_regional(
+    national: CarbonTable, own: CarbonTable, region: str, problems: list[str]
+) -> NDArray[np.float64]:
+    """A region's densities on the national class axis, NaN where the national row applies."""
+    row_of = {int(code): index for index, code in enumerate(national.codes)}
+    aligned = np.full_like(national.density_mg_per_ha, np.nan)
+    orphans = [int(code) for code in own.codes if int(code) not in row_of]
+    if orphans:
+        problems.append(
+            f"region {region!r} has rows for class(es) {', '.join(map(str, orphans))} with no national "
+            "row (blank region_id); add national rows, used by every other region"
+        )
+    for index, code in enumerate(own.codes):
+        if int(code) in row_of:
+            aligned[row_of[int(code)]] = own.density_mg_per_ha[index]
+    return aligned
+
+
+def region_key(value: object) -> str:
+    """Region ids as text, so 330000, 330000.0 and "330000" match (CSV vs vector attributes)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() and "e" not in text.lower() else text
 
 
 def _missing_columns(frame: pd.DataFrame, required: tuple[str, ...]) -> list[str]:
@@ -258,9 +322,11 @@ def _parse_density(
     return number
 
 
-def _check_duplicates(codes: list[int | None], column: str, problems: list[str]) -> None:
+def _check_duplicates(
+    codes: list[int | None], lines: list[int], column: str, problems: list[str]
+) -> None:
     lines_by_code: dict[int, list[int]] = {}
-    for line, code in enumerate(codes, start=2):
+    for line, code in zip(lines, codes, strict=True):
         if code is not None:
             lines_by_code.setdefault(code, []).append(line)
     for code, lines in lines_by_code.items():

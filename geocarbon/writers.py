@@ -52,7 +52,11 @@ class StagedOutputs:
     def __init__(self, finals: Sequence[Path], *, overwrite: bool) -> None:
         refuse_existing(finals, overwrite=overwrite)
         token = uuid.uuid4().hex[:8]
-        self._temps = {final: final.with_name(f".{final.name}.{token}.partial") for final in finals}
+        # Hidden, unmistakably partial, and with the final suffix (GDAL drivers look at it).
+        self._temps = {
+            final: final.with_name(f".{final.stem}.{token}.partial{final.suffix}")
+            for final in finals
+        }
         self._extra: list[Path] = []
 
     def temp(self, final: Path) -> Path:
@@ -60,7 +64,7 @@ class StagedOutputs:
 
     def scratch(self, final: Path, suffix: str) -> Path:
         """Another temporary file beside ``final`` (intermediate), removed whatever happens."""
-        path = self._temps[final].with_name(self._temps[final].name + suffix)
+        path = self._temps[final].with_name(f"{self._temps[final].stem}.scratch{suffix}")
         self._extra.append(path)
         return path
 
@@ -191,3 +195,13 @@ def _json_default(value: object) -> object:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_vector(frame: Any, path: Path, *, driver: str, layer: str) -> None:
+    """Write a GeoDataFrame with pyogrio (GeoPackage, FlatGeobuf, ...)."""
+    frame.to_file(path, driver=driver, layer=layer, engine="pyogrio")
+
+
+def write_geoparquet(frame: Any, path: Path) -> None:
+    """Write a GeoDataFrame as GeoParquet (geometry as WKB, CRS in the metadata)."""
+    frame.to_parquet(path, index=False)

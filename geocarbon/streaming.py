@@ -1,0 +1,110 @@
+"""Walk a land cover's blocks on a thread pool: read -> zones -> process -> hand back in order.
+
+Each worker thread reads its block (own GDAL handle), rasterizes its zones and runs the numba
+kernels (which release the GIL); the calling thread adds block histograms and writes density
+blocks in order. At most two blocks per thread are in flight, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from geocarbon.area import PixelArea
+from geocarbon.blocks import Block, iter_blocks
+from geocarbon.lookup import ClassLookup
+from geocarbon.raster_io import LandCoverSource, WindowReader
+from geocarbon.stocks import BlockResult, Histogram, process_block
+from geocarbon.writers import RasterSetWriter
+from geocarbon.zones import ZoneIndex, block_zones
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How to walk the blocks: shape, threads, progress bar, and whether unknown codes are fatal."""
+
+    block_shape: tuple[int, int]
+    threads: int = 2
+    progress: bool | None = None
+    unknown_is_fatal: bool = True
+
+
+def stream_histogram(
+    source: LandCoverSource,
+    lookup: ClassLookup,
+    area: PixelArea,
+    options: StreamOptions,
+    *,
+    density_by_bin: NDArray[np.float32] | None = None,
+    writer: RasterSetWriter | None = None,
+    zones: ZoneIndex | None = None,
+) -> Histogram:
+    """The pixel pass: the area histogram over zone rows (one row without ``zones``).
+
+    When unknown codes are fatal, blocks after the first one holding them are only counted (no
+    densities are mapped or written), so the run can still report every unknown code.
+    """
+    n_rows = 1 if zones is None else zones.n_rows
+    histogram = Histogram.empty(lookup, n_rows)
+    unknown_seen = threading.Event()
+    want_density = density_by_bin is not None and writer is not None
+    with WindowReader(source) as reader:
+
+        def work(block: Block) -> tuple[Block, BlockResult]:
+            codes, valid = reader.read(block)
+            return block, process_block(
+                codes,
+                valid,
+                area.block(block),
+                lookup,
+                nodata=source.nodata,
+                density_by_bin=density_by_bin
+                if want_density and not unknown_seen.is_set()
+                else None,
+                n_zones=n_rows,
+                zones=None if zones is None else block_zones(zones, source.grid, block),
+            )
+
+        blocks = iter_blocks(source.grid.shape, options.block_shape)
+        with _progress(source, options.progress) as bar:
+            for block, result in _ordered_map(work, blocks, options.threads):
+                histogram.add(result.histogram)
+                if options.unknown_is_fatal and result.histogram.unknown_count_by_slot.any():
+                    unknown_seen.set()
+                if writer is not None and result.density is not None and not unknown_seen.is_set():
+                    writer.write(block, result.density)
+                bar.update(block.n_pixels)
+    return histogram
+
+
+def _ordered_map(
+    function: Callable[[Block], tuple[Block, BlockResult]], blocks: Iterator[Block], threads: int
+) -> Iterator[tuple[Block, BlockResult]]:
+    """Map ``function`` over ``blocks`` on ``threads`` threads, at most 2 x threads in flight, in order."""
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        pending: deque[Future[tuple[Block, BlockResult]]] = deque()
+        for block in blocks:
+            pending.append(pool.submit(function, block))
+            if len(pending) >= 2 * max(1, threads):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _progress(source: LandCoverSource, enabled: bool | None) -> tqdm:
+    # enabled=None lets tqdm decide: shown on a terminal, hidden when output is piped or logged.
+    return tqdm(
+        total=source.grid.n_pixels,
+        unit="px",
+        unit_scale=True,
+        desc=source.path.name,
+        disable=None if enabled is None else not enabled,
+        leave=False,
+    )

@@ -1,0 +1,130 @@
+"""Per-region tables derived from the area histogram and the density table, without pixels.
+
+stock[region, pool] = sum over classes of area_ha[region, class] x density[region, class, pool];
+a region with its own rows in the density table uses them, others the national rows. Everything
+here is arithmetic on small arrays and pandas frames; the pixel pass is elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from geocarbon.lookup import ClassLookup
+from geocarbon.stocks import Histogram
+from geocarbon.tables import CarbonTable
+from geocarbon.units import LEVELS, MG_PER_TG, POOLS
+
+UNASSIGNED_ID = "unassigned"
+#: Columns that add up from regions to their parent.
+ADDITIVE_PREFIXES = ("stock_", "class_", "pixel_count", "coverage_px")
+ADDITIVE_COLUMNS = ("valid_area_ha", "nodata_area_ha", "unknown_area_ha", "covered_area_ha")
+
+
+def region_table(
+    histogram: Histogram,
+    lookup: ClassLookup,
+    table: CarbonTable,
+    *,
+    region_ids: tuple[str, ...],
+    region_names: tuple[str, ...],
+    unknown_as_valid: bool,
+) -> pd.DataFrame:
+    """One row per region and a final ``unassigned`` row: areas, stocks and mean density.
+
+    Columns: ``valid_area_ha``, ``nodata_area_ha``, ``unknown_area_ha``, ``covered_area_ha`` (all
+    pixels in the region, any bin), ``class_<code>_area_ha``, ``pixel_count``, ``coverage_px``,
+    ``stock_<pool>_mg`` / ``_tg``, ``stock_total_mg`` / ``_tg`` (and ``_low``/``_high`` with
+    ranges), ``density_mean_mg_per_ha``.
+    """
+    n = table.n_classes
+    ids = (*region_ids, UNASSIGNED_ID)
+    area = histogram.area_ha[: len(ids)]
+    stock = region_stocks_mg(area[:, :n], table, ids)
+    frame = pd.DataFrame({"region_id": ids, "region_name": (*region_names, UNASSIGNED_ID)})
+    valid = area[:, :n].sum(axis=1) + (area[:, lookup.unknown_bin] if unknown_as_valid else 0.0)
+    frame["valid_area_ha"] = valid
+    frame["nodata_area_ha"] = area[:, lookup.nodata_bin]
+    frame["unknown_area_ha"] = area[:, lookup.unknown_bin]
+    frame["covered_area_ha"] = area.sum(axis=1)
+    frame["pixel_count"] = histogram.pixel_count[: len(ids), :n].sum(axis=1)
+    frame["coverage_px"] = histogram.coverage_px[: len(ids), :n].sum(axis=1)
+    central = LEVELS.index("central")
+    for pool_index, pool in enumerate(POOLS):
+        frame[f"stock_{pool}_mg"] = stock[:, pool_index, central]
+        frame[f"stock_{pool}_tg"] = stock[:, pool_index, central] / MG_PER_TG
+    frame["stock_total_mg"] = stock[:, :, central].sum(axis=1)
+    frame["stock_total_tg"] = frame["stock_total_mg"] / MG_PER_TG
+    if table.has_ranges:
+        for level in ("low", "high"):
+            total_mg = stock[:, :, LEVELS.index(level)].sum(axis=1)
+            frame[f"stock_total_mg_{level}"] = total_mg
+            frame[f"stock_total_tg_{level}"] = total_mg / MG_PER_TG
+    frame["density_mean_mg_per_ha"] = _ratio(frame["stock_total_mg"].to_numpy(), valid)
+    for index, code in enumerate(table.codes):
+        frame[f"class_{code}_area_ha"] = area[:, index]
+    return frame
+
+
+def region_stocks_mg(
+    area_ha: NDArray[np.float64], table: CarbonTable, region_ids: tuple[str, ...]
+) -> NDArray[np.float64]:
+    """(regions, pools, levels) stocks in Mg C: area (ha) x the region's density (Mg C/ha)."""
+    densities = np.stack([table.density_for(region) for region in region_ids])
+    return np.einsum("rc,rcpl->rpl", area_ha, densities)
+
+
+def region_class_table(
+    histogram: Histogram,
+    table: CarbonTable,
+    *,
+    region_ids: tuple[str, ...],
+    region_names: tuple[str, ...],
+) -> pd.DataFrame:
+    """Long form: one row per region (and unassigned) and class with any area."""
+    n = table.n_classes
+    ids = (*region_ids, UNASSIGNED_ID)
+    names = (*region_names, UNASSIGNED_ID)
+    area = histogram.area_ha[: len(ids), :n]
+    rows, classes = np.nonzero(histogram.pixel_count[: len(ids), :n])
+    valid = area.sum(axis=1)
+    density = np.stack([table.density_for(region)[:, :, LEVELS.index("central")] for region in ids])
+    frame = pd.DataFrame(
+        {
+            "region_id": [ids[r] for r in rows],
+            "region_name": [names[r] for r in rows],
+            "class_code": table.codes[classes],
+            "class_name": [table.names[c] for c in classes],
+            "pixel_count": histogram.pixel_count[rows, classes],
+            "coverage_px": histogram.coverage_px[rows, classes],
+            "area_ha": area[rows, classes],
+            "area_share": _ratio(area[rows, classes], valid[rows]),
+        }
+    )
+    for pool_index, pool in enumerate(POOLS):
+        frame[f"density_{pool}_mg_per_ha"] = density[rows, classes, pool_index]
+    for pool_index, pool in enumerate(POOLS):
+        frame[f"stock_{pool}_mg"] = area[rows, classes] * density[rows, classes, pool_index]
+    frame["stock_total_mg"] = frame[[f"stock_{pool}_mg" for pool in POOLS]].sum(axis=1)
+    return frame
+
+
+def parent_table(regions: pd.DataFrame, parent_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Roll regions up to their parents: additive columns are summed, mean density recomputed."""
+    children = regions[regions["region_id"] != UNASSIGNED_ID].assign(parent_id=list(parent_ids))
+    additive = [
+        c for c in children.columns if c.startswith(ADDITIVE_PREFIXES) or c in ADDITIVE_COLUMNS
+    ]
+    grouped = children.groupby("parent_id", sort=True)
+    frame = grouped[additive].sum().reset_index()
+    frame.insert(1, "n_regions", grouped.size().to_numpy())
+    frame["density_mean_mg_per_ha"] = _ratio(
+        frame["stock_total_mg"].to_numpy(), frame["valid_area_ha"].to_numpy()
+    )
+    return frame
+
+
+def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> NDArray[np.float64]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / denominator, np.nan)
