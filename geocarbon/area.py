@@ -241,4 +241,6 @@ def _node_weights(nodes: NDArray[np.float64] | None, n_pixels: int) -> NDArray[n
     """Sum over pixel centres 0.5 .. n-0.5 of each lattice node's interpolation weight."""
     assert nodes is not None
     index, weight = _bracket(nodes, np.arange(n_pixels, dtype=np.float64) + 0.5)
-    return np.bincount(index, 1 - weight, len(nodes)) + np.bincount(index + 1, weight, len(nodes))
+    lower = np.bincount(index, weights=1 - weight, minlength=len(nodes))
+    upper = np.bincount(index + 1, weights=weight, minlength=len(nodes))
+    return np.asarray(lower + upper, dtype=np.float64)

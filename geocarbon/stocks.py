@@ -113,6 +113,7 @@ def process_block(
     )
     if histogram.unknown_count_by_slot[-1]:
         histogram.outside_lookup = _codes_outside_lookup(codes, valid, lookup, nodata)
+    layers: tuple[NDArray[np.int32], ...]
     if zones is None:
         layers = (np.broadcast_to(np.int32(0), shape) if zone_index is None else zone_index,)
     else:
