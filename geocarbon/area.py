@@ -24,11 +24,11 @@ import pyproj
 from numpy.typing import NDArray
 
 from geocarbon.blocks import Block
+from geocarbon.choices import AREA_METHODS
 from geocarbon.errors import RasterFormatError
 from geocarbon.grid import GridSpec
 from geocarbon.units import SQUARE_METRES_PER_HECTARE
 
-AREA_METHODS = ("auto", "planar", "equal-area", "ellipsoid-rows", "scale-factor")
 #: An areal scale factor within this of 1 everywhere on the lattice makes a projection equal-area.
 EQUAL_AREA_TOLERANCE = 1e-6
 #: Lattice nodes per axis for the scale-factor method (areal scale varies slowly over a grid).

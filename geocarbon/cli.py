@@ -14,9 +14,8 @@ from pathlib import Path
 import click
 
 from geocarbon._version import __version__
-from geocarbon.area import AREA_METHODS
+from geocarbon.choices import AREA_METHODS, COVERAGE_MODES, UNKNOWN_MODES
 from geocarbon.errors import GeoCarbonError
-from geocarbon.lookup import UNKNOWN_MODES
 
 SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
 
@@ -32,6 +31,34 @@ memory_option = click.option(
 threads_option = click.option(
     "--threads", type=click.IntRange(1), default=2, show_default=True, help="Worker threads."
 )
+densities_option = click.option(
+    "--densities",
+    "-d",
+    required=True,
+    help="Density table CSV (InVEST pools or long form) or a built-in table: china-clcd.",
+)
+out_option = click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+scheme_option = click.option(
+    "--scheme",
+    help="Class scheme of the raster (see `geocarbon schemes`); crosswalks built-in tables.",
+)
+unknown_option = click.option(
+    "--unknown",
+    type=click.Choice(UNKNOWN_MODES),
+    default="error",
+    show_default=True,
+    help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.",
+)
+area_option = click.option(
+    "--area",
+    "area_method",
+    type=click.Choice(AREA_METHODS),
+    default="auto",
+    show_default=True,
+    help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,34 +69,11 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("landcover", type=click.Path(path_type=Path))
-@click.option(
-    "--densities",
-    "-d",
-    required=True,
-    help="Density table CSV (InVEST pools or long form) or a built-in table: china-clcd.",
-)
-@click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
-)
-@click.option(
-    "--scheme",
-    help="Class scheme of the raster (see `geocarbon schemes`); crosswalks built-in tables.",
-)
-@click.option(
-    "--unknown",
-    type=click.Choice(UNKNOWN_MODES),
-    default="error",
-    show_default=True,
-    help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.",
-)
-@click.option(
-    "--area",
-    "area_method",
-    type=click.Choice(AREA_METHODS),
-    default="auto",
-    show_default=True,
-    help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).",
-)
+@densities_option
+@out_option
+@scheme_option
+@unknown_option
+@area_option
 @click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
 @memory_option
 @threads_option
@@ -105,6 +109,89 @@ def stock(
         progress=False if quiet else None,
     )
     _report_stock(run_stock(config), quiet)
+
+
+@cli.command()
+@click.argument("landcover", type=click.Path(path_type=Path))
+@click.option(
+    "--regions",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Region polygons (any vector format).",
+)
+@click.option(
+    "--id-field", required=True, help="Unique region id field (also a density table's region_id)."
+)
+@click.option("--name-field", help="Region name field.")
+@click.option(
+    "--parent-field", help="Parent id field (e.g. a prefecture's province code): adds parents.csv."
+)
+@click.option("--layer", help="Layer of the vector file (default: its first).")
+@click.option(
+    "--coverage",
+    type=click.Choice(COVERAGE_MODES),
+    default="centre",
+    show_default=True,
+    help="Pixel membership: centre point, all touched, or exact area fractions on boundaries.",
+)
+@densities_option
+@out_option
+@scheme_option
+@unknown_option
+@area_option
+@memory_option
+@threads_option
+@overwrite_option
+@quiet_option
+def zonal(
+    landcover: Path,
+    regions: Path,
+    id_field: str,
+    name_field: str | None,
+    parent_field: str | None,
+    layer: str | None,
+    coverage: str,
+    densities: str,
+    out_dir: Path,
+    scheme: str | None,
+    unknown: str,
+    area_method: str,
+    memory_mb: int,
+    threads: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Carbon stocks by region (province, prefecture, reserve) in one pass over the land cover."""
+    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+
+    config = ZonalConfig(
+        landcover=landcover,
+        regions=regions,
+        densities=densities,
+        id_field=id_field,
+        out_dir=out_dir,
+        name_field=name_field,
+        parent_field=parent_field,
+        layer=layer,
+        coverage=coverage,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=threads,
+        progress=False if quiet else None,
+    )
+    result = run_zonal(config)
+    if not quiet:
+        area, totals = result.summary["area_ha"], result.summary["totals"]
+        click.echo(
+            f"{result.summary['n_regions']} regions hold {totals['stock_total_tg']:.6g} Tg C "
+            f"on {area['regions_valid']:.6g} ha; unassigned: {area['unassigned_valid']:.6g} ha "
+            f"(coverage {result.summary['coverage']}, area method {result.summary['area_method']})."
+        )
+        for path in result.outputs:
+            click.echo(f"  wrote {path}")
 
 
 @cli.command()

@@ -14,8 +14,6 @@ from numpy.typing import NDArray
 
 from geocarbon.errors import RasterFormatError
 
-#: What to do with codes that have no table row: fail, count as zero carbon, or treat as nodata.
-UNKNOWN_MODES = ("error", "zero", "nodata")
 #: Widest code span a lookup array may have for 32-bit rasters (64 Mi entries of int32 = 256 MiB).
 MAX_LOOKUP_SPAN = 1 << 26
 

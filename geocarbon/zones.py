@@ -34,11 +34,11 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
 from geocarbon.blocks import Block
+from geocarbon.choices import COVERAGE_MODES
 from geocarbon.errors import InputFileError, RegionError
 from geocarbon.grid import GridSpec
 from geocarbon.tables import region_key
 
-COVERAGE_MODES = ("centre", "all-touched", "exact")
 POLYGONAL = ("Polygon", "MultiPolygon")
 
 

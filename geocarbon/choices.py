@@ -1,0 +1,10 @@
+"""The named choices of run options, in one light module (the CLI imports it at start-up)."""
+
+from __future__ import annotations
+
+#: Pixel-area methods (see :mod:`geocarbon.area`); "auto" picks one from the CRS.
+AREA_METHODS = ("auto", "planar", "equal-area", "ellipsoid-rows", "scale-factor")
+#: Codes with no table row: fail, count as zero carbon, or treat as nodata.
+UNKNOWN_MODES = ("error", "zero", "nodata")
+#: Pixel membership in regions (see :mod:`geocarbon.zones`).
+COVERAGE_MODES = ("centre", "all-touched", "exact")

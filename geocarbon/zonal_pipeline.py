@@ -1,0 +1,296 @@
+"""Sequence a zonal run: validate -> zones -> one pass -> per-region tables -> write.
+
+:func:`zonal_stocks` is the Python entry point: it accepts paths, arrays (with ``transform`` and
+``crs``), rioxarray DataArrays and GeoDataFrames, and returns a GeoDataFrame.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import rasterio
+
+from geocarbon._version import __version__
+from geocarbon.area import PixelArea, pixel_area
+from geocarbon.lookup import ClassLookup, build_class_lookup
+from geocarbon.pipeline import (
+    DEFAULT_MEMORY_MB,
+    GDAL_CACHE_MB,
+    check_unknown,
+    plan_block_shape,
+    prepare_table,
+)
+from geocarbon.raster_io import LandCoverSource, landcover_from_array, open_landcover
+from geocarbon.stocks import Histogram
+from geocarbon.streaming import StreamOptions, stream_histogram
+from geocarbon.tables import CarbonTable
+from geocarbon.writers import (
+    StagedOutputs,
+    refuse_existing,
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_vector,
+)
+from geocarbon.zonal import UNASSIGNED_ID, parent_table, region_class_table, region_table
+from geocarbon.zones import ZoneIndex, build_zone_index, read_regions, region_area_ha
+
+
+@dataclass(frozen=True)
+class ZonalConfig:
+    """A zonal run: land cover, regions and densities, and where (if anywhere) to write."""
+
+    landcover: Path | LandCoverSource
+    regions: Path | gpd.GeoDataFrame
+    densities: str | Path | CarbonTable
+    id_field: str
+    out_dir: Path | None = None
+    name_field: str | None = None
+    parent_field: str | None = None
+    layer: str | None = None
+    coverage: str = "centre"
+    scheme: str | None = None
+    unknown: str = "error"
+    area_method: str = "auto"
+    overwrite: bool = False
+    memory_mb: int = DEFAULT_MEMORY_MB
+    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    block_shape: tuple[int, int] | None = None
+    progress: bool | None = None
+
+
+@dataclass(frozen=True)
+class ZonalResult:
+    """Per-region GeoDataFrame (with ``unassigned`` as a row without geometry), long per-class
+    table, parent roll-up (when asked), the summary document and the files written."""
+
+    regions: gpd.GeoDataFrame
+    by_class: pd.DataFrame
+    parents: pd.DataFrame | None
+    summary: dict[str, Any]
+    outputs: tuple[Path, ...]
+
+
+def zonal_output_paths(out_dir: Path, *, parents: bool) -> dict[str, Path]:
+    names = ["regions.gpkg", "regions.csv", "regions_by_class.csv", "regions.parquet"]
+    names += ["parents.csv"] if parents else []
+    names.append("zonal_summary.json")
+    return {name: out_dir / name for name in names}
+
+
+def run_zonal(config: ZonalConfig) -> ZonalResult:
+    """Carbon stocks by region in one pass over the land cover (see :mod:`geocarbon.zones`).
+
+    Raises
+    ------
+    GeoCarbonError
+        Bad table, raster or regions, unknown codes or existing outputs; nothing is written.
+    """
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _run_zonal(config)
+
+
+def _run_zonal(config: ZonalConfig) -> ZonalResult:
+    source = _landcover(config.landcover)
+    table = prepare_table(config.densities, config.scheme)
+    regions = read_regions(
+        config.regions,
+        id_field=config.id_field,
+        name_field=config.name_field,
+        parent_field=config.parent_field,
+        layer=config.layer,
+    )
+    _warn_unmatched_regional_rows(table, regions)
+    paths = (
+        {}
+        if config.out_dir is None
+        else zonal_output_paths(config.out_dir, parents=config.parent_field is not None)
+    )
+    refuse_existing(list(paths.values()), overwrite=config.overwrite)
+    area = pixel_area(source.grid, config.area_method)
+    lookup = build_class_lookup(table.codes, dtype=source.dtype)
+    index = build_zone_index(regions, source.grid, config.coverage)
+    options = StreamOptions(
+        config.block_shape or plan_block_shape(source, config.memory_mb, config.threads),
+        config.threads,
+        config.progress,
+        config.unknown == "error",
+    )
+    histogram = stream_histogram(source, lookup, area, options, zones=index)
+    check_unknown(histogram, lookup, source, table, config.unknown)
+    names = dict(region_ids=index.ids, region_names=index.names)
+    wide = region_table(
+        histogram, lookup, table, unknown_as_valid=config.unknown == "zero", **names
+    )
+    by_class = region_class_table(histogram, table, **names)
+    parents = parent_table(wide, index.parent_ids) if index.parent_ids is not None else None
+    _warn_empty_regions(wide)
+    frame = _region_frame(regions, wide)
+    summary = _zonal_summary(source, table, area, index, histogram, lookup, wide, config)
+    if paths:
+        with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+            _write_zonal(staged, paths, frame, by_class, parents, summary)
+    return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
+
+
+def _landcover(landcover: Path | LandCoverSource) -> LandCoverSource:
+    return landcover if isinstance(landcover, LandCoverSource) else open_landcover(landcover)
+
+
+def _warn_unmatched_regional_rows(table: CarbonTable, regions: gpd.GeoDataFrame) -> None:
+    unmatched = sorted(set(table.regional) - set(regions["region_id"]))
+    if unmatched:
+        warnings.warn(
+            f"Density table {table.source!r} has rows for region_id(s) {', '.join(unmatched)}, which "
+            "match no region; check the id field (--id-field) and the table's region_id column.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _warn_empty_regions(wide: pd.DataFrame) -> None:
+    regions = wide[wide["region_id"] != UNASSIGNED_ID]
+    empty = regions.loc[regions["covered_area_ha"] == 0, "region_id"].tolist()
+    if empty:
+        warnings.warn(
+            f"Region(s) {', '.join(empty)} cover no pixel of the land cover; they are listed with zero "
+            "area. Check that they lie within the raster and share its CRS.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _region_frame(regions: gpd.GeoDataFrame, wide: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Region attributes and geometries joined to their statistics; ``unassigned`` last, no geometry."""
+    attributes = regions.drop(columns=["region_name"]).assign(
+        region_area_ha=region_area_ha(regions)
+    )
+    frame = wide.merge(attributes, on="region_id", how="left")
+    return gpd.GeoDataFrame(frame, geometry=regions.geometry.name, crs=regions.crs)
+
+
+def _zonal_summary(
+    source: LandCoverSource,
+    table: CarbonTable,
+    area: PixelArea,
+    index: ZoneIndex,
+    histogram: Histogram,
+    lookup: ClassLookup,
+    wide: pd.DataFrame,
+    config: ZonalConfig,
+) -> dict[str, Any]:
+    raster_total_ha = float(histogram.area_ha[: index.n_regions + 1].sum())
+    unassigned = wide[wide["region_id"] == UNASSIGNED_ID].iloc[0]
+    return {
+        "geocarbon_version": __version__,
+        "landcover": str(source.path),
+        "densities": table.source,
+        "regional_densities": sorted(table.regional),
+        "scheme": table.scheme,
+        "crs": source.grid.crs.to_string(),
+        "area_method": area.method,
+        "coverage": index.mode,
+        "n_regions": index.n_regions,
+        "layers": index.n_layers,
+        "overlapping_regions": [list(pair) for pair in index.overlaps],
+        "empty_regions": wide.loc[
+            (wide["covered_area_ha"] == 0) & (wide["region_id"] != UNASSIGNED_ID), "region_id"
+        ].tolist(),
+        "unknown_mode": config.unknown,
+        "unknown_classes": [
+            {"class_code": c, "pixel_count": n} for c, n in histogram.unknown_codes(lookup).items()
+        ],
+        "area_ha": {
+            "raster": area.total_ha(source.grid.shape),
+            "regions_plus_unassigned": raster_total_ha,
+            "unassigned_valid": float(unassigned["valid_area_ha"]),
+            "regions_valid": float(wide["valid_area_ha"].sum() - unassigned["valid_area_ha"]),
+        },
+        "totals": {
+            "stock_total_mg": float(wide["stock_total_mg"].sum()),
+            "stock_total_tg": float(wide["stock_total_tg"].sum()),
+            "stock_total_mg_unassigned": float(unassigned["stock_total_mg"]),
+        },
+    }
+
+
+def _write_zonal(
+    staged: StagedOutputs,
+    paths: dict[str, Path],
+    frame: gpd.GeoDataFrame,
+    by_class: pd.DataFrame,
+    parents: pd.DataFrame | None,
+    summary: dict[str, Any],
+) -> None:
+    spatial = frame[frame["region_id"] != UNASSIGNED_ID]
+    write_vector(spatial, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions")
+    write_geoparquet(spatial, staged.temp(paths["regions.parquet"]))
+    write_csv(
+        pd.DataFrame(frame.drop(columns=frame.geometry.name)), staged.temp(paths["regions.csv"])
+    )
+    write_csv(by_class, staged.temp(paths["regions_by_class.csv"]))
+    if parents is not None:
+        write_csv(parents, staged.temp(paths["parents.csv"]))
+    write_json(summary, staged.temp(paths["zonal_summary.json"]))
+
+
+def zonal_stocks(
+    landcover: Any,
+    regions: str | Path | gpd.GeoDataFrame,
+    densities: str | Path | CarbonTable,
+    *,
+    id_field: str,
+    name_field: str | None = None,
+    parent_field: str | None = None,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: float | None = None,
+    out_dir: str | Path | None = None,
+    **options: Any,
+) -> gpd.GeoDataFrame:
+    """Carbon stocks by region from a land cover, in one pass.
+
+    Parameters
+    ----------
+    landcover
+        A land-cover GeoTIFF path, a 2-D integer array (with ``transform``, ``crs`` and optional
+        ``nodata``), or a rioxarray DataArray.
+    regions
+        A vector file path or a GeoDataFrame of polygons.
+    densities
+        A density-table CSV path, a built-in table name (``"china-clcd"``) or a :class:`CarbonTable`.
+    id_field, name_field, parent_field
+        Region id (also the key of region-specific densities), display name and parent id fields.
+    out_dir
+        Where to write the region files; None writes nothing.
+    **options
+        Any other :class:`ZonalConfig` field: ``coverage`` ("centre", "all-touched", "exact"),
+        ``scheme``, ``unknown``, ``area_method``, ``layer``, ``overwrite``, ``threads``, ...
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per region (areas in ha, stocks in Mg C and Tg C, mean density in Mg C/ha) and a
+        final ``unassigned`` row without geometry.
+    """
+    if isinstance(landcover, str | Path):
+        source: Path | LandCoverSource = Path(landcover)
+    else:
+        source = landcover_from_array(landcover, transform=transform, crs=crs, nodata=nodata)
+    config = ZonalConfig(
+        landcover=source,
+        regions=regions if isinstance(regions, gpd.GeoDataFrame) else Path(regions),
+        densities=densities,
+        id_field=id_field,
+        name_field=name_field,
+        parent_field=parent_field,
+        out_dir=None if out_dir is None else Path(out_dir),
+        **options,
+    )
+    return run_zonal(config).regions
