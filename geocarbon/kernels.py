@@ -109,3 +109,181 @@ def accumulate_fractions(
         area_ha[zone, bin_] += fractions[k] * pixel_area_ha[row, col]
         coverage_px[zone, bin_] += fractions[k]
         pixel_count[zone, bin_] += 1
+
+
+@njit(cache=True, nogil=True)
+def polygon_spans(
+    xs: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    ring_starts: NDArray[np.int64],
+    height: int,
+    width: int,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """Runs of pixels whose centre lies inside a polygon: (row, first col, end col exclusive).
+
+    ``xs``/``ys`` are vertex coordinates in pixel space (column, row), closed rings one after
+    another, ring ``k`` spanning ``ring_starts[k]:ring_starts[k + 1]``. All rings of the region
+    are filled together by the even-odd rule, with GDAL's pixel-centre conventions: a scanline
+    at row + 0.5 crosses an edge when y_low <= y < y_high, a crossing at x starts or ends at
+    column floor(x + 0.5), and a horizontal edge lying on a scanline and walked right to left
+    burns the centres along it.
+    """
+    n_rings = ring_starts.shape[0] - 1
+    n_edges = 0
+    for ring in range(n_rings):
+        n_edges += max(ring_starts[ring + 1] - ring_starts[ring] - 1, 0)
+    low_x = np.empty(n_edges)
+    low_y = np.empty(n_edges)
+    high_x = np.empty(n_edges)
+    high_y = np.empty(n_edges)
+    first_x = np.empty(n_edges)  # the ring-order start of the edge, for horizontal edges
+    k = 0
+    for ring in range(n_rings):
+        for i in range(ring_starts[ring], ring_starts[ring + 1] - 1):
+            x1, y1, x2, y2 = xs[i], ys[i], xs[i + 1], ys[i + 1]
+            first_x[k] = x1
+            if y1 <= y2:
+                low_x[k], low_y[k], high_x[k], high_y[k] = x1, y1, x2, y2
+            else:
+                low_x[k], low_y[k], high_x[k], high_y[k] = x2, y2, x1, y1
+            k += 1
+    order = np.argsort(low_y)
+    capacity = 1024
+    out_row = np.empty(capacity, np.int32)
+    out_c0 = np.empty(capacity, np.int32)
+    out_c1 = np.empty(capacity, np.int32)
+    n_out = 0
+    if n_edges == 0:
+        return out_row[:0], out_c0[:0], out_c1[:0]
+    first_row = max(0, int(np.floor(low_y[order[0]])))
+    last_row = min(height - 1, int(np.floor(np.max(high_y))))
+    active = np.empty(n_edges, np.int64)
+    n_active = 0
+    next_edge = 0
+    crossings = np.empty(n_edges, np.int64)
+    for row in range(first_row, last_row + 1):
+        centre = row + 0.5
+        while next_edge < n_edges and low_y[order[next_edge]] <= centre:
+            active[n_active] = order[next_edge]
+            n_active += 1
+            next_edge += 1
+        kept = 0
+        n_cross = 0
+        for a in range(n_active):
+            e = active[a]
+            if high_y[e] < centre:
+                continue  # finished below this scanline
+            active[kept] = e
+            kept += 1
+            if low_y[e] == high_y[e]:
+                # horizontal edge on this scanline, walked right to left: burn its centres
+                if (
+                    low_y[e] == centre
+                    and first_x[e] == max(low_x[e], high_x[e])
+                    and low_x[e] != high_x[e]
+                ):
+                    c0 = int(np.floor(min(low_x[e], high_x[e]) + 0.5))
+                    c1 = int(np.floor(max(low_x[e], high_x[e]) + 0.5))
+                    n_out = _append_span(out_row, out_c0, out_c1, n_out, row, c0, c1, width)
+                    if n_out >= out_row.shape[0]:
+                        out_row, out_c0, out_c1 = _grow(out_row, out_c0, out_c1)
+                continue
+            if low_y[e] <= centre < high_y[e]:
+                x = (centre - low_y[e]) * (high_x[e] - low_x[e]) / (high_y[e] - low_y[e]) + low_x[e]
+                crossings[n_cross] = int(np.floor(x + 0.5))
+                n_cross += 1
+        n_active = kept
+        sorted_cross = np.sort(crossings[:n_cross])
+        for p in range(0, n_cross - 1, 2):
+            n_out = _append_span(
+                out_row, out_c0, out_c1, n_out, row, sorted_cross[p], sorted_cross[p + 1], width
+            )
+            if n_out >= out_row.shape[0]:
+                out_row, out_c0, out_c1 = _grow(out_row, out_c0, out_c1)
+    return out_row[:n_out], out_c0[:n_out], out_c1[:n_out]
+
+
+@njit(cache=True, nogil=True)
+def _append_span(out_row, out_c0, out_c1, n_out, row, c0, c1, width):  # type: ignore[no-untyped-def]
+    c0 = max(c0, 0)
+    c1 = min(c1, width)
+    if c1 > c0:
+        out_row[n_out] = row
+        out_c0[n_out] = c0
+        out_c1[n_out] = c1
+        n_out += 1
+    return n_out
+
+
+@njit(cache=True, nogil=True)
+def _grow(out_row, out_c0, out_c1):  # type: ignore[no-untyped-def]
+    size = out_row.shape[0] * 2
+    row, c0, c1 = np.empty(size, np.int32), np.empty(size, np.int32), np.empty(size, np.int32)
+    row[: out_row.shape[0]] = out_row
+    c0[: out_c0.shape[0]] = out_c0
+    c1[: out_c1.shape[0]] = out_c1
+    return row, c0, c1
+
+
+@njit(cache=True, nogil=True)
+def segment_pixels(
+    xs: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    ring_starts: NDArray[np.int64],
+    height: int,
+    width: int,
+) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """(row, col) of every pixel a ring segment passes through (grid traversal; may repeat)."""
+    total = 0
+    for ring in range(ring_starts.shape[0] - 1):
+        for i in range(ring_starts[ring], ring_starts[ring + 1] - 1):
+            total += abs(int(np.floor(xs[i + 1])) - int(np.floor(xs[i])))
+            total += abs(int(np.floor(ys[i + 1])) - int(np.floor(ys[i]))) + 1
+    rows = np.empty(total, np.int32)
+    cols = np.empty(total, np.int32)
+    n = 0
+    for ring in range(ring_starts.shape[0] - 1):
+        for i in range(ring_starts[ring], ring_starts[ring + 1] - 1):
+            x0, y0, x1, y1 = xs[i], ys[i], xs[i + 1], ys[i + 1]
+            col, row = int(np.floor(x0)), int(np.floor(y0))
+            end_col, end_row = int(np.floor(x1)), int(np.floor(y1))
+            dx, dy = x1 - x0, y1 - y0
+            step_col = 1 if dx > 0 else -1
+            step_row = 1 if dy > 0 else -1
+            next_x = (col + (1 if step_col > 0 else 0) - x0) / dx if dx != 0 else np.inf
+            next_y = (row + (1 if step_row > 0 else 0) - y0) / dy if dy != 0 else np.inf
+            delta_x = abs(1.0 / dx) if dx != 0 else np.inf
+            delta_y = abs(1.0 / dy) if dy != 0 else np.inf
+            steps = abs(end_col - col) + abs(end_row - row)
+            for _ in range(steps + 1):
+                if 0 <= row < height and 0 <= col < width:
+                    rows[n] = row
+                    cols[n] = col
+                    n += 1
+                if next_x < next_y:
+                    col += step_col
+                    next_x += delta_x
+                else:
+                    row += step_row
+                    next_y += delta_y
+    return rows[:n], cols[:n]
+
+
+@njit(cache=True, nogil=True)
+def fill_spans(
+    row_offsets: NDArray[np.int64],
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    row_off: int,
+    col_off: int,
+    out: NDArray[np.int32],
+) -> None:
+    """Write each span's zone into ``out``, the block at (row_off, col_off); spans sorted by row."""
+    rows, cols = out.shape
+    for r in range(rows):
+        for s in range(row_offsets[row_off + r], row_offsets[row_off + r + 1]):
+            c0 = max(span_c0[s] - col_off, 0)
+            c1 = min(span_c1[s] - col_off, cols)
+            for c in range(c0, c1):
+                out[r, c] = span_zone[s]

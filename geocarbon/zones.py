@@ -12,8 +12,10 @@ Coverage modes:
 - ``exact``: interior pixels count whole; pixels that a region boundary crosses count by the
   fraction of their area inside each region, and the rest of them is ``unassigned``.
 
-Regions that conflict in a mode (overlap, or touch in ``all-touched``) are put in different
-*layers*, so each counts its own share. Histogram rows are the regions, then ``unassigned``,
+Membership is computed once per run and grid as runs of pixels per row (scanline spans, with
+GDAL's pixel-centre rule, and grid traversal of the boundaries for ``all-touched`` and
+``exact``), so per block only those runs are copied. Regions that conflict in a mode (overlap,
+or touch in ``all-touched``) are put in different *layers*, so each counts its own share. Histogram rows are the regions, then ``unassigned``,
 then a ``discard`` row for pixels a layer does not cover (dropped at the end).
 """
 
@@ -29,10 +31,10 @@ import pyogrio
 import pyproj
 import shapely
 from numpy.typing import NDArray
-from rasterio.features import rasterize
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
+from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.choices import COVERAGE_MODES
 from geocarbon.errors import InputFileError, RegionError
@@ -48,6 +50,9 @@ class ZoneIndex:
 
     ``ids`` are region ids as text (the key for region-specific densities); ``geometries`` are in
     the grid's CRS; ``layer_of`` gives each region's layer (no two regions of a layer conflict).
+    ``layer_spans`` hold each layer's pixel runs, computed once for the whole grid (pixel
+    centres; plus boundary pixels in ``all-touched``); ``boundary_spans`` the pixels a region
+    boundary crosses (``exact``).
     """
 
     ids: tuple[str, ...]
@@ -58,6 +63,8 @@ class ZoneIndex:
     mode: str
     overlaps: tuple[tuple[str, str], ...]
     tree: shapely.STRtree
+    layer_spans: tuple[SpanTable, ...]
+    boundary_spans: SpanTable | None
 
     @property
     def n_regions(self) -> int:
@@ -78,6 +85,34 @@ class ZoneIndex:
     @property
     def n_layers(self) -> int:
         return int(self.layer_of.max()) + 1 if len(self.layer_of) else 1
+
+
+@dataclass(frozen=True, eq=False)
+class SpanTable:
+    """Runs of pixels ``[col0, col1)`` in a row belonging to ``zone``, sorted by row.
+
+    ``row_offsets[r]:row_offsets[r + 1]`` are the runs of grid row ``r``.
+    """
+
+    row_offsets: NDArray[np.int64]
+    col0: NDArray[np.int32]
+    col1: NDArray[np.int32]
+    zone: NDArray[np.int32]
+
+    @classmethod
+    def from_runs(cls, row, col0, col1, zone, height: int) -> SpanTable:  # type: ignore[no-untyped-def]
+        order = np.lexsort((col0, row))
+        offsets = np.searchsorted(row[order], np.arange(height + 1)).astype(np.int64)
+        return cls(offsets, col0[order], col1[order], zone[order])
+
+    def fill(self, block: Block, out: NDArray[np.int32]) -> None:
+        """Write the zone of every run into ``out``, the (height, width) array of ``block``."""
+        kernels.fill_spans(
+            self.row_offsets, self.col0, self.col1, self.zone, block.row_off, block.col_off, out
+        )
+
+    def __len__(self) -> int:
+        return len(self.zone)
 
 
 @dataclass(frozen=True)
@@ -148,11 +183,19 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
     """Reproject ``regions`` to ``grid``'s CRS and sort them into non-conflicting layers."""
     if mode not in COVERAGE_MODES:
         raise ValueError(f"coverage must be one of {COVERAGE_MODES}, got {mode!r}")
+    if mode == "exact" and grid.is_rotated:
+        raise RegionError(
+            "Exact coverage needs a north-up grid, and this land cover's geotransform is rotated. "
+            "Warp it first (gdalwarp), or use --coverage centre."
+        )
     geometries = np.asarray(regions.to_crs(grid.crs).geometry.values, dtype=object)
     tree = shapely.STRtree(geometries)
     ids = tuple(regions["region_id"])
-    conflicts = _conflicts(geometries, tree, touching=mode == "all-touched")
-    overlaps = tuple((ids[a], ids[b]) for a, b in _conflicts(geometries, tree, touching=False))
+    overlapping = _conflicts(geometries, tree, touching=False)
+    conflicts = (
+        _conflicts(geometries, tree, touching=True) if mode == "all-touched" else overlapping
+    )
+    overlaps = tuple((ids[a], ids[b]) for a, b in overlapping)
     if overlaps:
         pairs = ", ".join(f"{a}/{b}" for a, b in overlaps[:10])
         warnings.warn(
@@ -161,39 +204,47 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
             UserWarning,
             stacklevel=2,
         )
+    layer_of = _colour(len(ids), conflicts)
+    centre, boundary = _region_runs(geometries, grid, with_boundary=mode != "centre")
+    layer_spans = tuple(
+        _span_table(
+            [centre[r] for r in range(len(ids)) if layer_of[r] == layer]
+            + (
+                [boundary[r] for r in range(len(ids)) if layer_of[r] == layer]
+                if mode == "all-touched"
+                else []
+            ),
+            grid.height,
+        )
+        for layer in range(int(layer_of.max()) + 1 if len(ids) else 1)
+    )
     return ZoneIndex(
         ids=ids,
         names=tuple(regions["region_name"]),
         parent_ids=tuple(regions["parent_id"]) if "parent_id" in regions else None,
         geometries=geometries,
-        layer_of=_colour(len(ids), conflicts),
+        layer_of=layer_of,
         mode=mode,
         overlaps=overlaps,
         tree=tree,
+        layer_spans=layer_spans,
+        boundary_spans=_span_table(boundary, grid.height) if mode == "exact" else None,
     )
 
 
 def block_zones(index: ZoneIndex, grid: GridSpec, block: Block) -> BlockZones:
-    """Zone rows of ``block``: rasterize the regions that meet it, layer by layer."""
+    """Zone rows of ``block``, filled from the precomputed pixel runs of each layer."""
     shape = (block.height, block.width)
-    transform = window_transform(
-        Window(block.col_off, block.row_off, block.width, block.height), grid.transform
-    )
-    bounds = shapely.box(*_block_bounds(transform, shape))
-    candidates = index.tree.query(bounds, predicate="intersects")
-    exact = index.mode == "exact"
-    boundary = (
-        _boundary_pixels(index.geometries[candidates], transform, shape)
-        if exact and len(candidates)
-        else None
-    )
+    boundary = None
+    if index.boundary_spans is not None:
+        touched = np.full(shape, -1, np.int32)
+        index.boundary_spans.fill(block, touched)
+        boundary = touched >= 0
     layers = []
-    for layer in range(index.n_layers):
-        members = candidates[index.layer_of[candidates] == layer]
-        fill = index.unassigned_row if index.n_layers == 1 else index.discard_row
-        rows = _rasterize(
-            index.geometries, members, transform, shape, fill, index.mode == "all-touched"
-        )
+    fill = index.unassigned_row if index.n_layers == 1 else index.discard_row
+    for spans in index.layer_spans:
+        rows = np.full(shape, fill, np.int32)
+        spans.fill(block, rows)
         if boundary is not None:
             rows[boundary] = index.discard_row
         layers.append(rows)
@@ -202,11 +253,17 @@ def block_zones(index: ZoneIndex, grid: GridSpec, block: Block) -> BlockZones:
         if boundary is not None:
             covered |= boundary
         layers.append(np.where(covered, index.discard_row, index.unassigned_row).astype(np.int32))
-    if boundary is None:
+    if boundary is None or not boundary.any():
         empty = np.empty(0, np.int64)
         return BlockZones(
             tuple(layers), empty, empty, np.empty(0, np.int32), np.empty(0, np.float64)
         )
+    transform = window_transform(
+        Window(block.col_off, block.row_off, block.width, block.height), grid.transform
+    )
+    candidates = index.tree.query(
+        shapely.box(*_block_bounds(transform, shape)), predicate="intersects"
+    )
     return BlockZones(
         tuple(layers), *_boundary_fractions(index, candidates, boundary, transform, shape)
     )
@@ -291,44 +348,15 @@ def _colour(n: int, conflicts: list[tuple[int, int]]) -> NDArray[np.int32]:
     return layer
 
 
-def _rasterize(
-    geometries, members, transform, shape, fill: int, all_touched: bool
-) -> NDArray[np.int32]:
-    if len(members) == 0:
-        return np.full(shape, fill, np.int32)
-    shapes = ((geometries[i], int(i)) for i in members)
-    return rasterize(
-        shapes,
-        out_shape=shape,
-        transform=transform,
-        fill=fill,
-        all_touched=all_touched,
-        dtype="int32",
-    )
-
-
-def _block_bounds(transform, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+def _block_bounds(
+    transform, shape: tuple[int, int], margin: float = 0.0
+) -> tuple[float, float, float, float]:
+    """CRS bounds of a block, optionally grown by ``margin`` pixels on every side."""
     a, b, c, d, e, f = tuple(transform)[:6]
-    xs = [a * col + b * row + c for row in (0, shape[0]) for col in (0, shape[1])]
-    ys = [d * col + e * row + f for row in (0, shape[0]) for col in (0, shape[1])]
+    rows, cols = (-margin, shape[0] + margin), (-margin, shape[1] + margin)
+    xs = [a * col + b * row + c for row in rows for col in cols]
+    ys = [d * col + e * row + f for row in rows for col in cols]
     return min(xs), min(ys), max(xs), max(ys)
-
-
-def _boundary_pixels(
-    geometries: NDArray[np.object_], transform, shape: tuple[int, int]
-) -> NDArray[np.bool_]:
-    """Pixels that any region boundary passes through (GDAL all-touched line rasterization)."""
-    clip = _block_bounds(transform, shape)
-    lines = [shapely.clip_by_rect(g, *clip).boundary for g in geometries]
-    lines = [(line, 1) for line in lines if not line.is_empty]
-    if not lines:
-        return np.zeros(shape, bool)
-    return (
-        rasterize(
-            lines, out_shape=shape, transform=transform, fill=0, all_touched=True, dtype="uint8"
-        )
-        > 0
-    )
 
 
 def _boundary_fractions(
@@ -340,24 +368,19 @@ def _boundary_fractions(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]:
     """Coverage fraction of every boundary pixel by every candidate region, remainder unassigned."""
     rows, cols = np.nonzero(boundary)
-    pixels = _pixel_polygons(transform, rows, cols)
-    pixel_area = shapely.area(pixels)
-    pixel_tree = shapely.STRtree(pixels)
     out_rows, out_cols, out_zone, out_fraction = [], [], [], []
     covered = np.zeros(len(rows))
-    clip = _block_bounds(transform, shape)
     for region in candidates:
-        geometry = shapely.clip_by_rect(index.geometries[region], *clip)
-        hits = pixel_tree.query(geometry, predicate="intersects")
-        if len(hits) == 0:
-            continue
-        fraction = shapely.area(shapely.intersection(pixels[hits], geometry)) / pixel_area[hits]
-        hits, fraction = hits[fraction > 0], fraction[fraction > 0]
-        covered[hits] += fraction
+        geometry = shapely.clip_by_rect(
+            index.geometries[region], *_block_bounds(transform, shape, margin=1.0)
+        )
+        fraction = _coverage_fractions(geometry, rows, cols, transform, shape)
+        hits = np.flatnonzero(fraction > 0)
+        covered[hits] += fraction[hits]
         out_rows.append(rows[hits])
         out_cols.append(cols[hits])
         out_zone.append(np.full(len(hits), region, np.int32))
-        out_fraction.append(fraction)
+        out_fraction.append(fraction[hits])
     remainder = 1.0 - covered
     rest = remainder > 1e-12
     out_rows.append(rows[rest])
@@ -372,16 +395,116 @@ def _boundary_fractions(
     )
 
 
-def _pixel_polygons(
-    transform, rows: NDArray[np.intp], cols: NDArray[np.intp]
-) -> NDArray[np.object_]:
-    corners = [(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]
-    a, b, c, d, e, f = tuple(transform)[:6]
-    coords = np.empty((len(rows), 5, 2))
-    for k, (dc, dr) in enumerate(corners):
-        coords[:, k, 0] = a * (cols + dc) + b * (rows + dr) + c
-        coords[:, k, 1] = d * (cols + dc) + e * (rows + dr) + f
-    return shapely.polygons(coords)
+#: Quadtree leaves: tiles of at most this many pixels are measured pixel by pixel.
+LEAF_PIXELS = 64
+
+
+def _coverage_fractions(
+    geometry: shapely.Geometry,
+    rows: NDArray[np.intp],
+    cols: NDArray[np.intp],
+    transform,
+    shape: tuple[int, int],
+) -> NDArray[np.float64]:
+    """Fraction of each pixel (rows, cols) inside ``geometry``, for a north-up grid.
+
+    The geometry is clipped down a quadtree of the block (GEOS clip_by_rect, which needs no
+    valid input), so each pixel is measured against only the few vertices near it: the cost
+    grows with vertices x depth, not vertices x pixels.
+    """
+    a, _, c, _, e, f = tuple(transform)[:6]
+    pixel_area = abs(a * e)
+    fractions = np.zeros(len(rows))
+    stack = [(geometry, np.arange(len(rows)), 0, shape[0], 0, shape[1])]
+    while stack:
+        part, members, r0, r1, c0, c1 = stack.pop()
+        if part.is_empty or len(members) == 0:
+            continue
+        if (r1 - r0) * (c1 - c0) <= LEAF_PIXELS:
+            for k in members:
+                x0, x1 = sorted((c + a * cols[k], c + a * (cols[k] + 1)))
+                y0, y1 = sorted((f + e * rows[k], f + e * (rows[k] + 1)))
+                fractions[k] = shapely.clip_by_rect(part, x0, y0, x1, y1).area / pixel_area
+            continue
+        rm, cm = (r0 + r1) // 2, (c0 + c1) // 2
+        for qr0, qr1, qc0, qc1 in (
+            (r0, rm, c0, cm),
+            (r0, rm, cm, c1),
+            (rm, r1, c0, cm),
+            (rm, r1, cm, c1),
+        ):
+            if qr1 <= qr0 or qc1 <= qc0:
+                continue
+            inside = members[
+                (rows[members] >= qr0)
+                & (rows[members] < qr1)
+                & (cols[members] >= qc0)
+                & (cols[members] < qc1)
+            ]
+            if len(inside):
+                x0, x1 = sorted((c + a * qc0, c + a * qc1))
+                y0, y1 = sorted((f + e * qr0, f + e * qr1))
+                stack.append(
+                    (shapely.clip_by_rect(part, x0, y0, x1, y1), inside, qr0, qr1, qc0, qc1)
+                )
+    return np.clip(fractions, 0.0, 1.0)
+
+
+Runs = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]
+
+
+def _region_runs(
+    geometries: NDArray[np.object_], grid: GridSpec, *, with_boundary: bool
+) -> tuple[list[Runs], list[Runs]]:
+    """Per region: pixel-centre runs, and (``with_boundary``) one-pixel runs its boundary crosses."""
+    centre, boundary = [], []
+    for region, geometry in enumerate(geometries):
+        xs, ys, starts = _pixel_rings(geometry, grid)
+        row, col0, col1 = kernels.polygon_spans(xs, ys, starts, grid.height, grid.width)
+        centre.append((row, col0, col1, np.full(len(row), region, np.int32)))
+        if with_boundary:
+            rows, cols = kernels.segment_pixels(xs, ys, starts, grid.height, grid.width)
+            pixels = np.unique(rows.astype(np.int64) * grid.width + cols)
+            row, col = (
+                (pixels // grid.width).astype(np.int32),
+                (pixels % grid.width).astype(np.int32),
+            )
+            boundary.append((row, col, col + 1, np.full(len(row), region, np.int32)))
+    return centre, boundary
+
+
+def _span_table(runs: list[Runs], height: int) -> SpanTable:
+    if not runs:
+        empty = np.empty(0, np.int32)
+        return SpanTable.from_runs(empty, empty, empty, empty, height)
+    row, col0, col1, zone = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+    return SpanTable.from_runs(row, col0, col1, zone, height)
+
+
+def _pixel_rings(
+    geometry: shapely.Geometry, grid: GridSpec
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """All rings of a region in pixel coordinates, closed, one after another, and their starts.
+
+    Exterior rings are oriented clockwise in CRS coordinates and pixel coordinates are computed
+    as GDAL does (inverse geotransform), so centre membership matches GDAL's rasterization.
+    """
+    rings = shapely.get_rings(
+        shapely.get_parts(shapely.orient_polygons(geometry, exterior_cw=True))
+    )
+    coords = [shapely.get_coordinates(ring) for ring in rings]
+    starts = np.cumsum([0] + [len(c) for c in coords]).astype(np.int64)
+    xy = np.concatenate(coords) if coords else np.empty((0, 2))
+    a, b, c, d, e, f = tuple(grid.transform)[:6]
+    if b == 0.0 and d == 0.0:
+        xs = -c / a + xy[:, 0] * (1.0 / a)
+        ys = -f / e + xy[:, 1] * (1.0 / e)
+    else:
+        inverse = ~grid.transform
+        ia, ib, ic, id_, ie, if_ = tuple(inverse)[:6]
+        xs = ic + xy[:, 0] * ia + xy[:, 1] * ib
+        ys = if_ + xy[:, 0] * id_ + xy[:, 1] * ie
+    return np.ascontiguousarray(xs), np.ascontiguousarray(ys), starts
 
 
 def region_area_ha(regions: gpd.GeoDataFrame) -> NDArray[np.float64]:
