@@ -50,7 +50,9 @@ def test_centre_counts_equal_rasterstats(modis_and_provinces):
     result = run(raster, provinces, "centre")
     ours = class_counts(result.by_class, "pixel_count")
     frame = gpd.read_file(provinces)
-    stats = rasterstats.zonal_stats(frame, str(raster), categorical=True, all_touched=False, nodata=255)
+    stats = rasterstats.zonal_stats(
+        frame, str(raster), categorical=True, all_touched=False, nodata=255
+    )
     theirs = {
         (str(adcode), int(code)): count
         for adcode, counts in zip(frame["adcode"], stats, strict=True)
@@ -68,9 +70,15 @@ def test_exact_coverage_counts_agree_with_exactextract(modis_and_provinces):
     result = run(raster, provinces, "exact")
     ours = class_counts(result.by_class, "coverage_px")
     frame = gpd.read_file(provinces)
-    with pytest.warns(RuntimeWarning):  # exactextract notes Clarke 1866 vs WGS84; no shift is applied
+    with pytest.warns(
+        RuntimeWarning
+    ):  # exactextract notes Clarke 1866 vs WGS84; no shift is applied
         table = exactextract.exact_extract(
-            str(raster), frame, ["unique", "frac", "count"], output="pandas", include_cols=["adcode", "area_km2_albers"]
+            str(raster),
+            frame,
+            ["unique", "frac", "count"],
+            output="pandas",
+            include_cols=["adcode", "area_km2_albers"],
         )
     compared = 0
     for row in table.itertuples():
@@ -80,7 +88,10 @@ def test_exact_coverage_counts_agree_with_exactextract(modis_and_provinces):
             theirs = frac * row.count
             if theirs < 1.0:  # classes with under one pixel of coverage say little about agreement
                 continue
-            assert ours[(str(row.adcode), int(code))] == pytest.approx(theirs, rel=5e-3), (row.adcode, code)
+            assert ours[(str(row.adcode), int(code))] == pytest.approx(theirs, rel=5e-3), (
+                row.adcode,
+                code,
+            )
             compared += 1
     assert compared > 100
 
@@ -91,11 +102,15 @@ def test_province_areas_match_their_polygons(modis_and_provinces):
     raster, provinces = modis_and_provinces
     result = run(raster, provinces, "centre")
     frame = gpd.read_file(provinces).assign(region_id=lambda f: f["adcode"].astype(str))
-    merged = result.regions.merge(frame[["region_id", "area_km2_albers"]], on="region_id", suffixes=("", "_ref"))
+    merged = result.regions.merge(
+        frame[["region_id", "area_km2_albers"]], on="region_id", suffixes=("", "_ref")
+    )
     big = merged[merged["area_km2_albers_ref"] > BIG_PROVINCE_KM2]
     assert len(big) >= 25
     ratio = big["covered_area_ha"] / (big["area_km2_albers_ref"] * 100.0)
-    assert np.all(np.abs(ratio - 1.0) < 0.02), big.loc[np.abs(ratio - 1) >= 0.02, ["region_id", "covered_area_ha"]]
+    assert np.all(np.abs(ratio - 1.0) < 0.02), big.loc[
+        np.abs(ratio - 1) >= 0.02, ["region_id", "covered_area_ha"]
+    ]
     # and the polygons' own geodesic areas agree with the Albers areas far more closely
     geodesic = big["region_area_ha"] / (big["area_km2_albers_ref"] * 100.0)
     assert np.all(np.abs(geodesic - 1.0) < 1e-3)
