@@ -31,6 +31,11 @@ class GridSpec:
     def is_rotated(self) -> bool:
         return self.transform.b != 0.0 or self.transform.d != 0.0
 
+    def block_transform(self, row_off: int, col_off: int) -> Affine:
+        """The affine transform of a block whose upper-left pixel is (row_off, col_off)."""
+        a, b, c, d, e, f = tuple(self.transform)[:6]
+        return Affine(a, b, c + a * col_off + b * row_off, d, e, f + d * col_off + e * row_off)
+
 
 def check_same_grid(
     reference: GridSpec, other: GridSpec, *, reference_name: str, other_name: str

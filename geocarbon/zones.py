@@ -31,8 +31,6 @@ import pyogrio
 import pyproj
 import shapely
 from numpy.typing import NDArray
-from rasterio.windows import Window
-from rasterio.windows import transform as window_transform
 
 from geocarbon import kernels
 from geocarbon.blocks import Block
@@ -258,9 +256,7 @@ def block_zones(index: ZoneIndex, grid: GridSpec, block: Block) -> BlockZones:
         return BlockZones(
             tuple(layers), empty, empty, np.empty(0, np.int32), np.empty(0, np.float64)
         )
-    transform = window_transform(
-        Window(block.col_off, block.row_off, block.width, block.height), grid.transform
-    )
+    transform = grid.block_transform(block.row_off, block.col_off)
     candidates = index.tree.query(
         shapely.box(*_block_bounds(transform, shape)), predicate="intersects"
     )
@@ -269,9 +265,20 @@ def block_zones(index: ZoneIndex, grid: GridSpec, block: Block) -> BlockZones:
     )
 
 
+GEOPARQUET_SUFFIXES = (".parquet", ".geoparquet")
+
+
 def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     if not path.exists():
         raise InputFileError(f"Regions file {str(path)!r} does not exist.")
+    if path.suffix.lower() in GEOPARQUET_SUFFIXES:
+        # GeoParquet through pyarrow: GDAL's Parquet driver is not in every pyogrio build.
+        try:
+            return gpd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise InputFileError(
+                f"Regions file {str(path)!r} cannot be read as GeoParquet: {exc}"
+            ) from exc
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises several DataSourceError flavours

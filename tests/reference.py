@@ -42,3 +42,34 @@ def unknown_counts_reference(codes, valid, table_codes, nodata):
     values, counts = np.unique(codes[keep], return_counts=True)
     known = set(int(code) for code in table_codes)
     return {int(v): int(c) for v, c in zip(values, counts, strict=True) if int(v) not in known}
+
+
+def centre_inside_reference(rings, height, width):
+    """Pixel centres inside a set of rings (even-odd ray casting in NumPy), pixel coordinates."""
+    rows, cols = np.mgrid[0:height, 0:width]
+    px, py = cols.ravel() + 0.5, rows.ravel() + 0.5
+    inside = np.zeros(px.shape, bool)
+    for ring in rings:
+        x0, y0 = ring[:-1, 0], ring[:-1, 1]
+        x1, y1 = ring[1:, 0], ring[1:, 1]
+        for ax, ay, bx, by in zip(x0, y0, x1, y1, strict=True):
+            if ay == by:
+                continue
+            crosses = (py >= min(ay, by)) & (py < max(ay, by))
+            x_at = ax + (py - ay) * (bx - ax) / (by - ay)
+            inside ^= crosses & (px < x_at)
+    return inside.reshape(height, width)
+
+
+def accumulate_fractions_reference(
+    bins, rows, cols, zones, fractions, pixel_area_ha, n_zones, n_bins
+):
+    """np.add.at version of the sparse accumulator."""
+    area = np.zeros((n_zones, n_bins))
+    coverage = np.zeros((n_zones, n_bins))
+    count = np.zeros((n_zones, n_bins), np.int64)
+    b = bins[rows, cols]
+    np.add.at(area, (zones, b), fractions * pixel_area_ha[rows, cols])
+    np.add.at(coverage, (zones, b), fractions)
+    np.add.at(count, (zones, b), 1)
+    return area, coverage, count

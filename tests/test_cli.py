@@ -101,3 +101,59 @@ def test_demo_runs_on_the_bundled_sample(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     assert (tmp_path / "demo" / "density_total_mg_per_ha.tif").exists()
     assert (tmp_path / "demo" / "stock_summary.json").exists()
+
+
+def test_zonal_command_writes_every_output(capsys, tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+
+    out = tmp_path / "zonal"
+    code, stdout, err = run(
+        capsys,
+        "zonal",
+        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        "--regions",
+        str(REPO_ROOT / "vectors" / "regions.gpkg"),
+        "--id-field",
+        "adcode",
+        "--name-field",
+        "name",
+        "--parent-field",
+        "parent_adcode",
+        "--densities",
+        "china-clcd",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    assert "6 regions hold" in stdout
+    regions = gpd.read_file(out / "regions.gpkg")
+    parquet = gpd.read_parquet(out / "regions.parquet")
+    table = pd.read_csv(out / "regions.csv")
+    by_class = pd.read_csv(out / "regions_by_class.csv")
+    parents = pd.read_csv(out / "parents.csv")
+    assert len(regions) == len(parquet) == 6 and regions.crs == parquet.crs
+    assert table["region_id"].iloc[-1] == "unassigned"
+    # the long table adds up to the wide one, per region
+    by_region = by_class.groupby("region_id")["stock_total_mg"].sum()
+    wide = table.set_index("region_id")["stock_total_mg"]
+    pd.testing.assert_series_equal(by_region.sort_index(), wide.sort_index(), check_names=False)
+    assert parents["stock_total_mg"].sum() == pytest.approx(wide.drop("unassigned").sum())
+
+
+def test_zonal_bad_field_is_one_line_error(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "zonal",
+        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        "--regions",
+        str(REPO_ROOT / "vectors" / "regions.gpkg"),
+        "--id-field",
+        "code",
+        "--densities",
+        "china-clcd",
+        "--out",
+        str(tmp_path / "z"),
+    )
+    assert code == 1 and "no field(s) code" in err and "adcode" in err and "Traceback" not in err
+    assert not (tmp_path / "z").exists()
