@@ -287,3 +287,26 @@ def fill_spans(
             c1 = min(span_c1[s] - col_off, cols)
             for c in range(c0, c1):
                 out[r, c] = span_zone[s]
+
+
+@njit(cache=True, nogil=True)
+def change_from_bins(
+    bins_from: NDArray[np.int32],
+    bins_to: NDArray[np.int32],
+    density_by_bin: NDArray[np.float32],
+    out_change: NDArray[np.float32],
+) -> None:
+    """``out_change[band] = density[to, band] - density[from, band]``, in float64 then cast.
+
+    A NaN density (nodata, or unknown treated as nodata) on either date makes the change NaN.
+    """
+    rows, cols = bins_from.shape
+    n_bands = density_by_bin.shape[1]
+    for row in range(rows):
+        for col in range(cols):
+            start = bins_from[row, col]
+            end = bins_to[row, col]
+            for band in range(n_bands):
+                out_change[band, row, col] = np.float64(density_by_bin[end, band]) - np.float64(
+                    density_by_bin[start, band]
+                )

@@ -39,11 +39,15 @@ class Histogram:
 
     @classmethod
     def empty(cls, lookup: ClassLookup, n_zones: int = 1) -> Histogram:
+        return cls.zeros(n_zones, lookup.n_bins, len(lookup.class_index_by_code) + 1)
+
+    @classmethod
+    def zeros(cls, n_zones: int, n_bins: int, n_slots: int = 1) -> Histogram:
         return cls(
-            np.zeros((n_zones, lookup.n_bins), np.float64),
-            np.zeros((n_zones, lookup.n_bins), np.int64),
-            np.zeros((n_zones, lookup.n_bins), np.float64),
-            np.zeros(len(lookup.class_index_by_code) + 1, np.int64),
+            np.zeros((n_zones, n_bins), np.float64),
+            np.zeros((n_zones, n_bins), np.int64),
+            np.zeros((n_zones, n_bins), np.float64),
+            np.zeros(n_slots, np.int64),
         )
 
     def add(self, other: Histogram) -> None:
@@ -96,12 +100,28 @@ def process_block(
         Several zone-row layers and fractional boundary pixels (see :func:`zones.block_zones`),
         instead of ``zone_index``.
     """
-    shape = codes.shape
     histogram = Histogram.empty(lookup, n_zones)
-    bins = np.empty(shape, np.int32)
+    bins = classify_block(codes, valid, lookup, nodata, histogram)
+    accumulate_zones(bins, pixel_area_ha, histogram, zones=zones, zone_index=zone_index)
+    density = None
+    if density_by_bin is not None:
+        density = np.empty((density_by_bin.shape[1], *codes.shape), np.float32)
+        kernels.densities_from_bins(bins, density_by_bin, density)
+    return BlockResult(histogram, density)
+
+
+def classify_block(
+    codes: NDArray[np.integer],
+    valid: NDArray[np.bool_] | None,
+    lookup: ClassLookup,
+    nodata: int | None,
+    histogram: Histogram,
+) -> NDArray[np.int32]:
+    """Bins of a block's pixels; unknown codes are counted in ``histogram``."""
+    bins = np.empty(codes.shape, np.int32)
     kernels.classify(
         codes,
-        np.broadcast_to(np.True_, shape) if valid is None else valid,
+        np.broadcast_to(np.True_, codes.shape) if valid is None else valid,
         lookup.class_index_by_code,
         lookup.code_offset,
         0 if nodata is None else nodata,
@@ -112,17 +132,32 @@ def process_block(
         histogram.unknown_count_by_slot,
     )
     if histogram.unknown_count_by_slot[-1]:
-        histogram.outside_lookup = _codes_outside_lookup(codes, valid, lookup, nodata)
+        outside = _codes_outside_lookup(codes, valid, lookup, nodata)
+        for code, count in outside.items():
+            histogram.outside_lookup[code] = histogram.outside_lookup.get(code, 0) + count
+    return bins
+
+
+def accumulate_zones(
+    bins: NDArray[np.int32],
+    pixel_area_ha: NDArray[np.float64],
+    histogram: Histogram,
+    *,
+    zones: BlockZones | None = None,
+    zone_index: NDArray[np.int32] | None = None,
+) -> None:
+    """Add a block's pixels to ``histogram`` by zone row: whole-pixel layers, then boundary fractions."""
     layers: tuple[NDArray[np.int32], ...]
     if zones is None:
-        layers = (np.broadcast_to(np.int32(0), shape) if zone_index is None else zone_index,)
+        layers = (np.broadcast_to(np.int32(0), bins.shape) if zone_index is None else zone_index,)
     else:
         layers = zones.layers
+    before = histogram.pixel_count.copy()
     for layer in layers:
         kernels.accumulate_area(
             bins, layer, pixel_area_ha, histogram.area_ha, histogram.pixel_count
         )
-    histogram.coverage_px += histogram.pixel_count
+    histogram.coverage_px += histogram.pixel_count - before
     if zones is not None and len(zones.boundary_rows):
         kernels.accumulate_fractions(
             bins,
@@ -135,11 +170,60 @@ def process_block(
             histogram.pixel_count,
             histogram.coverage_px,
         )
-    density = None
-    if density_by_bin is not None:
-        density = np.empty((density_by_bin.shape[1], *shape), np.float32)
-        kernels.densities_from_bins(bins, density_by_bin, density)
-    return BlockResult(histogram, density)
+
+
+@dataclass
+class DatesBlockResult:
+    """One block of several dates: a histogram per date and per pair of dates, and change maps."""
+
+    dates: list[Histogram]
+    pairs: list[Histogram]
+    change: list[NDArray[np.float32]] | None
+
+
+def process_dates_block(
+    codes: list[NDArray[np.integer]],
+    valid: list[NDArray[np.bool_] | None],
+    pixel_area_ha: NDArray[np.float64],
+    lookups: list[ClassLookup],
+    nodata: list[int | None],
+    pairs: list[tuple[int, int]],
+    *,
+    n_zones: int = 1,
+    zones: BlockZones | None = None,
+    density_by_bin: NDArray[np.float32] | None = None,
+) -> DatesBlockResult:
+    """Classify every date, accumulate per-date and per-pair histograms, map changes if asked.
+
+    A pair histogram's bin is ``from_bin * n_bins + to_bin``: the transition matrix of each zone,
+    unknown and nodata included, so every pixel is accounted for on both dates.
+    """
+    n_bins = lookups[0].n_bins
+    date_histograms, date_bins = [], []
+    for date_codes, date_valid, lookup, date_nodata in zip(
+        codes, valid, lookups, nodata, strict=True
+    ):
+        histogram = Histogram.empty(lookup, n_zones)
+        bins = classify_block(date_codes, date_valid, lookup, date_nodata, histogram)
+        accumulate_zones(bins, pixel_area_ha, histogram, zones=zones)
+        date_histograms.append(histogram)
+        date_bins.append(bins)
+    pair_histograms = []
+    change: list[NDArray[np.float32]] | None = [] if density_by_bin is not None else None
+    for start, end in pairs:
+        histogram = Histogram.zeros(n_zones, n_bins * n_bins)
+        accumulate_zones(
+            date_bins[start] * np.int32(n_bins) + date_bins[end],
+            pixel_area_ha,
+            histogram,
+            zones=zones,
+        )
+        pair_histograms.append(histogram)
+        if change is not None and density_by_bin is not None:
+            out = np.empty((density_by_bin.shape[1], *pixel_area_ha.shape), np.float32)
+            kernels.change_from_bins(date_bins[start], date_bins[end], density_by_bin, out)
+            change.append(out)
+    return DatesBlockResult(date_histograms, pair_histograms, change)
 
 
 def _codes_outside_lookup(

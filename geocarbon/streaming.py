@@ -1,4 +1,4 @@
-"""Walk a land cover's blocks on a thread pool: read -> zones -> process -> hand back in order.
+"""Walk blocks on a thread pool: read -> zones -> process -> hand back in order.
 
 Each worker thread reads its block (own GDAL handle), rasterizes its zones and runs the numba
 kernels (which release the GIL); the calling thread adds block histograms and writes density
@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +25,8 @@ from geocarbon.raster_io import LandCoverSource, WindowReader
 from geocarbon.stocks import BlockResult, Histogram, process_block
 from geocarbon.writers import RasterSetWriter
 from geocarbon.zones import ZoneIndex, block_zones
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def stream_histogram(
     writer: RasterSetWriter | None = None,
     zones: ZoneIndex | None = None,
 ) -> Histogram:
-    """The pixel pass: the area histogram over zone rows (one row without ``zones``).
+    """The pixel pass over one land cover: the area histogram over zone rows.
 
     When unknown codes are fatal, blocks after the first one holding them are only counted (no
     densities are mapped or written), so the run can still report every unknown code.
@@ -57,9 +60,9 @@ def stream_histogram(
     want_density = density_by_bin is not None and writer is not None
     with WindowReader(source) as reader:
 
-        def work(block: Block) -> tuple[Block, BlockResult]:
+        def work(block: Block) -> BlockResult:
             codes, valid = reader.read(block)
-            return block, process_block(
+            return process_block(
                 codes,
                 valid,
                 area.block(block),
@@ -72,39 +75,60 @@ def stream_histogram(
                 zones=None if zones is None else block_zones(zones, source.grid, block),
             )
 
-        blocks = iter_blocks(source.grid.shape, options.block_shape)
-        with _progress(source, options.progress) as bar:
-            for block, result in _ordered_map(work, blocks, options.threads):
-                histogram.add(result.histogram)
-                if options.unknown_is_fatal and result.histogram.unknown_count_by_slot.any():
-                    unknown_seen.set()
-                if writer is not None and result.density is not None and not unknown_seen.is_set():
-                    writer.write(block, result.density)
-                bar.update(block.n_pixels)
+        def consume(block: Block, result: BlockResult) -> None:
+            histogram.add(result.histogram)
+            if options.unknown_is_fatal and result.histogram.unknown_count_by_slot.any():
+                unknown_seen.set()
+            if writer is not None and result.density is not None and not unknown_seen.is_set():
+                writer.write(block, result.density)
+
+        run_blocks(source.grid.shape, options, work, consume, label=source.path.name)
     return histogram
 
 
+def run_blocks(
+    shape: tuple[int, int],
+    options: StreamOptions,
+    work: Callable[[Block], T],
+    consume: Callable[[Block, T], None],
+    *,
+    label: str,
+) -> None:
+    """Run ``work`` on every block on a thread pool and ``consume`` the results in block order.
+
+    ``work`` runs on worker threads (it reads and computes); ``consume`` runs on the calling
+    thread (it adds histograms and writes), so writers need no locks.
+    """
+    blocks = iter_blocks(shape, options.block_shape)
+    with _progress(shape, label, options.progress) as bar:
+        for block, result in _ordered_map(work, blocks, options.threads):
+            consume(block, result)
+            bar.update(block.n_pixels)
+
+
 def _ordered_map(
-    function: Callable[[Block], tuple[Block, BlockResult]], blocks: Iterator[Block], threads: int
-) -> Iterator[tuple[Block, BlockResult]]:
+    function: Callable[[Block], T], blocks: Iterator[Block], threads: int
+) -> Iterator[tuple[Block, T]]:
     """Map ``function`` over ``blocks`` on ``threads`` threads, at most 2 x threads in flight, in order."""
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        pending: deque[Future[tuple[Block, BlockResult]]] = deque()
+        pending: deque[tuple[Block, Future[T]]] = deque()
         for block in blocks:
-            pending.append(pool.submit(function, block))
+            pending.append((block, pool.submit(function, block)))
             if len(pending) >= 2 * max(1, threads):
-                yield pending.popleft().result()
+                done, future = pending.popleft()
+                yield done, future.result()
         while pending:
-            yield pending.popleft().result()
+            done, future = pending.popleft()
+            yield done, future.result()
 
 
-def _progress(source: LandCoverSource, enabled: bool | None) -> tqdm:
+def _progress(shape: tuple[int, int], label: str, enabled: bool | None) -> tqdm:
     # enabled=None lets tqdm decide: shown on a terminal, hidden when output is piped or logged.
     return tqdm(
-        total=source.grid.n_pixels,
+        total=shape[0] * shape[1],
         unit="px",
         unit_scale=True,
-        desc=source.path.name,
+        desc=label,
         disable=None if enabled is None else not enabled,
         leave=False,
     )
