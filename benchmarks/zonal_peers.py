@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -85,11 +86,14 @@ def exactextract_counts(tif: Path) -> pd.Series:
     from exactextract import exact_extract
 
     provinces = read_provinces()
-    frame = exact_extract(str(tif), provinces, ["unique", "frac", "count"],
-                          include_cols=[ID_FIELD], output="pandas")
+    with warnings.catch_warnings():
+        # The GeoJSON's CRS and the raster's are both WGS 84 lon/lat, written differently.
+        warnings.filterwarnings("ignore", "Spatial reference system", RuntimeWarning)
+        frame = exact_extract(str(tif), provinces, ["unique", "frac", "count"],
+                              include_cols=[ID_FIELD], output="pandas")
     # frac is the coverage-weighted share of each value and count the covered pixels, so their
     # product is each class's coverage in pixels, the quantity geocarbon reports as coverage_px.
-    counts = [dict(zip(row.unique, np.asarray(row.frac) * row["count"])) for _, row in frame.iterrows()]
+    counts = [dict(zip(row["unique"], np.asarray(row["frac"]) * row["count"])) for _, row in frame.iterrows()]
     return _long_counts(frame[ID_FIELD].astype(str).tolist(), counts)
 
 
@@ -214,7 +218,7 @@ def scale_table(bench: dict) -> list[str]:
              "| Tool | Coverage | Median s | Mpx/s | Peer time / geocarbon time |", "|---|---|---:|---:|---:|"]
     for key, tool in TOOLS.items():
         if key in bench["failures"]:
-            lines.append(f"| {tool.label} | {tool.coverage} | failed | | `{bench['failures'][key]}` |")
+            lines.append(f"| ({key}) {tool.label} | {tool.coverage} | failed | | `{bench['failures'][key]}` |")
             continue
         ratio = "baseline" if tool.baseline == key else f"{medians[key] / medians[tool.baseline]:.2f} (vs {tool.baseline})"
         lines.append(f"| ({key}) {tool.label} | {tool.coverage} | {medians[key]:.2f} | {megapixels / medians[key]:.2f} | {ratio} |")

@@ -7,15 +7,16 @@ per thread (GDAL handles are not thread-safe), so several threads can read block
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
-from rasterio.enums import MaskFlags
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import RasterioError
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from geocarbon.blocks import Block
@@ -39,6 +40,16 @@ class LandCoverSource:
     has_mask: bool
     block_shape: tuple[int, int]
     array: NDArray[np.integer] | None = field(default=None, repr=False, compare=False)
+    warped_from: GridSpec | None = None
+
+    def warped_to(self, grid: GridSpec) -> LandCoverSource:
+        """The same raster read on ``grid`` by nearest-neighbour resampling (a GDAL WarpedVRT).
+
+        Pixels of ``grid`` outside the raster read as masked (nodata).
+        """
+        return replace(
+            self, grid=grid, has_mask=True, warped_from=self.grid, block_shape=(512, 512)
+        )
 
 
 def open_landcover(path: str | Path) -> LandCoverSource:
@@ -167,9 +178,21 @@ class WindowReader:
         dataset = getattr(self._local, "dataset", None)
         if dataset is None:
             dataset = rasterio.open(self.source.path)
+            handles = [dataset]
+            if self.source.warped_from is not None:
+                grid = self.source.grid
+                dataset = WarpedVRT(
+                    dataset,
+                    crs=grid.crs,
+                    transform=grid.transform,
+                    width=grid.width,
+                    height=grid.height,
+                    resampling=Resampling.nearest,
+                )
+                handles.append(dataset)
             self._local.dataset = dataset
             with self._lock:
-                self._handles.append(dataset)
+                self._handles.extend(reversed(handles))
         return dataset
 
     def close(self) -> None:

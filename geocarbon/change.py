@@ -1,0 +1,243 @@
+"""Stock change, transitions, rates, value and uncertainty, derived from pair histograms.
+
+A pair histogram holds, per region, the area (ha) of every transition ``from_bin -> to_bin``
+between two dates (bins: the table's classes, unknown, nodata). Pixels that are nodata (or
+unknown treated as nodata) on either date are excluded from change and reported as
+``excluded_area_ha``. On the pixels valid on both dates:
+
+    stock_start = sum_ij area_ij x density_i        stock_end = sum_ij area_ij x density_j
+    change_ij   = area_ij x (density_j - density_i)  net = stock_end - stock_start = sum_ij change_ij
+
+so the account closes by construction. Gross gain (sink) sums the positive transitions, gross
+loss (source) the negative ones, as a positive number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from geocarbon.tables import CarbonTable
+from geocarbon.uncertainty import MonteCarlo, percentiles, top_variance_source
+from geocarbon.units import CO2_PER_C, LEVELS, MG_PER_TG, POOLS
+from geocarbon.valuation import Valuation
+
+CENTRAL = LEVELS.index("central")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Two dates of the series by index, and their years."""
+
+    start: int
+    end: int
+    year_start: int
+    year_end: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.year_start}-{self.year_end}"
+
+    @property
+    def years(self) -> int:
+        return self.year_end - self.year_start
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """What the change tables are computed from: transition areas and densities per region."""
+
+    region_ids: tuple[str, ...]
+    region_names: tuple[str, ...]
+    table: CarbonTable
+    unknown_as_valid: bool
+
+    @property
+    def valid_bins(self) -> NDArray[np.intp]:
+        n = self.table.n_classes
+        return np.arange(n + 1 if self.unknown_as_valid else n)
+
+    def densities(self, level: int = CENTRAL) -> NDArray[np.float64]:
+        """(regions, valid bins, pools): each region's densities; unknown (when valid) is 0."""
+        own = np.stack([self.table.density_for(r)[:, :, level] for r in self.region_ids])
+        if self.unknown_as_valid:
+            own = np.concatenate([own, np.zeros((len(self.region_ids), 1, len(POOLS)))], axis=1)
+        return own
+
+    def transitions(self, pair_area_ha: NDArray[np.float64], n_bins: int) -> NDArray[np.float64]:
+        """(regions, valid, valid) transition areas out of a (rows, n_bins^2) pair histogram."""
+        areas = pair_area_ha[: len(self.region_ids)].reshape(len(self.region_ids), n_bins, n_bins)
+        valid = self.valid_bins
+        return areas[:, valid][:, :, valid]
+
+
+def change_table(
+    accounts: Accounts,
+    pair_area_ha: NDArray[np.float64],
+    n_bins: int,
+    period: Period,
+    valuation: Valuation | None,
+) -> pd.DataFrame:
+    """One row per region for a period: stocks at both ends, change by pool, gross and net, rates."""
+    area = accounts.transitions(pair_area_ha, n_bins)
+    density = accounts.densities()
+    start = np.einsum("rij,rip->rp", area, density)
+    end = np.einsum("rij,rjp->rp", area, density)
+    per_transition = area * (density.sum(axis=2)[:, None, :] - density.sum(axis=2)[:, :, None])
+    frame = pd.DataFrame({"region_id": accounts.region_ids, "region_name": accounts.region_names})
+    frame["period"] = period.label
+    frame["year_start"], frame["year_end"], frame["years"] = (
+        period.year_start,
+        period.year_end,
+        period.years,
+    )
+    frame["compared_area_ha"] = area.sum(axis=(1, 2))
+    regions = len(accounts.region_ids)
+    frame["excluded_area_ha"] = pair_area_ha[:regions].sum(axis=1) - frame["compared_area_ha"]
+    frame["changed_area_ha"] = frame["compared_area_ha"] - np.trace(area, axis1=1, axis2=2)
+    for p, pool in enumerate(POOLS):
+        frame[f"change_{pool}_mg"] = end[:, p] - start[:, p]
+    frame["stock_start_mg"], frame["stock_end_mg"] = start.sum(axis=1), end.sum(axis=1)
+    frame["net_change_mg"] = frame["stock_end_mg"] - frame["stock_start_mg"]
+    frame["gross_gain_mg"] = np.clip(per_transition, 0, None).sum(axis=(1, 2))
+    frame["gross_loss_mg"] = np.clip(-per_transition, 0, None).sum(axis=(1, 2))
+    frame["net_change_tg"] = frame["net_change_mg"] / MG_PER_TG
+    frame["annual_net_change_mg_per_yr"] = frame["net_change_mg"] / period.years
+    frame["annual_net_change_tg_per_yr"] = frame["annual_net_change_mg_per_yr"] / MG_PER_TG
+    frame["net_change_mg_co2e"] = frame["net_change_mg"] * CO2_PER_C
+    frame["annual_net_change_mg_co2e_per_yr"] = frame["annual_net_change_mg_per_yr"] * CO2_PER_C
+    if valuation is not None:
+        frame["npv"] = frame["net_change_mg"] * valuation.constant(
+            period.year_start, period.year_end
+        )
+    return frame
+
+
+def transitions_table(
+    accounts: Accounts, pair_area_ha: NDArray[np.float64], n_bins: int, period: Period
+) -> pd.DataFrame:
+    """Long form: region, period, from -> to (codes and names), area (ha), carbon change per pool (Mg C)."""
+    area = accounts.transitions(pair_area_ha, n_bins)
+    density = accounts.densities()
+    region, start, end = np.nonzero(area)
+    codes = [*accounts.table.codes.tolist(), "unknown"]
+    names = [*accounts.table.names, "unknown"]
+    frame = pd.DataFrame(
+        {
+            "region_id": [accounts.region_ids[r] for r in region],
+            "period": period.label,
+            "class_from": [codes[i] for i in start],
+            "class_to": [codes[j] for j in end],
+            "name_from": [names[i] for i in start],
+            "name_to": [names[j] for j in end],
+            "area_ha": area[region, start, end],
+        }
+    )
+    for p, pool in enumerate(POOLS):
+        frame[f"change_{pool}_mg"] = area[region, start, end] * (
+            density[region, end, p] - density[region, start, p]
+        )
+    frame["change_total_mg"] = frame[[f"change_{pool}_mg" for pool in POOLS]].sum(axis=1)
+    return frame
+
+
+def series_table(
+    accounts: Accounts, date_area_ha: list[NDArray[np.float64]], years: tuple[int, ...]
+) -> pd.DataFrame:
+    """Long form: region x date, stock per pool and total (Mg C) on each date's valid pixels."""
+    density = accounts.densities()
+    valid = accounts.valid_bins
+    regions = len(accounts.region_ids)
+    frames = []
+    for year, area in zip(years, date_area_ha, strict=True):
+        valid_area = area[:regions, valid]
+        stock = np.einsum("rc,rcp->rp", valid_area, density)
+        frame = pd.DataFrame(
+            {"region_id": accounts.region_ids, "region_name": accounts.region_names, "year": year}
+        )
+        frame["valid_area_ha"] = valid_area.sum(axis=1)
+        for p, pool in enumerate(POOLS):
+            frame[f"stock_{pool}_mg"] = stock[:, p]
+        frame["stock_total_mg"] = stock.sum(axis=1)
+        frame["stock_total_tg"] = frame["stock_total_mg"] / MG_PER_TG
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def change_uncertainty(
+    accounts: Accounts,
+    pair_area_ha: NDArray[np.float64],
+    n_bins: int,
+    period: Period,
+    monte_carlo: MonteCarlo,
+) -> pd.DataFrame:
+    """Per region: 5/50/95 % of net change and annual rate, and the largest variance source.
+
+    Densities are static, so a region's change is sum_c (area_end_c - area_start_c) x density_c:
+    each draw costs one small product, whatever the raster size.
+    """
+    area = accounts.transitions(pair_area_ha, n_bins)
+    n_classes = accounts.table.n_classes
+    delta = (area.sum(axis=1) - area.sum(axis=2))[:, :n_classes]  # unknown bins carry 0 Mg C/ha
+    groups = _density_groups(accounts, monte_carlo)
+    change = _weighted_draws(delta, groups)
+    bounds = percentiles(change)
+    frame = pd.DataFrame({"region_id": accounts.region_ids, "period": period.label})
+    for name, values in zip(("p5", "p50", "p95"), bounds, strict=True):
+        frame[f"net_change_mg_{name}"] = values
+        frame[f"annual_net_change_mg_per_yr_{name}"] = values / period.years
+    sources = [top_variance_source(delta[r], draws) for members, draws in groups for r in members]
+    sources = [sources[i] for i in np.argsort(np.concatenate([m for m, _ in groups]))]
+    frame["top_variance_class"] = [
+        accounts.table.codes[c] if c >= 0 else pd.NA for c, _, _ in sources
+    ]
+    frame["top_variance_pool"] = [POOLS[p] if p >= 0 else "" for _, p, _ in sources]
+    frame["top_variance_share"] = [share for _, _, share in sources]
+    return frame
+
+
+def stock_uncertainty(
+    accounts: Accounts, date_area_ha: NDArray[np.float64], year: int, monte_carlo: MonteCarlo
+) -> pd.DataFrame:
+    """Per region: 5/50/95 % of the total stock on one date."""
+    area = date_area_ha[: len(accounts.region_ids), : accounts.table.n_classes]
+    stock = _weighted_draws(area, _density_groups(accounts, monte_carlo))
+    bounds = percentiles(stock)
+    frame = pd.DataFrame({"region_id": accounts.region_ids, "year": year})
+    for name, values in zip(("p5", "p50", "p95"), bounds, strict=True):
+        frame[f"stock_total_mg_{name}"] = values
+    return frame
+
+
+def _density_groups(
+    accounts: Accounts, monte_carlo: MonteCarlo
+) -> list[tuple[NDArray[np.intp], NDArray[np.float64]]]:
+    """(member regions, (draws, classes, pools) densities) per density table in use.
+
+    Regions without their own rows share the national draws, so memory grows with the number of
+    distinct tables, not of regions.
+    """
+    table = accounts.table
+    u = monte_carlo.quantiles(table.n_classes, len(POOLS))
+    ids = np.array(accounts.region_ids, dtype=object)
+    own = np.isin(ids, list(table.regional))
+    groups = [(np.flatnonzero(~own), monte_carlo.densities(table.density_mg_per_ha, u))]
+    for key in sorted(set(ids[own])):
+        groups.append(
+            (np.flatnonzero(ids == key), monte_carlo.densities(table.density_for(key), u))
+        )
+    return groups
+
+
+def _weighted_draws(
+    weight_ha: NDArray[np.float64], groups: list[tuple[NDArray[np.intp], NDArray[np.float64]]]
+) -> NDArray[np.float64]:
+    """(draws, regions): sum over classes and pools of weight (ha) x drawn density (Mg C/ha)."""
+    out = np.empty((groups[0][1].shape[0], weight_ha.shape[0]))
+    for members, draws in groups:
+        if len(members):
+            out[:, members] = np.einsum("rc,kcp->kr", weight_ha[members], draws)
+    return out

@@ -1,0 +1,43 @@
+"""Net present value of a carbon stock change, by InVEST Carbon's formula.
+
+The change over a period of n = year_end - year_start years is valued as if it happened evenly,
+1/n each year, each year's share discounted:
+
+    NPV = change_mg x price / n x sum_{t=0}^{n-1} q^t,   q = 1 / ((1 + r/100)(1 + c/100))
+
+with ``price`` per Mg C, ``r`` the annual discount rate (%) and ``c`` the annual change of the
+carbon price (%). The sum has the closed form (1 - q^n) / (1 - q); when q == 1 (r and c cancel)
+it is simply n.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """Price (currency per Mg C), discount rate (% per year) and price change (% per year)."""
+
+    price_per_mg: float
+    discount_rate_pct: float = 0.0
+    price_change_pct: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.discount_rate_pct <= -100.0 or self.price_change_pct <= -100.0:
+            raise ValueError(
+                "discount rate and price change must be above -100 % "
+                f"(got {self.discount_rate_pct} % and {self.price_change_pct} %)"
+            )
+
+    def constant(self, year_start: int, year_end: int) -> float:
+        """NPV per Mg C of change over the period (multiply a change in Mg C by it)."""
+        years = year_end - year_start
+        if years <= 0:
+            raise ValueError(f"valuation needs a later end year, got {year_start} -> {year_end}")
+        ratio = 1.0 / (
+            (1.0 + self.discount_rate_pct / 100.0) * (1.0 + self.price_change_pct / 100.0)
+        )
+        # sum_{t=0}^{n-1} q^t; the closed form divides by zero at q == 1, where the sum is n.
+        discount_sum = float(years) if ratio == 1.0 else (1.0 - ratio**years) / (1.0 - ratio)
+        return self.price_per_mg / years * discount_sum
