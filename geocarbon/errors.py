@@ -52,3 +52,7 @@ class OutputExistsError(GeoCarbonError, FileExistsError):
 
 class RegionError(GeoCarbonError, ValueError):
     """A region layer geocarbon cannot use: empty, missing fields, duplicate ids, non-polygons."""
+
+
+class ConfigError(GeoCarbonError, ValueError):
+    """Run options that do not fit together (dates and years, valuation years)."""

@@ -1,0 +1,534 @@
+"""Sequence a change run: validate and align dates -> one pass over all of them -> accounts -> write.
+
+:func:`stock_change` is the Python entry point (paths, arrays or GeoDataFrames in; tables out).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+
+from geocarbon._version import __version__
+from geocarbon.area import pixel_area
+from geocarbon.change import (
+    Accounts,
+    Period,
+    change_table,
+    change_uncertainty,
+    series_table,
+    stock_uncertainty,
+    transitions_table,
+)
+from geocarbon.errors import ConfigError
+from geocarbon.grid import GridSpec, check_same_grid
+from geocarbon.lookup import build_class_lookup, density_by_bin
+from geocarbon.pipeline import (
+    DEFAULT_MEMORY_MB,
+    GDAL_CACHE_MB,
+    check_unknown,
+    plan_block_shape,
+    prepare_table,
+)
+from geocarbon.raster_io import LandCoverSource, WindowReader, landcover_from_array, open_landcover
+from geocarbon.stocks import DatesBlockResult, Histogram, process_dates_block
+from geocarbon.streaming import StreamOptions, run_blocks
+from geocarbon.tables import CarbonTable
+from geocarbon.uncertainty import MonteCarlo
+from geocarbon.units import POOLS
+from geocarbon.valuation import Valuation
+from geocarbon.writers import (
+    RasterSetWriter,
+    StagedOutputs,
+    refuse_existing,
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_vector,
+)
+from geocarbon.zonal import UNASSIGNED_ID
+from geocarbon.zones import ZoneIndex, block_zones, build_zone_index, read_regions
+
+ALL_ID = "all"
+CHANGE_BANDS = (*POOLS, "total")
+
+
+@dataclass(frozen=True)
+class ChangeConfig:
+    """A change run over two or more dates, optionally by region, valued and with uncertainty."""
+
+    landcovers: tuple[Path | LandCoverSource, ...]
+    years: tuple[int, ...]
+    densities: str | Path | CarbonTable
+    out_dir: Path | None = None
+    regions: Path | gpd.GeoDataFrame | None = None
+    id_field: str | None = None
+    name_field: str | None = None
+    layer: str | None = None
+    coverage: str = "centre"
+    scheme: str | None = None
+    unknown: str = "error"
+    area_method: str = "auto"
+    align_to: str | None = None
+    valuation: Valuation | None = None
+    monte_carlo: MonteCarlo | None = field(default_factory=MonteCarlo)
+    write_rasters: bool = True
+    overwrite: bool = False
+    memory_mb: int = DEFAULT_MEMORY_MB
+    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    block_shape: tuple[int, int] | None = None
+    progress: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """Per-region change for every period (long), transitions, stock series, regions with the
+    first-to-last change (GeoDataFrame, when regions were given), summary and files written."""
+
+    change: pd.DataFrame
+    transitions: pd.DataFrame
+    series: pd.DataFrame
+    regions: gpd.GeoDataFrame | None
+    summary: dict[str, Any]
+    outputs: tuple[Path, ...]
+
+
+def periods_of(years: tuple[int, ...]) -> list[Period]:
+    """Consecutive periods, and first-to-last when there are more than two dates."""
+    periods = [Period(k, k + 1, years[k], years[k + 1]) for k in range(len(years) - 1)]
+    if len(years) > 2:
+        periods.append(Period(0, len(years) - 1, years[0], years[-1]))
+    return periods
+
+
+def change_output_paths(
+    out_dir: Path, periods: list[Period], *, rasters: bool, regions: bool, npv: bool
+) -> dict[str, Path]:
+    names = ["change.csv", "transitions.csv", "series.csv", "change_summary.json"]
+    if regions:
+        names += ["regions.gpkg", "regions.parquet", "regions.csv"]
+    if rasters:
+        for period in periods:
+            names += [f"change_{period.label}_{band}_mg_per_ha.tif" for band in CHANGE_BANDS]
+            names += [f"npv_{period.label}_per_ha.tif"] if npv else []
+    return {name: out_dir / name for name in names}
+
+
+def run_change(config: ChangeConfig) -> ChangeResult:
+    """Stock change between dates, by region, with transitions, rates, value and uncertainty.
+
+    Raises
+    ------
+    GeoCarbonError
+        Dates and years that do not match, grids that differ (without ``align_to``), bad
+        tables or regions, unknown codes, existing outputs; nothing is written.
+    """
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _run_change(config)
+
+
+def _run_change(config: ChangeConfig) -> ChangeResult:
+    periods = _check_dates(config)
+    sources = _aligned_sources(config)
+    grid = sources[0].grid
+    table = prepare_table(config.densities, config.scheme)
+    index = _zone_index(config, grid)
+    paths = (
+        {}
+        if config.out_dir is None
+        else change_output_paths(
+            config.out_dir,
+            periods,
+            rasters=config.write_rasters,
+            regions=index is not None,
+            npv=config.valuation is not None,
+        )
+    )
+    refuse_existing(list(paths.values()), overwrite=config.overwrite)
+    area = pixel_area(grid, config.area_method)
+    lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
+    options = StreamOptions(
+        config.block_shape or plan_block_shape(sources[0], config.memory_mb, config.threads),
+        config.threads,
+        config.progress,
+        config.unknown == "error",
+    )
+    with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+        writers = (
+            _writers(staged, paths, grid, periods, config) if paths and config.write_rasters else []
+        )
+        try:
+            dates, pairs = _stream_dates(
+                sources, lookups, area, options, periods, index, table, config, writers
+            )
+            for histogram, lookup, source in zip(dates, lookups, sources, strict=True):
+                check_unknown(histogram, lookup, source, table, config.unknown)
+            for writer in writers:
+                writer.finish()
+        finally:
+            for writer in writers:
+                writer.close()
+        result = _accounts_result(
+            config, table, index, periods, dates, pairs, lookups[0].n_bins, area.method, sources
+        )
+        if paths:
+            _write_change(staged, paths, result)
+    return ChangeResult(
+        result.change,
+        result.transitions,
+        result.series,
+        result.regions,
+        result.summary,
+        tuple(paths.values()),
+    )
+
+
+def _check_dates(config: ChangeConfig) -> list[Period]:
+    if len(config.landcovers) < 2:
+        raise ConfigError(
+            f"Stock change needs at least two land-cover dates, got {len(config.landcovers)}."
+        )
+    if len(config.years) != len(config.landcovers):
+        raise ConfigError(
+            f"{len(config.landcovers)} land-cover rasters but {len(config.years)} years; give one year per "
+            "raster, in the same order (--years 2000 2020)."
+        )
+    if any(b <= a for a, b in zip(config.years, config.years[1:], strict=False)):
+        raise ConfigError(
+            f"Years must increase from one date to the next, got {list(config.years)}."
+        )
+    return periods_of(tuple(config.years))
+
+
+def _aligned_sources(config: ChangeConfig) -> list[LandCoverSource]:
+    """Open every date; put them on one grid, or explain how their grids differ."""
+    sources = [
+        item if isinstance(item, LandCoverSource) else open_landcover(item)
+        for item in config.landcovers
+    ]
+    if config.align_to is None:
+        for source in sources[1:]:
+            check_same_grid(
+                sources[0].grid,
+                source.grid,
+                reference_name=str(sources[0].path),
+                other_name=str(source.path),
+            )
+        return sources
+    target, target_name = _alignment_grid(config.align_to, sources)
+    aligned = []
+    for source in sources:
+        if _same_grid(source.grid, target):
+            aligned.append(source)
+            continue
+        warnings.warn(
+            f"{source.path} is resampled (nearest neighbour) onto the grid of {target_name}, block by block.",
+            UserWarning,
+            stacklevel=4,
+        )
+        aligned.append(source.warped_to(target))
+    return aligned
+
+
+def _alignment_grid(align_to: str, sources: list[LandCoverSource]) -> tuple[GridSpec, str]:
+    if align_to.lower() == "first":
+        return sources[0].grid, str(sources[0].path)
+    return open_landcover(align_to).grid, align_to
+
+
+def _same_grid(a: GridSpec, b: GridSpec) -> bool:
+    return (
+        a.crs == b.crs
+        and a.shape == b.shape
+        and a.transform.almost_equals(b.transform, precision=1e-9)
+    )
+
+
+def _zone_index(config: ChangeConfig, grid: GridSpec) -> ZoneIndex | None:
+    if config.regions is None:
+        return None
+    if not config.id_field:
+        raise ConfigError("Regions need an id field (--id-field).")
+    regions = read_regions(
+        config.regions, id_field=config.id_field, name_field=config.name_field, layer=config.layer
+    )
+    return build_zone_index(regions, grid, config.coverage)
+
+
+def _writers(
+    staged: StagedOutputs,
+    paths: dict[str, Path],
+    grid: GridSpec,
+    periods: list[Period],
+    config: ChangeConfig,
+) -> list[RasterSetWriter]:
+    writers = []
+    for period in periods:
+        bands = {
+            paths[f"change_{period.label}_{band}_mg_per_ha.tif"]: (
+                f"carbon density change {period.label}, {band}",
+                "Mg C/ha",
+            )
+            for band in CHANGE_BANDS
+        }
+        if config.valuation is not None:
+            bands[paths[f"npv_{period.label}_per_ha.tif"]] = (
+                f"net present value of the change {period.label}",
+                "currency/ha",
+            )
+        writers.append(RasterSetWriter(staged, grid, bands, threads=config.threads))
+    return writers
+
+
+def _stream_dates(
+    sources: list[LandCoverSource],
+    lookups: list[Any],
+    area: Any,
+    options: StreamOptions,
+    periods: list[Period],
+    index: ZoneIndex | None,
+    table: CarbonTable,
+    config: ChangeConfig,
+    writers: list[RasterSetWriter],
+) -> tuple[list[Histogram], list[Histogram]]:
+    """One pass over every date at once: per-date and per-period histograms, change rasters."""
+    grid = sources[0].grid
+    n_rows = 1 if index is None else index.n_rows
+    n_bins = lookups[0].n_bins
+    dates = [Histogram.empty(lookup, n_rows) for lookup in lookups]
+    pairs = [Histogram.zeros(n_rows, n_bins * n_bins) for _ in periods]
+    density = (
+        density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
+        if writers
+        else None
+    )
+    constants = [
+        None if config.valuation is None else config.valuation.constant(p.year_start, p.year_end)
+        for p in periods
+    ]
+    unknown_seen = False
+    readers = [WindowReader(source) for source in sources]
+
+    def work(block: Any) -> DatesBlockResult:
+        reads = [reader.read(block) for reader in readers]
+        return process_dates_block(
+            [codes for codes, _ in reads],
+            [valid for _, valid in reads],
+            area.block(block),
+            lookups,
+            [source.nodata for source in sources],
+            [(period.start, period.end) for period in periods],
+            n_zones=n_rows,
+            zones=None if index is None else block_zones(index, grid, block),
+            density_by_bin=None if unknown_seen else density,
+        )
+
+    def consume(block: Any, result: DatesBlockResult) -> None:
+        nonlocal unknown_seen
+        for total, part in zip(dates + pairs, result.dates + result.pairs, strict=True):
+            total.add(part)
+        unknown_seen = unknown_seen or (
+            options.unknown_is_fatal and any(h.unknown_count_by_slot.any() for h in result.dates)
+        )
+        if result.change is None or unknown_seen:
+            return
+        for writer, stack, constant in zip(writers, result.change, constants, strict=True):
+            # NPV per ha: the total change (Mg C/ha) times the period's valuation constant.
+            writer.write(
+                block, stack if constant is None else np.concatenate([stack, stack[-1:] * constant])
+            )
+
+    try:
+        run_blocks(grid.shape, options, work, consume, label=f"{len(sources)} dates")
+    finally:
+        for reader in readers:
+            reader.close()
+    return dates, pairs
+
+
+@dataclass(frozen=True)
+class _Tables:
+    change: pd.DataFrame
+    transitions: pd.DataFrame
+    series: pd.DataFrame
+    regions: gpd.GeoDataFrame | None
+    summary: dict[str, Any]
+
+
+def _accounts_result(
+    config: ChangeConfig,
+    table: CarbonTable,
+    index: ZoneIndex | None,
+    periods: list[Period],
+    dates: list[Histogram],
+    pairs: list[Histogram],
+    n_bins: int,
+    area_method: str,
+    sources: list[LandCoverSource],
+) -> _Tables:
+    ids = (ALL_ID,) if index is None else (*index.ids, UNASSIGNED_ID)
+    names = (ALL_ID,) if index is None else (*index.names, UNASSIGNED_ID)
+    accounts = Accounts(ids, names, table, unknown_as_valid=config.unknown == "zero")
+    change = pd.concat(
+        [
+            _period_table(accounts, pair.area_ha, n_bins, period, config)
+            for period, pair in zip(periods, pairs, strict=True)
+        ],
+        ignore_index=True,
+    )
+    transitions = pd.concat(
+        [
+            transitions_table(accounts, pair.area_ha, n_bins, period)
+            for period, pair in zip(periods, pairs, strict=True)
+        ],
+        ignore_index=True,
+    )
+    series = series_table(accounts, [h.area_ha for h in dates], tuple(config.years))
+    if config.monte_carlo is not None:
+        bounds = pd.concat(
+            [
+                stock_uncertainty(accounts, h.area_ha, year, config.monte_carlo)
+                for h, year in zip(dates, config.years, strict=True)
+            ]
+        )
+        series = series.merge(bounds, on=["region_id", "year"])
+    summary = _summary(config, table, periods, change, transitions, area_method, sources, dates)
+    regions = None
+    if index is not None and config.regions is not None:
+        frame = read_regions(
+            config.regions,
+            id_field=str(config.id_field),
+            name_field=config.name_field,
+            layer=config.layer,
+        )
+        main = change[change["period"] == periods[-1].label].drop(columns=["region_name"])
+        regions = gpd.GeoDataFrame(frame.merge(main, on="region_id", how="left"), crs=frame.crs)
+    return _Tables(change, transitions, series, regions, summary)
+
+
+def _period_table(
+    accounts: Accounts, pair_area_ha: Any, n_bins: int, period: Period, config: ChangeConfig
+) -> pd.DataFrame:
+    frame = change_table(accounts, pair_area_ha, n_bins, period, config.valuation)
+    if config.monte_carlo is None:
+        return frame
+    bounds = change_uncertainty(accounts, pair_area_ha, n_bins, period, config.monte_carlo)
+    return frame.merge(bounds, on=["region_id", "period"])
+
+
+def _summary(
+    config: ChangeConfig,
+    table: CarbonTable,
+    periods: list[Period],
+    change: pd.DataFrame,
+    transitions: pd.DataFrame,
+    area_method: str,
+    sources: list[LandCoverSource],
+    dates: list[Histogram],
+) -> dict[str, Any]:
+    per_period = {}
+    for period in periods:
+        rows = change[change["period"] == period.label]
+        moved = transitions[transitions["period"] == period.label]
+        per_period[period.label] = {
+            "net_change_mg": float(rows["net_change_mg"].sum()),
+            "net_change_by_transitions_mg": float(moved["change_total_mg"].sum()),
+            "gross_gain_mg": float(rows["gross_gain_mg"].sum()),
+            "gross_loss_mg": float(rows["gross_loss_mg"].sum()),
+            "annual_net_change_tg_per_yr": float(rows["annual_net_change_tg_per_yr"].sum()),
+            "excluded_area_ha": float(rows["excluded_area_ha"].sum()),
+            "valuation_constant_per_mg": None
+            if config.valuation is None
+            else config.valuation.constant(period.year_start, period.year_end),
+        }
+    return {
+        "geocarbon_version": __version__,
+        "landcovers": [str(source.path) for source in sources],
+        "resampled": [str(s.path) for s in sources if s.warped_from is not None],
+        "years": list(config.years),
+        "densities": table.source,
+        "scheme": table.scheme,
+        "area_method": area_method,
+        "coverage": config.coverage if config.regions is not None else None,
+        "unknown_mode": config.unknown,
+        "valuation": None if config.valuation is None else vars(config.valuation),
+        "monte_carlo": None if config.monte_carlo is None else vars(config.monte_carlo),
+        "nodata_pixels_by_date": [int(h.pixel_count[:, -1].sum()) for h in dates],
+        "periods": per_period,
+    }
+
+
+def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: _Tables) -> None:
+    write_csv(tables.change, staged.temp(paths["change.csv"]))
+    write_csv(tables.transitions, staged.temp(paths["transitions.csv"]))
+    write_csv(tables.series, staged.temp(paths["series.csv"]))
+    write_json(tables.summary, staged.temp(paths["change_summary.json"]))
+    if tables.regions is not None:
+        write_vector(
+            tables.regions, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions"
+        )
+        write_geoparquet(tables.regions, staged.temp(paths["regions.parquet"]))
+        write_csv(
+            pd.DataFrame(tables.regions.drop(columns=tables.regions.geometry.name)),
+            staged.temp(paths["regions.csv"]),
+        )
+
+
+def stock_change(
+    landcovers: list[Any],
+    years: list[int],
+    densities: str | Path | CarbonTable,
+    *,
+    regions: str | Path | gpd.GeoDataFrame | None = None,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: float | None = None,
+    out_dir: str | Path | None = None,
+    **options: Any,
+) -> ChangeResult:
+    """Carbon stock change between land-cover dates, optionally by region.
+
+    Parameters
+    ----------
+    landcovers
+        Two or more land covers, oldest first: GeoTIFF paths, 2-D integer arrays (with
+        ``transform``, ``crs`` and ``nodata``) or rioxarray DataArrays.
+    years
+        The year of each land cover.
+    densities
+        A density-table CSV path, a built-in name (``"china-clcd"``) or a :class:`CarbonTable`.
+    regions
+        Optional region polygons (path or GeoDataFrame); ``id_field`` is then required.
+    out_dir
+        Where to write rasters and tables; None writes nothing.
+    **options
+        Any other :class:`ChangeConfig` field: ``id_field``, ``valuation``
+        (:class:`~geocarbon.valuation.Valuation`), ``monte_carlo``
+        (:class:`~geocarbon.uncertainty.MonteCarlo` or None), ``align_to``, ``coverage``, ...
+    """
+    sources = tuple(
+        Path(item)
+        if isinstance(item, str | Path)
+        else landcover_from_array(item, transform=transform, crs=crs, nodata=nodata)
+        for item in landcovers
+    )
+    config = ChangeConfig(
+        landcovers=sources,
+        years=tuple(int(y) for y in years),
+        densities=densities,
+        regions=None
+        if regions is None
+        else regions
+        if isinstance(regions, gpd.GeoDataFrame)
+        else Path(regions),
+        out_dir=None if out_dir is None else Path(out_dir),
+        **options,
+    )
+    return run_change(config)
