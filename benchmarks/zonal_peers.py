@@ -23,6 +23,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -37,6 +38,9 @@ PROVINCES = DATA / "boundaries/china_provinces.geojson"
 ID_FIELD = "adcode"
 NODATA = 255
 EXACT_TOLERANCE = 0.005  # relative, for classes covering >= 1 pixel
+GEOCARBON_OPTIONS = dict(densities="china-clcd", scheme="modis-igbp", id_field=ID_FIELD, threads=2)
+TIFF_OPTIONS = dict(tiled=True, blockxsize=256, blockysize=256, compress="deflate", nodata=NODATA)
+PEERS = ("c", "d", "e")
 SECTION = "## Zonal statistics against peers (issue 3)"
 PREAMBLE = "# Benchmarks\n\nMedians of repeated runs; ratios are measured in the same run, because machines here are noisy.\n"
 LIBRARIES = "geocarbon numpy numba rasterio geopandas pyogrio shapely pyproj rasterstats exactextract xarray-spatial xarray rioxarray"
@@ -92,17 +96,8 @@ def _long_counts(region_ids: list[str], counts_by_region: list[dict]) -> pd.Seri
 def geocarbon_counts(tif: Path, coverage: str) -> pd.Series:
     from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
 
-    config = ZonalConfig(
-        landcover=tif,
-        regions=PROVINCES,
-        densities="china-clcd",
-        threads=2,
-        scheme="modis-igbp",
-        id_field=ID_FIELD,
-        coverage=coverage,
-        progress=False,
-    )
-    table = run_zonal(config).by_class
+    options = dict(landcover=tif, regions=PROVINCES, coverage=coverage, progress=False)
+    table = run_zonal(ZonalConfig(**options, **GEOCARBON_OPTIONS)).by_class
     table = table[(table["region_id"] != "unassigned") & (table["coverage_px"] > 0)]
     column = "pixel_count" if coverage == "centre" else "coverage_px"
     return table.set_index(["region_id", "class_code"])[column].astype(float).sort_index()
@@ -123,12 +118,9 @@ def exactextract_counts(tif: Path) -> pd.Series:
     with warnings.catch_warnings():
         # The GeoJSON's CRS and the raster's are both WGS 84 lon/lat, written differently.
         warnings.filterwarnings("ignore", "Spatial reference system", RuntimeWarning)
+        operations = ["unique", "frac", "count"]
         frame = exact_extract(
-            str(tif),
-            provinces,
-            ["unique", "frac", "count"],
-            include_cols=[ID_FIELD],
-            output="pandas",
+            str(tif), provinces, operations, include_cols=[ID_FIELD], output="pandas"
         )
     # frac is each value's coverage-weighted share and count the covered pixels, so their
     # product is each class's coverage in pixels, what geocarbon reports as coverage_px.
@@ -148,13 +140,8 @@ def xrspatial_counts(tif: Path) -> pd.Series:
     provinces = read_provinces()
     landcover = rioxarray.open_rasterio(tif).squeeze("band", drop=True).load()
     zone_ids = list(range(1, len(provinces) + 1))
-    zones = rasterize(
-        zip(provinces.geometry, zone_ids, strict=True),
-        out_shape=landcover.shape,
-        transform=landcover.rio.transform(),
-        fill=0,
-        dtype="int32",
-    )
+    shapes = zip(provinces.geometry, zone_ids, strict=True)  # zone 0 = outside every province
+    zones = rasterize(shapes, landcover.shape, transform=landcover.rio.transform(), dtype="int32")
     zones_da = xr.DataArray(zones, dims=landcover.dims)
     table = crosstab(zones_da, landcover, zone_ids=zone_ids, nodata_values=NODATA)
     by_zone = table.set_index("zone").drop(columns=[NODATA], errors="ignore")
@@ -164,21 +151,14 @@ def xrspatial_counts(tif: Path) -> pd.Series:
 
 TOOLS = {
     "a": Tool(
-        "geocarbon (centre)", "pixel centre", lambda tif: geocarbon_counts(tif, "centre"), "a"
+        "geocarbon (centre)", "pixel centre", partial(geocarbon_counts, coverage="centre"), "a"
     ),
     "b": Tool(
-        "geocarbon (exact)", "exact fraction", lambda tif: geocarbon_counts(tif, "exact"), "b"
+        "geocarbon (exact)", "exact fraction", partial(geocarbon_counts, coverage="exact"), "b"
     ),
-    "c": Tool(f"rasterstats {version('rasterstats')}", "pixel centre", rasterstats_counts, "a"),
-    "d": Tool(
-        f"exactextract {version('exactextract')}", "exact fraction", exactextract_counts, "b"
-    ),
-    "e": Tool(
-        f"xarray-spatial {version('xarray-spatial')} crosstab",
-        "pixel centre",
-        xrspatial_counts,
-        "a",
-    ),
+    "c": Tool("rasterstats zonal_stats", "pixel centre", rasterstats_counts, "a"),
+    "d": Tool("exactextract", "exact fraction", exactextract_counts, "b"),
+    "e": Tool("xarray-spatial crosstab", "pixel centre", xrspatial_counts, "a"),
 }
 
 
@@ -189,16 +169,7 @@ def write_upsampled(source: Path, scale: int, out_dir: Path) -> Path:
     upsampled = np.repeat(np.repeat(codes, scale, axis=0), scale, axis=1)
     height, width = upsampled.shape
     transform = profile["transform"] * profile["transform"].scale(1 / scale)
-    profile.update(
-        width=width,
-        height=height,
-        transform=transform,
-        nodata=NODATA,
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-        compress="deflate",
-    )
+    profile.update(width=width, height=height, transform=transform, **TIFF_OPTIONS)
     path = out_dir / f"landcover_x{scale}.tif"
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(upsampled, 1)
@@ -284,83 +255,112 @@ def bench_scale(scale: int, repeat: int, tmp_dir: Path) -> ScaleResult:
     return ScaleResult(scale, shape, megapixels, median_s, failures, checks, geocarbon_phases(tif))
 
 
-def machine() -> list[str]:
+def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?"
-    )
+    model = next((ln.split(":", 1)[1] for ln in cpuinfo if ln.startswith("model name")), "?")
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     ram_kib = int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal")))
     versions = ", ".join(f"{name} {version(name)}" for name in LIBRARIES.split())
-    return [
-        f"CPU: {model}; os.cpu_count() = {os.cpu_count()}; RAM {ram_kib / 2**20:.1f} GiB",
-        f"Python {platform.python_version()}, GDAL {rasterio.__gdal_version__}; {versions}",
-    ]
+    return (
+        f"- CPU: {model.strip()}; os.cpu_count() = {os.cpu_count()}; RAM {ram_kib / 2**20:.1f} GiB\n"
+        f"- Python {platform.python_version()}, GDAL {rasterio.__gdal_version__}; {versions}"
+    )
+
+
+def _ratio(key: str, bench: ScaleResult) -> float:
+    return bench.median_s[key] / bench.median_s[TOOLS[key].baseline]
 
 
 def _row(key: str, bench: ScaleResult) -> str:
-    tool, median_s = TOOLS[key], bench.median_s
+    tool = TOOLS[key]
     if key in bench.failures:
         return f"| ({key}) {tool.label} | {tool.coverage} | failed | | `{bench.failures[key]}` |"
-    ratio = (
-        "baseline"
-        if tool.baseline == key
-        else f"{median_s[key] / median_s[tool.baseline]:.2f} (vs {tool.baseline})"
+    seconds = bench.median_s[key]
+    ratio = "baseline" if tool.baseline == key else f"{_ratio(key, bench):.2f} (vs {tool.baseline})"
+    speed = bench.megapixels / seconds
+    return f"| ({key}) {tool.label} | {tool.coverage} | {seconds:.2f} | {speed:.2f} | {ratio} |"
+
+
+def _phases_sentence(bench: ScaleResult) -> str:
+    """Derived from the profile: how much of geocarbon's run is the pixel pass."""
+    pixel_s = bench.phase_s.get(PHASES[("geocarbon/streaming.py", "stream_histogram")], 0.0)
+    share = pixel_s / bench.phase_s["total"]
+    return f"at scale {bench.scale} the pixel pass is {share:.0%} of geocarbon's profiled run"
+
+
+SCALE_TEMPLATE = """### Scale {scale}: {height} x {width} = {megapixels:.1f} Mpx
+
+| Tool | Coverage | Median s | Mpx/s | Peer time / geocarbon time |
+|---|---|---:|---:|---:|
+{rows}
+
+Where geocarbon centre's time goes (one run under cProfile, which slows Python loops; {total:.2f} s):
+
+{phases}
+
+Checks before timing:
+
+{checks}
+"""
+
+
+def scale_table(bench: ScaleResult) -> str:
+    phases = [f"- {label}: {s:.2f} s" for label, s in bench.phase_s.items() if label != "total"]
+    return SCALE_TEMPLATE.format(
+        scale=bench.scale,
+        height=bench.shape[0],
+        width=bench.shape[1],
+        megapixels=bench.megapixels,
+        rows="\n".join(_row(key, bench) for key in TOOLS),
+        total=bench.phase_s["total"],
+        phases="\n".join(phases),
+        checks="\n".join(f"- {line}" for line in bench.checks),
     )
-    return f"| ({key}) {tool.label} | {tool.coverage} | {median_s[key]:.2f} | {bench.megapixels / median_s[key]:.2f} | {ratio} |"
-
-
-def scale_table(bench: ScaleResult) -> list[str]:
-    height, width = bench.shape
-    lines = [
-        f"### Scale {bench.scale}: {height} x {width} = {bench.megapixels:.1f} Mpx",
-        "",
-        "| Tool | Coverage | Median s | Mpx/s | Peer time / geocarbon time |",
-        "|---|---|---:|---:|---:|",
-        *[_row(key, bench) for key in TOOLS],
-        "",
-        f"Where geocarbon centre's time goes (one run under cProfile, {bench.phase_s['total']:.2f} s):",
-        "",
-    ]
-    lines += [f"- {label}: {s:.2f} s" for label, s in bench.phase_s.items() if label != "total"]
-    return [*lines, "", "Checks before timing:", "", *[f"- {line}" for line in bench.checks], ""]
 
 
 def summary(benches: list[ScaleResult]) -> str:
-    parts = []
-    for bench in benches:
-        ratios = [
-            f"{TOOLS[key].label.split()[0]} {bench.median_s[key] / bench.median_s[TOOLS[key].baseline]:.1f}x"
-            for key in ("c", "d", "e")
+    ratios = [
+        f"at scale {bench.scale} "
+        + ", ".join(
+            f"{TOOLS[key].label.split()[0]} {_ratio(key, bench):.1f}x"
+            for key in PEERS
             if key in bench.median_s
-        ]
-        parts.append(f"at scale {bench.scale} {', '.join(ratios)}")
+        )
+        for bench in benches
+    ]
+    phases = "; ".join(_phases_sentence(bench) for bench in benches)
     return (
-        "Peer time over geocarbon time (above 1, geocarbon is faster): " + "; ".join(parts) + ". "
-        "geocarbon's fixed costs (reading the 18 MB GeoJSON twice, the overlap check, geodesic "
-        "region areas) dominate at scale 1; the larger raster shows the pixel pass."
+        f"Peer time over geocarbon time (above 1, geocarbon is faster): {'; '.join(ratios)}. "
+        f"The rest of geocarbon's time is fixed per run, not per pixel: {phases}."
     )
 
 
-def section(benches: list[ScaleResult], command: str) -> str:
-    lines = [
-        SECTION,
-        "",
-        "```",
-        command,
-        "```",
-        "",
-        *[f"- {line}" for line in machine()],
-        "",
-        "Each tool computes per-province per-class pixel counts of the MODIS IGBP 2019 land cover "
-        "over 34 provinces, timed from files on disk to an in-memory table (vector read and any "
-        "rasterization included): median of the repeats, tools interleaved, after one untimed "
-        "warm-up run of each.",
-        "",
-    ]
-    for bench in benches:
-        lines += scale_table(bench)
-    return "\n".join([*lines, summary(benches), ""])
+SECTION_TEMPLATE = """{heading}
+
+```
+{command}
+```
+
+{machine}
+
+Each tool computes per-province per-class pixel counts of the MODIS IGBP 2019 land cover over 34
+provinces, timed from files on disk to an in-memory table (vector read and any rasterization
+included): median of {repeat} runs, tools interleaved, after one untimed warm-up run of each.
+
+{tables}
+{summary}
+"""
+
+
+def section(benches: list[ScaleResult], command: str, repeat: int) -> str:
+    return SECTION_TEMPLATE.format(
+        heading=SECTION,
+        command=command,
+        machine=machine(),
+        repeat=repeat,
+        tables="\n".join(scale_table(bench) for bench in benches),
+        summary=summary(benches),
+    )
 
 
 def write_section(path: Path, text: str) -> None:
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.join(sys.orig_argv if argv is None else [*script, *argv])
     with tempfile.TemporaryDirectory(prefix="geocarbon-bench-") as tmp:
         benches = [bench_scale(scale, args.repeat, Path(tmp)) for scale in args.scale]
-    text = section(benches, command)
+    text = section(benches, command, args.repeat)
     print(text)
     if args.write:
         write_section(args.write, text)

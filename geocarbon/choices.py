@@ -8,3 +8,6 @@ AREA_METHODS = ("auto", "planar", "equal-area", "ellipsoid-rows", "scale-factor"
 UNKNOWN_MODES = ("error", "zero", "nodata")
 #: Pixel membership in regions (see :mod:`geocarbon.zones`).
 COVERAGE_MODES = ("centre", "all-touched", "exact")
+#: Monte Carlo density distributions and correlation (see :mod:`geocarbon.uncertainty`).
+DISTRIBUTIONS = ("triangular", "pert")
+CORRELATIONS = ("independent", "pool")

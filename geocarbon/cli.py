@@ -10,11 +10,18 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from geocarbon._version import __version__
-from geocarbon.choices import AREA_METHODS, COVERAGE_MODES, UNKNOWN_MODES
+from geocarbon.choices import (
+    AREA_METHODS,
+    CORRELATIONS,
+    COVERAGE_MODES,
+    DISTRIBUTIONS,
+    UNKNOWN_MODES,
+)
 from geocarbon.errors import GeoCarbonError
 
 SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
@@ -195,6 +202,98 @@ def zonal(
 
 
 @cli.command()
+@click.argument("landcovers", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--years",
+    multiple=True,
+    type=int,
+    required=True,
+    help="Year of each land cover, in order: --years 2000 2020.",
+)
+@densities_option
+@out_option
+@click.option(
+    "--regions", type=click.Path(path_type=Path), help="Region polygons: change by region."
+)
+@click.option("--id-field", help="Unique region id field (also a density table's region_id).")
+@click.option("--name-field", help="Region name field.")
+@click.option("--layer", help="Layer of the vector file (default: its first).")
+@click.option("--coverage", type=click.Choice(COVERAGE_MODES), default="centre", show_default=True)
+@click.option(
+    "--align-to",
+    help="Resample (nearest) dates on other grids onto this one: 'first' or a raster path. Without it, "
+    "dates must share a grid.",
+)
+@click.option("--price", type=float, help="Carbon price per Mg C (valuation; InVEST's formula).")
+@click.option(
+    "--discount-rate", type=float, default=0.0, show_default=True, help="Annual discount rate (%)."
+)
+@click.option(
+    "--price-change",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Annual change in the carbon price (%).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Monte Carlo draws; 0 for none.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the draws.")
+@click.option(
+    "--distribution", type=click.Choice(DISTRIBUTIONS), default="triangular", show_default=True
+)
+@click.option(
+    "--correlation",
+    type=click.Choice(CORRELATIONS),
+    default="independent",
+    show_default=True,
+    help="'pool': one draw per pool shared by all classes (systematic error).",
+)
+@scheme_option
+@unknown_option
+@area_option
+@click.option("--no-rasters", is_flag=True, help="Only the tables.")
+@memory_option
+@threads_option
+@overwrite_option
+@quiet_option
+def change(landcovers: tuple[Path, ...], years: tuple[int, ...], **options: Any) -> None:
+    """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty."""
+    from geocarbon.change_pipeline import ChangeConfig, run_change
+    from geocarbon.uncertainty import MonteCarlo
+    from geocarbon.valuation import Valuation
+
+    price = options.pop("price")
+    discount_rate, price_change = options.pop("discount_rate"), options.pop("price_change")
+    draws, seed = options.pop("draws"), options.pop("seed")
+    distribution, correlation = options.pop("distribution"), options.pop("correlation")
+    quiet = options.pop("quiet")
+    config = ChangeConfig(
+        landcovers=landcovers,
+        years=years,
+        valuation=None if price is None else Valuation(price, discount_rate, price_change),
+        monte_carlo=None if draws == 0 else MonteCarlo(draws, seed, distribution, correlation),
+        write_rasters=not options.pop("no_rasters"),
+        progress=False if quiet else None,
+        **options,
+    )
+    result = run_change(config)
+    if not quiet:
+        for label, period in result.summary["periods"].items():
+            click.echo(
+                f"{label}: net {period['net_change_mg'] / 1e6:+.6g} Tg C "
+                f"(gains {period['gross_gain_mg'] / 1e6:.6g}, losses {period['gross_loss_mg'] / 1e6:.6g} Tg C; "
+                f"{period['annual_net_change_tg_per_yr']:+.6g} Tg C/yr)."
+            )
+        for path in result.outputs:
+            click.echo(f"  wrote {path}")
+
+
+@cli.command()
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True
 )
@@ -262,12 +361,28 @@ def _show_warning(
     click.echo(f"Warning: {message}", err=True)
 
 
+def expand_years(argv: Sequence[str]) -> list[str]:
+    """``--years 2000 2010 2020`` -> ``--years 2000 --years 2010 --years 2020`` for click."""
+    expanded: list[str] = []
+    in_years = False
+    for token in argv:
+        if token == "--years":
+            in_years = True
+            continue
+        if in_years and token.lstrip("-").isdigit() and not token.startswith("--"):
+            expanded += ["--years", token]
+            continue
+        in_years = False
+        expanded.append(token)
+    return expanded
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 bad input, 2 usage)."""
     warnings.showwarning = _show_warning
     try:
         cli.main(
-            args=list(argv) if argv is not None else None,
+            args=expand_years(list(argv) if argv is not None else sys.argv[1:]),
             prog_name="geocarbon",
             standalone_mode=False,
         )

@@ -21,8 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import betaincinv
 
-DISTRIBUTIONS = ("triangular", "pert")
-CORRELATIONS = ("independent", "pool")
+from geocarbon.choices import CORRELATIONS, DISTRIBUTIONS
+
 DEFAULT_DRAWS = 1000
 PERCENTILES = (5.0, 50.0, 95.0)
 
