@@ -6,17 +6,18 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from geocarbon import kernels
+from geocarbon.blocks import iter_blocks
+from geocarbon.lookup import build_class_lookup, density_by_bin
+from geocarbon.stocks import Histogram, process_block
+
 from reference import (
     classify_reference,
     densities_reference,
     histogram_reference,
     unknown_counts_reference,
 )
-
-from geocarbon import kernels
-from geocarbon.blocks import iter_blocks
-from geocarbon.lookup import build_class_lookup, density_by_bin
-from geocarbon.stocks import Histogram, process_block
 
 DTYPES = st.sampled_from(["uint8", "int8", "int16", "uint16", "int32"])
 

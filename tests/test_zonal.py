@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -15,6 +14,8 @@ from hypothesis.extra import numpy as hnp
 from geocarbon import zonal_stocks
 from geocarbon.tables import CarbonTable
 from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+
+from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM
 
 X0, Y0 = ONE_HA_TRANSFORM.c, ONE_HA_TRANSFORM.f  # upper-left corner; pixels are 100 m
 

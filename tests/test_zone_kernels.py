@@ -10,9 +10,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from rasterio.features import rasterize
-from reference import accumulate_fractions_reference, centre_inside_reference
 
 from geocarbon import kernels
+
+from reference import accumulate_fractions_reference, centre_inside_reference
 
 H, W = 17, 23
 
