@@ -157,3 +157,79 @@ def test_zonal_bad_field_is_one_line_error(capsys, tmp_path):
     )
     assert code == 1 and "no field(s) code" in err and "adcode" in err and "Traceback" not in err
     assert not (tmp_path / "z").exists()
+
+
+def test_change_command_with_years_and_valuation(capsys, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "change"
+    code, stdout, err = run(
+        capsys,
+        "change",
+        str(REPO_ROOT / "rasters" / "clcd_2000.tif"),
+        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        "--years",
+        "2000",
+        "2020",
+        "--regions",
+        str(REPO_ROOT / "vectors" / "regions.gpkg"),
+        "--id-field",
+        "adcode",
+        "--densities",
+        "china-clcd",
+        "--price",
+        "43",
+        "--discount-rate",
+        "-7.1",
+        "--price-change",
+        "2.8",
+        "--draws",
+        "200",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    assert stdout.startswith("2000-2020: net")
+    change = pd.read_csv(out / "change.csv")
+    assert {
+        "net_change_mg",
+        "gross_gain_mg",
+        "npv",
+        "net_change_mg_p5",
+        "top_variance_pool",
+    } <= set(change.columns)
+    assert (out / "npv_2000-2020_per_ha.tif").exists() and (out / "regions.gpkg").exists()
+    series = pd.read_csv(out / "series.csv")
+    assert sorted(series["year"].unique()) == [2000, 2020]
+
+
+def test_change_years_must_match_dates(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "change",
+        str(REPO_ROOT / "rasters" / "clcd_2000.tif"),
+        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        "--years",
+        "2000",
+        "--densities",
+        "china-clcd",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert code == 1 and "2 land-cover rasters but 1 years" in err
+
+
+def test_years_expansion():
+    from geocarbon.cli import expand_years
+
+    assert expand_years(["change", "a", "b", "--years", "2000", "2020", "--out", "o"]) == [
+        "change",
+        "a",
+        "b",
+        "--years",
+        "2000",
+        "--years",
+        "2020",
+        "--out",
+        "o",
+    ]
