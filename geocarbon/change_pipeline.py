@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +30,9 @@ from geocarbon.errors import ConfigError
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.lookup import build_class_lookup, density_by_bin
 from geocarbon.pipeline import (
-    DEFAULT_MEMORY_MB,
     GDAL_CACHE_MB,
+    RunOptions,
     check_unknown,
-    plan_block_shape,
     prepare_table,
 )
 from geocarbon.raster_io import LandCoverSource, WindowReader, landcover_from_array, open_landcover
@@ -60,8 +58,8 @@ ALL_ID = "all"
 CHANGE_BANDS = (*POOLS, "total")
 
 
-@dataclass(frozen=True)
-class ChangeConfig:
+@dataclass(frozen=True, kw_only=True)
+class ChangeConfig(RunOptions):
     """A change run over two or more dates, optionally by region, valued and with uncertainty."""
 
     landcovers: tuple[Path | LandCoverSource, ...]
@@ -73,18 +71,10 @@ class ChangeConfig:
     name_field: str | None = None
     layer: str | None = None
     coverage: str = "centre"
-    scheme: str | None = None
-    unknown: str = "error"
-    area_method: str = "auto"
     align_to: str | None = None
     valuation: Valuation | None = None
     monte_carlo: MonteCarlo | None = field(default_factory=MonteCarlo)
     write_rasters: bool = True
-    overwrite: bool = False
-    memory_mb: int = DEFAULT_MEMORY_MB
-    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
-    block_shape: tuple[int, int] | None = None
-    progress: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -154,12 +144,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     refuse_existing(list(paths.values()), overwrite=config.overwrite)
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
-    options = StreamOptions(
-        config.block_shape or plan_block_shape(sources[0], config.memory_mb, config.threads),
-        config.threads,
-        config.progress,
-        config.unknown == "error",
-    )
+    options = config.stream_options(sources[0])
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
         writers = (
             _writers(staged, paths, grid, periods, config) if paths and config.write_rasters else []

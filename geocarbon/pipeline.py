@@ -52,17 +52,19 @@ BYTES_PER_PIXEL = 41
 RASTER_NAMES = (*POOLS, "total")
 
 
-@dataclass(frozen=True)
-class StockConfig:
-    """Everything a stock run needs; paths are validated by :func:`run_stock`."""
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """Options every run shares: how codes are read and areas measured, and how it executes.
 
-    landcover: Path
-    densities: str | Path
-    out_dir: Path
+    ``scheme`` is the raster's class scheme (crosswalks a built-in table), ``unknown`` what to do
+    with codes missing from the table, ``area_method`` the pixel-area method; ``memory_mb`` bounds
+    the blocks in flight, ``threads`` the workers, ``block_shape`` overrides the planned blocks,
+    ``progress`` None shows a bar on terminals only.
+    """
+
     scheme: str | None = None
     unknown: str = "error"
     area_method: str = "auto"
-    write_rasters: bool = True
     overwrite: bool = False
     memory_mb: int = DEFAULT_MEMORY_MB
     threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
@@ -72,6 +74,21 @@ class StockConfig:
     def __post_init__(self) -> None:
         if self.unknown not in UNKNOWN_MODES:
             raise ValueError(f"unknown must be one of {UNKNOWN_MODES}, got {self.unknown!r}")
+
+    def stream_options(self, source: LandCoverSource) -> StreamOptions:
+        """Blocks planned for ``source`` under the memory budget, with this run's threads."""
+        shape = self.block_shape or plan_block_shape(source, self.memory_mb, self.threads)
+        return StreamOptions(shape, self.threads, self.progress, self.unknown == "error")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockConfig(RunOptions):
+    """Everything a stock run needs; paths are validated by :func:`run_stock`."""
+
+    landcover: Path
+    densities: str | Path
+    out_dir: Path
+    write_rasters: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,7 +131,6 @@ def _run_stock(config: StockConfig) -> StockResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
-    block_shape = config.block_shape or plan_block_shape(source, config.memory_mb, config.threads)
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
         writer = None
         if config.write_rasters:
@@ -129,9 +145,7 @@ def _run_stock(config: StockConfig) -> StockResult:
             }
             writer = RasterSetWriter(staged, source.grid, bands, threads=config.threads)
         try:
-            options = StreamOptions(
-                block_shape, config.threads, config.progress, config.unknown == "error"
-            )
+            options = config.stream_options(source)
             histogram = stream_histogram(
                 source, lookup, area, options, density_by_bin=density, writer=writer
             )

@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,14 @@ from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.lookup import ClassLookup, build_class_lookup
 from geocarbon.pipeline import (
-    DEFAULT_MEMORY_MB,
     GDAL_CACHE_MB,
+    RunOptions,
     check_unknown,
-    plan_block_shape,
     prepare_table,
 )
 from geocarbon.raster_io import LandCoverSource, landcover_from_array, open_landcover
 from geocarbon.stocks import Histogram
-from geocarbon.streaming import StreamOptions, stream_histogram
+from geocarbon.streaming import stream_histogram
 from geocarbon.tables import CarbonTable
 from geocarbon.writers import (
     StagedOutputs,
@@ -42,8 +40,8 @@ from geocarbon.zonal import UNASSIGNED_ID, parent_table, region_class_table, reg
 from geocarbon.zones import ZoneIndex, build_zone_index, read_regions, region_area_ha
 
 
-@dataclass(frozen=True)
-class ZonalConfig:
+@dataclass(frozen=True, kw_only=True)
+class ZonalConfig(RunOptions):
     """A zonal run: land cover, regions and densities, and where (if anywhere) to write."""
 
     landcover: Path | LandCoverSource
@@ -55,14 +53,6 @@ class ZonalConfig:
     parent_field: str | None = None
     layer: str | None = None
     coverage: str = "centre"
-    scheme: str | None = None
-    unknown: str = "error"
-    area_method: str = "auto"
-    overwrite: bool = False
-    memory_mb: int = DEFAULT_MEMORY_MB
-    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
-    block_shape: tuple[int, int] | None = None
-    progress: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -116,12 +106,7 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     index = build_zone_index(regions, source.grid, config.coverage)
-    options = StreamOptions(
-        config.block_shape or plan_block_shape(source, config.memory_mb, config.threads),
-        config.threads,
-        config.progress,
-        config.unknown == "error",
-    )
+    options = config.stream_options(source)
     histogram = stream_histogram(source, lookup, area, options, zones=index)
     check_unknown(histogram, lookup, source, table, config.unknown)
     names = dict(region_ids=index.ids, region_names=index.names)
