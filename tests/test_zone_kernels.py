@@ -39,7 +39,13 @@ def polygons(draw, grid_step=None):
     if grid_step:
         coords = draw(hnp.arrays(np.int64, (n, 2), elements=st.integers(-4, 50))) * grid_step
     else:
-        coords = draw(hnp.arrays(np.float64, (n, 2), elements=st.floats(-4, 27, allow_nan=False)))
+        coords = draw(
+            hnp.arrays(
+                np.float64,
+                (n, 2),
+                elements=st.floats(-4, 27, allow_nan=False).map(lambda v: round(v, 6)),
+            )
+        )
     geometry = shapely.make_valid(shapely.Polygon(coords))
     parts = [p for p in shapely.get_parts(geometry) if p.geom_type == "Polygon" and p.area > 1e-6]
     if draw(st.booleans()) and parts:
