@@ -310,3 +310,29 @@ def change_from_bins(
                 out_change[band, row, col] = np.float64(density_by_bin[end, band]) - np.float64(
                     density_by_bin[start, band]
                 )
+
+
+@njit(cache=True, nogil=True)
+def runs_overlap(
+    rows_a: NDArray[np.int32],
+    c0_a: NDArray[np.int32],
+    c1_a: NDArray[np.int32],
+    rows_b: NDArray[np.int32],
+    c0_b: NDArray[np.int32],
+    c1_b: NDArray[np.int32],
+) -> bool:
+    """Whether two lists of pixel runs, each sorted by (row, first column), share a pixel."""
+    i = 0
+    j = 0
+    while i < rows_a.shape[0] and j < rows_b.shape[0]:
+        if rows_a[i] < rows_b[j]:
+            i += 1
+        elif rows_b[j] < rows_a[i]:
+            j += 1
+        elif c1_a[i] <= c0_b[j]:
+            i += 1
+        elif c1_b[j] <= c0_a[i]:
+            j += 1
+        else:
+            return True
+    return False

@@ -189,21 +189,25 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
     geometries = np.asarray(regions.to_crs(grid.crs).geometry.values, dtype=object)
     tree = shapely.STRtree(geometries)
     ids = tuple(regions["region_id"])
-    overlapping = _conflicts(geometries, tree, touching=False)
-    conflicts = (
-        _conflicts(geometries, tree, touching=True) if mode == "all-touched" else overlapping
-    )
+    centre, boundary = _region_runs(geometries, grid, with_boundary=mode != "centre")
+    # Conflicts are decided on the grid: regions conflict when they would claim the same pixel.
+    candidates = _bbox_pairs(geometries, tree)
+    overlapping = [(a, b) for a, b in candidates if _share_pixels(centre[a], centre[b])]
+    if mode == "all-touched":
+        touched = [_merge_runs(centre[r], boundary[r]) for r in range(len(ids))]
+        conflicts = [(a, b) for a, b in candidates if _share_pixels(touched[a], touched[b])]
+    else:
+        conflicts = overlapping
     overlaps = tuple((ids[a], ids[b]) for a, b in overlapping)
     if overlaps:
         pairs = ", ".join(f"{a}/{b}" for a, b in overlaps[:10])
         warnings.warn(
-            f"{len(overlaps)} pair(s) of regions overlap ({pairs}{', ...' if len(overlaps) > 10 else ''}); "
-            "each counts its own share, so region sums exceed the raster total.",
+            f"{len(overlaps)} pair(s) of regions overlap ({pairs}{', ...' if len(overlaps) > 10 else ''}): "
+            "they share pixels; each counts its own share, so region sums exceed the raster total.",
             UserWarning,
             stacklevel=2,
         )
     layer_of = _colour(len(ids), conflicts)
-    centre, boundary = _region_runs(geometries, grid, with_boundary=mode != "centre")
     layer_spans = tuple(
         _span_table(
             [centre[r] for r in range(len(ids)) if layer_of[r] == layer]
@@ -329,17 +333,21 @@ def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-def _conflicts(
-    geometries: NDArray[np.object_], tree: shapely.STRtree, *, touching: bool
-) -> list[tuple[int, int]]:
-    """Pairs (a < b) that cannot share a layer: interiors overlap, or (``touching``) any contact."""
-    left, right = tree.query(geometries, predicate="intersects")
+def _bbox_pairs(geometries: NDArray[np.object_], tree: shapely.STRtree) -> list[tuple[int, int]]:
+    """Pairs (a < b) of regions whose bounding boxes meet: the only ones that can share pixels."""
+    left, right = tree.query(geometries)
     keep = left < right
-    left, right = left[keep], right[keep]
-    if not touching and len(left):
-        inside = shapely.relate_pattern(geometries[left], geometries[right], "T********")
-        left, right = left[inside], right[inside]
-    return list(zip(left.tolist(), right.tolist(), strict=True))
+    return list(zip(left[keep].tolist(), right[keep].tolist(), strict=True))
+
+
+def _share_pixels(a: Runs, b: Runs) -> bool:
+    return bool(kernels.runs_overlap(a[0], a[1], a[2], b[0], b[1], b[2]))
+
+
+def _merge_runs(a: Runs, b: Runs) -> Runs:
+    row, col0, col1, zone = (np.concatenate([x, y]) for x, y in zip(a, b, strict=True))
+    order = np.lexsort((col0, row))
+    return row[order], col0[order], col1[order], zone[order]
 
 
 def _colour(n: int, conflicts: list[tuple[int, int]]) -> NDArray[np.int32]:
@@ -515,7 +523,21 @@ def _pixel_rings(
 
 
 def region_area_ha(regions: gpd.GeoDataFrame) -> NDArray[np.float64]:
-    """Each region's own area (ha) on the WGS84 ellipsoid (pyproj.Geod), whatever its CRS."""
-    geod = pyproj.Geod(ellps="WGS84")
-    lonlat = regions.geometry.to_crs("OGC:CRS84")
-    return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in lonlat]) / 1e4
+    """Each region's own area (ha) on the WGS84 ellipsoid, whatever its CRS.
+
+    Each region is projected to a Lambert azimuthal equal-area projection centred on it (exactly
+    area-preserving on the ellipsoid), so its planar area is its ellipsoidal area.
+    """
+    areas = []
+    for geometry in regions.geometry.to_crs("OGC:CRS84"):
+        centre = geometry.centroid
+        laea = pyproj.Transformer.from_crs(
+            "OGC:CRS84",
+            f"+proj=laea +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84 +units=m",
+            always_xy=True,
+        )
+        projected = shapely.transform(
+            geometry, lambda xy, t=laea: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+        )
+        areas.append(projected.area / 1e4)
+    return np.asarray(areas, dtype=np.float64)

@@ -1,0 +1,410 @@
+"""Static figures (PNG, SVG) drawn from the tables a zonal or change run wrote.
+
+This module owns four figures: stock by pool per region, net change per region with its Monte
+Carlo interval, the land-cover conversions behind the change, and the stock series. Each
+``*_figure`` function takes DataFrames shaped like geocarbon's CSV outputs and returns a
+matplotlib :class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display, no pyplot
+state, nothing written. :func:`write_figures` is the I/O edge: it reads the CSV files, renders
+every figure they allow and writes the images under temporary names, renamed on success.
+
+Figures only select rows, convert Mg C to Tg C and sort; every number comes from the tables,
+never from pixels. matplotlib is imported inside the functions that draw, so importing
+geocarbon does not pay for it. ``unassigned`` (land outside every region) is left out of the
+per-region figures: it is not a region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from geocarbon.errors import ConfigError, InputFileError
+from geocarbon.units import MG_PER_TG, POOLS
+from geocarbon.writers import StagedOutputs
+from geocarbon.zonal import UNASSIGNED_ID
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: Pool colours, fixed so that figures from different runs compare at a glance. Above, below and
+#: dead are Okabe-Ito colours (distinguishable with the common colour-vision deficiencies); soil
+#: is the dark brown of ColorBrewer's BrBG, darker than all three.
+POOL_COLOURS: dict[str, str] = {
+    "above": "#009E73",  # bluish green: living above-ground biomass
+    "below": "#E69F00",  # orange: roots
+    "dead": "#F0E442",  # yellow: dead wood and litter
+    "soil": "#8C510A",  # brown: soil organic carbon
+}
+#: Net change colours (Okabe-Ito): a sink gains carbon, a source loses it.
+SINK_COLOUR = "#0072B2"
+SOURCE_COLOUR = "#D55E00"
+NO_CHANGE_COLOUR = "#999999"
+#: Colour maps of the destination classes in the transitions figure, in class-code order:
+#: tab10 up to ten classes, tab20 (light and dark pairs, harder to tell apart) beyond.
+CLASS_COLOUR_MAPS = ("tab10", "tab20")
+
+#: The output tables figures are drawn from, as the zonal and change commands name them.
+INPUT_NAMES = ("regions.csv", "series.csv", "change.csv", "transitions.csv")
+DEFAULT_FORMATS = ("png", "svg")
+PNG_DPI = 150
+FIGURE_WIDTH_IN = 8.0
+#: Height per bar (or legend entry) and the fixed part (title, axis), in inches.
+ROW_HEIGHT_IN = 0.32
+BASE_HEIGHT_IN = 1.4
+
+STOCK_COLUMNS = ("region_id", "region_name", *(f"stock_{pool}_mg" for pool in POOLS))
+CHANGE_COLUMNS = ("region_id", "region_name", "period", "years", "net_change_mg")
+TRANSITION_COLUMNS = ("region_id", "period", "class_from", "class_to", "name_from", "name_to")
+SERIES_COLUMNS = (*STOCK_COLUMNS, "year", "stock_total_mg")
+
+
+@dataclass(frozen=True)
+class FigureTables:
+    """The output tables found in a folder; None where a table is absent.
+
+    ``stocks`` holds per-region pool stocks: series.csv (every year) after a change run,
+    otherwise regions.csv of a zonal run.
+    """
+
+    stocks: pd.DataFrame | None
+    change: pd.DataFrame | None
+    transitions: pd.DataFrame | None
+    series: pd.DataFrame | None
+
+
+def write_figures(
+    out_dir: str | Path,
+    *,
+    figures_dir: str | Path | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Draw every figure the outputs in ``out_dir`` allow and write each in every format.
+
+    Figures (file stem: content):
+
+    - ``stock_by_pool``: stock per region (Tg C), stacked by pool; the last year of series.csv
+      after a change run, else regions.csv of a zonal run.
+    - ``net_change``: net change per region (Tg C) over the first-to-last period of change.csv,
+      with 5-95 % whiskers when the Monte Carlo columns exist.
+    - ``transitions``: area (ha) converted from each class to the others over the first-to-last
+      period, all regions together.
+    - ``stock_series``: total stock per region over time (Tg C), when series.csv has more than
+      two years, with the 5-95 % band when present.
+
+    Parameters
+    ----------
+    out_dir
+        The ``--out`` folder of a ``geocarbon zonal`` or ``geocarbon change`` run.
+    figures_dir
+        Where to write the images; default ``out_dir / "figures"``.
+    formats
+        Image formats matplotlib can write, as file suffixes (default PNG at 150 dpi and SVG).
+    overwrite
+        Replace existing figure files; by default they are refused.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, figure by figure, in the order of ``formats``.
+
+    Raises
+    ------
+    InputFileError
+        ``out_dir`` holds none of regions.csv, series.csv, change.csv, transitions.csv, or one
+        of them lacks the columns a figure needs.
+    OutputExistsError
+        A figure file exists and ``overwrite`` is False; nothing is written.
+    ConfigError
+        A format matplotlib cannot write.
+    """
+    out_dir = Path(out_dir)
+    suffixes = _check_formats(formats)
+    builders = figure_builders(read_figure_tables(out_dir))
+    target = out_dir / "figures" if figures_dir is None else Path(figures_dir)
+    paths = {
+        (name, suffix): target / f"{name}.{suffix}" for name in builders for suffix in suffixes
+    }
+    with StagedOutputs(list(paths.values()), overwrite=overwrite) as staged:
+        for name, build in builders.items():
+            figure = build()
+            for suffix in suffixes:
+                figure.savefig(
+                    staged.temp(paths[name, suffix]),
+                    format=suffix,
+                    dpi=PNG_DPI,
+                    bbox_inches="tight",
+                )
+    return list(paths.values())
+
+
+def read_figure_tables(out_dir: Path) -> FigureTables:
+    """Read the output tables present in ``out_dir``; raise if there is none."""
+    found = {name: out_dir / name for name in INPUT_NAMES if (out_dir / name).is_file()}
+    if not found:
+        state = "does not exist" if not out_dir.exists() else "holds none of them"
+        raise InputFileError(
+            f"No geocarbon outputs to draw: looked for {', '.join(INPUT_NAMES)} in {str(out_dir)!r}, "
+            f"which {state}. Pass the --out folder of a `geocarbon zonal` or `geocarbon change` run."
+        )
+    series = _read_table(found.get("series.csv"), SERIES_COLUMNS)
+    # A change folder also holds a regions.csv, but of change, not of stocks by pool.
+    stocks = series if series is not None else _read_table(found.get("regions.csv"), STOCK_COLUMNS)
+    return FigureTables(
+        stocks=stocks,
+        change=_read_table(found.get("change.csv"), CHANGE_COLUMNS),
+        transitions=_read_table(found.get("transitions.csv"), TRANSITION_COLUMNS),
+        series=series,
+    )
+
+
+def figure_builders(tables: FigureTables) -> dict[str, Callable[[], Figure]]:
+    """Figure name -> a function drawing it, for every figure the tables allow."""
+    builders: dict[str, Callable[[], Figure]] = {}
+    if tables.stocks is not None:
+        builders["stock_by_pool"] = partial(stock_by_pool_figure, tables.stocks)
+    if tables.change is not None:
+        builders["net_change"] = partial(net_change_figure, tables.change)
+    if tables.transitions is not None:
+        builders["transitions"] = partial(transitions_figure, tables.transitions)
+    if tables.series is not None and tables.series["year"].nunique() > 2:
+        builders["stock_series"] = partial(stock_series_figure, tables.series)
+    return builders
+
+
+def stock_by_pool_figure(stocks: pd.DataFrame) -> Figure:
+    """Horizontal bars of stock per region (Tg C) stacked by pool, largest region on top.
+
+    ``stocks`` is regions.csv (zonal) or series.csv (change; its last year is drawn): one row per
+    region with ``region_name`` and ``stock_<pool>_mg``. One bar segment per region and pool.
+    """
+    year = int(stocks["year"].max()) if "year" in stocks else None
+    rows = stocks if year is None else stocks[stocks["year"] == year]
+    rows = _regions_only(rows)
+    pool_tg = rows[[f"stock_{pool}_mg" for pool in POOLS]].to_numpy() / MG_PER_TG
+    order = pool_tg.sum(axis=1).argsort(kind="stable")
+    names = rows["region_name"].astype(str).to_numpy()[order]
+    figure, axes = _new_axes(len(names))
+    positions = _bar_positions(axes, names)
+    left_tg = np.zeros(len(names))
+    for p, pool in enumerate(POOLS):
+        axes.barh(positions, pool_tg[order, p], left=left_tg, color=POOL_COLOURS[pool], label=pool)
+        left_tg += pool_tg[order, p]
+    axes.set_xlabel("Carbon stock (Tg C)")
+    axes.set_title("Carbon stock by pool" + ("" if year is None else f", {year}"))
+    figure.legend(loc="outside right upper", title="Pool")
+    return figure
+
+
+def net_change_figure(change: pd.DataFrame) -> Figure:
+    """Horizontal bars of net change per region (Tg C) over the longest (first-to-last) period.
+
+    Bars are blue for sinks (gain), vermillion for sources (loss); whiskers span the 5th to 95th
+    percentile when ``net_change_mg_p5`` and ``net_change_mg_p95`` exist. One bar per region.
+    """
+    longest = change[change["years"] == change["years"].max()]
+    rows = _regions_only(longest).sort_values("net_change_mg", kind="stable")
+    net_tg = rows["net_change_mg"].to_numpy() / MG_PER_TG
+    figure, axes = _new_axes(len(rows))
+    positions = _bar_positions(axes, rows["region_name"].astype(str).to_numpy())
+    axes.barh(positions, net_tg, color=[_sign_colour(value) for value in net_tg])
+    with_interval = {"net_change_mg_p5", "net_change_mg_p95"} <= set(rows.columns)
+    if with_interval:
+        _draw_interval(
+            axes,
+            positions,
+            low_tg=rows["net_change_mg_p5"].to_numpy() / MG_PER_TG,
+            high_tg=rows["net_change_mg_p95"].to_numpy() / MG_PER_TG,
+        )
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_xlabel("Net change in carbon stock (Tg C)")
+    axes.set_title(f"Net carbon stock change, {longest['period'].iloc[0]}")
+    figure.legend(handles=_sign_legend(with_interval=with_interval), loc="outside right upper")
+    return figure
+
+
+def transitions_figure(transitions: pd.DataFrame) -> Figure:
+    """Stacked bars of the area (ha) converted from each class, stacked by destination class.
+
+    Uses the first-to-last period (the longest), summed over regions (``unassigned`` excluded);
+    persistence (``class_from == class_to``) and zero areas are left out. One bar per origin
+    class that lost area, largest on top.
+    """
+    period = _longest_period(transitions["period"])
+    rows = _regions_only(transitions[transitions["period"] == period])
+    rows = rows[(rows["class_from"] != rows["class_to"]) & (rows["area_ha"] > 0)]
+    area_ha = rows.pivot_table(
+        index=["class_from", "name_from"],
+        columns=["class_to", "name_to"],
+        values="area_ha",
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    area_ha = area_ha.loc[area_ha.sum(axis=1).sort_values(kind="stable").index]
+    figure, axes = _new_axes(max(len(area_ha), len(area_ha.columns)))
+    positions = _bar_positions(axes, np.array([name for _, name in area_ha.index], dtype=str))
+    left_ha = np.zeros(len(area_ha))
+    colours = _class_colours(len(area_ha.columns))
+    for column, colour in zip(area_ha.columns, colours, strict=True):
+        widths_ha = area_ha[column].to_numpy()
+        axes.barh(positions, widths_ha, left=left_ha, color=colour, label=str(column[1]))
+        left_ha += widths_ha
+    if area_ha.empty:
+        axes.text(0.5, 0.5, "No land-cover conversion", ha="center", transform=axes.transAxes)
+    axes.set_xlabel("Area converted (ha)")
+    axes.set_ylabel("Converted from")
+    axes.set_title(f"Land-cover conversions, {period}")
+    if not area_ha.empty:
+        figure.legend(loc="outside right upper", title="Converted to")
+    return figure
+
+
+def stock_series_figure(series: pd.DataFrame) -> Figure:
+    """Total stock per region over time (Tg C): one line per region, with the 5-95 % band when
+    ``stock_total_mg_p5`` and ``stock_total_mg_p95`` exist. Legend ordered by the last stock."""
+    rows = _regions_only(series).sort_values("year", kind="stable")
+    last = rows[rows["year"] == rows["year"].max()]
+    order = last.sort_values("stock_total_mg", ascending=False, kind="stable")["region_id"]
+    bounds = {"stock_total_mg_p5", "stock_total_mg_p95"} <= set(rows.columns)
+    figure, axes = _new_axes(len(order))
+    for region_id in order:
+        region = rows[rows["region_id"] == region_id]
+        (line,) = axes.plot(
+            region["year"],
+            region["stock_total_mg"] / MG_PER_TG,
+            marker="o",
+            label=str(region["region_name"].iloc[0]),
+        )
+        if bounds:
+            axes.fill_between(
+                region["year"],
+                region["stock_total_mg_p5"] / MG_PER_TG,
+                region["stock_total_mg_p95"] / MG_PER_TG,
+                color=line.get_color(),
+                alpha=0.15,
+                linewidth=0,
+            )
+    axes.set_xticks(sorted(rows["year"].unique()))
+    axes.set_xlabel("Year")
+    axes.set_ylabel("Total carbon stock (Tg C)")
+    band = " (band: 5-95 %)" if bounds else ""
+    axes.set_title(f"Carbon stock over time{band}")
+    figure.legend(loc="outside right upper", title="Region")
+    return figure
+
+
+def _new_axes(n_rows: int) -> tuple[Figure, Axes]:
+    """A figure on an Agg canvas (never shown, never registered with pyplot) and its axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    height_in = BASE_HEIGHT_IN + ROW_HEIGHT_IN * max(n_rows, 4)
+    figure = Figure(figsize=(FIGURE_WIDTH_IN, height_in), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def _bar_positions(axes: Axes, names: NDArray[np.str_]) -> NDArray[np.intp]:
+    """One y position per bar, labelled with its name (two regions may share a name)."""
+    positions = np.arange(len(names))
+    axes.set_yticks(positions, labels=list(names))
+    axes.set_ylim(-0.6, max(len(names), 1) - 0.4)
+    return positions
+
+
+def _regions_only(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["region_id"].astype(str) != UNASSIGNED_ID]
+
+
+def _longest_period(labels: pd.Series) -> str:
+    """The period label ("2000-2020") spanning the most years: first-to-last."""
+
+    def span_years(label: str) -> int:
+        start, end = label.split("-")
+        return int(end) - int(start)
+
+    return max(labels.astype(str).unique(), key=span_years)
+
+
+def _sign_colour(net_tg: float) -> str:
+    if net_tg > 0:
+        return SINK_COLOUR
+    return SOURCE_COLOUR if net_tg < 0 else NO_CHANGE_COLOUR
+
+
+def _draw_interval(
+    axes: Axes,
+    positions: NDArray[np.intp],
+    *,
+    low_tg: NDArray[np.float64],
+    high_tg: NDArray[np.float64],
+) -> None:
+    """Whiskers from the 5th to the 95th percentile, drawn about their midpoint: the central
+    estimate need not lie in the middle of the interval (nor inside it)."""
+    axes.errorbar(
+        (low_tg + high_tg) / 2,
+        positions,
+        xerr=(high_tg - low_tg) / 2,
+        fmt="none",
+        ecolor="black",
+        capsize=3,
+        linewidth=1,
+        label="5-95 %",
+    )
+
+
+def _sign_legend(*, with_interval: bool) -> list[Artist]:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles: list[Artist] = [
+        Patch(color=SINK_COLOUR, label="sink (gain)"),
+        Patch(color=SOURCE_COLOUR, label="source (loss)"),
+    ]
+    if with_interval:
+        handles.append(Line2D([], [], color="black", linewidth=1, label="5-95 %"))
+    return handles
+
+
+def _class_colours(n_classes: int) -> list[tuple[float, float, float, float]]:
+    from matplotlib import colormaps
+
+    few, many = CLASS_COLOUR_MAPS
+    colour_map = colormaps[few if n_classes <= colormaps[few].N else many]
+    return [colour_map(k % colour_map.N) for k in range(n_classes)]
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffixes = (formats,) if isinstance(formats, str) else tuple(formats)
+    supported = FigureCanvasBase.get_supported_filetypes()
+    unknown = [suffix for suffix in suffixes if suffix not in supported]
+    if unknown or not suffixes:
+        raise ConfigError(
+            f"Cannot write figures as {unknown or 'no format'}; choose among {', '.join(sorted(supported))}."
+        )
+    return suffixes
+
+
+def _read_table(path: Path | None, columns: Sequence[str]) -> pd.DataFrame | None:
+    """Read one output table (region ids as text) and check it has ``columns``; None if absent."""
+    if path is None:
+        return None
+    frame = pd.read_csv(path, dtype={"region_id": str})
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise InputFileError(
+            f"{str(path)!r} lacks the column(s) {', '.join(missing)} needed for figures. Was it "
+            "written by this version of geocarbon? Run the zonal or change command again."
+        )
+    return frame
