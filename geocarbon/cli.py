@@ -146,6 +146,7 @@ def stock(
 @scheme_option
 @unknown_option
 @area_option
+@click.option("--map", "with_map", is_flag=True, help="Also write map.html into the output folder.")
 @memory_option
 @threads_option
 @overwrite_option
@@ -163,6 +164,7 @@ def zonal(
     scheme: str | None,
     unknown: str,
     area_method: str,
+    with_map: bool,
     memory_mb: int,
     threads: int,
     overwrite: bool,
@@ -190,6 +192,10 @@ def zonal(
         progress=False if quiet else None,
     )
     result = run_zonal(config)
+    if with_map:
+        from geocarbon.webmap import write_map
+
+        write_map(out_dir, out_dir / "map.html", overwrite=overwrite)
     if not quiet:
         area, totals = result.summary["area_ha"], result.summary["totals"]
         click.echo(
@@ -291,6 +297,57 @@ def change(landcovers: tuple[Path, ...], years: tuple[int, ...], **options: Any)
             )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
+
+
+@cli.command(name="map")
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_html",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The HTML page to write.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Copy the page's JavaScript and CSS beside it (see `web-assets`).",
+)
+@click.option(
+    "--assets",
+    type=click.Path(path_type=Path),
+    help="Folder of fetched web assets (default: the cache).",
+)
+@overwrite_option
+def map_command(
+    results: Path, out_html: Path, offline: bool, assets: Path | None, overwrite: bool
+) -> None:
+    """An interactive web map of the outputs of stock, zonal or change in RESULTS."""
+    from geocarbon.webmap import write_map
+
+    click.echo(
+        f"wrote {write_map(results, out_html, offline=offline, assets=assets, overwrite=overwrite)}"
+    )
+
+
+@cli.command(name="web-assets")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path),
+    help="Where to install (default: the cache).",
+)
+def web_assets(folder: Path | None) -> None:
+    """Fetch the JavaScript and CSS offline maps need from the npm registry (once)."""
+    from geocarbon.webassets import default_assets_dir, fetch_assets, required_packages
+    from geocarbon.webmap import empty_map_html
+
+    target = folder or default_assets_dir()
+    packages = required_packages(empty_map_html())
+    fetch_assets(packages, target)
+    click.echo(
+        f"installed {', '.join(f'{n}@{v}' for n, v in sorted(packages.items()))} into {target}"
+    )
 
 
 @cli.command()

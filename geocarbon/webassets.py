@@ -87,13 +87,25 @@ def localize(html: str, html_path: Path, assets: Path) -> str:
         if not destination.exists():
             shutil.copytree(assets / "node_modules" / name, destination)
     relative = target.relative_to(html_path.parent).as_posix()
-    localized = CDN_URL.sub(lambda m: f"{relative}/{m['package']}/{m['path']}", html)
+    localized = CDN_URL.sub(lambda m: f"{relative}/{m['package']}/{_local_path(target, m)}", html)
     remote = EXTERNAL_ASSET.findall(localized)
     if remote:
         raise InputFileError(
             f"The map still links remote assets {remote}; they cannot be served offline."
         )
     return localized
+
+
+def _local_path(target: Path, match: re.Match[str]) -> str:
+    """The file a CDN path names inside the package; jsDelivr minifies on the fly, so a
+    ``.min.js``/``.min.css`` the package lacks is served from its unminified source."""
+    package, path = match["package"], match["path"]
+    for candidate in (path, path.replace(".min.js", ".js").replace(".min.css", ".css")):
+        if (target / package / candidate).is_file():
+            return candidate
+    raise InputFileError(
+        f"{package}@{match['version']} has no file {path} (nor its unminified source)."
+    )
 
 
 def _installed_version(assets: Path, name: str) -> str | None:

@@ -103,8 +103,8 @@ def build_map(
     # Only Leaflet itself: folium's jQuery/Bootstrap/awesome-markers defaults are not used here.
     fmap.default_js = [js for js in fmap.default_js if js[0] == "leaflet"]
     fmap.default_css = [css for css in fmap.default_css if css[0] == "leaflet_css"]
-    for provider, name in BASEMAPS:
-        folium.TileLayer(provider, name=name, control=True).add_to(fmap)
+    for index, (provider, name) in enumerate(BASEMAPS):
+        folium.TileLayer(provider, name=name, control=True, show=index == 0).add_to(fmap)
     bounds = []
     if inputs.regions is not None:
         bounds.append(_add_regions(fmap, inputs.regions.to_crs("EPSG:4326"), inputs.transitions))
@@ -127,6 +127,18 @@ def build_map(
     east = max(b[1][1] for b in bounds)
     fmap.fit_bounds([[south, west], [north, east]])
     return fmap
+
+
+def empty_map_html() -> str:
+    """A page with every control a geocarbon map uses (to learn which web assets it links)."""
+    import folium
+    from folium import plugins
+
+    fmap = folium.Map(tiles=None)
+    fmap.default_js = [js for js in fmap.default_js if js[0] == "leaflet"]
+    fmap.default_css = [css for css in fmap.default_css if css[0] == "leaflet_css"]
+    plugins.Fullscreen().add_to(fmap)
+    return str(fmap.get_root().render())
 
 
 def write_map(
@@ -379,31 +391,43 @@ def _legend_template() -> Any:
 
     return Template(
         """
-{% macro html(this, kwargs) %}
-<div id="{{ this.get_name() }}" class="geocarbon-legend" style="position: absolute; bottom: 30px;
-  right: 10px; z-index: 1000; background: white; padding: 6px 8px; font: 12px sans-serif;
-  border-radius: 4px; box-shadow: 0 0 4px #888; display: {{ 'block' if this.shown else 'none' }};">
-  <div><b>{{ this.title|e }}</b>{% if this.units %} ({{ this.units|e }}){% endif %}</div>
-  {% for label, colour in this.stops %}
-  <div><span style="display:inline-block;width:14px;height:10px;background:{{ colour }};
-    margin-right:4px;"></span>{{ label|e }}</div>
-  {% endfor %}
-</div>
-{% endmacro %}
 {% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.control({position: 'bottomright'});
+{{ this.get_name() }}.onAdd = function () {
+  var div = L.DomUtil.create('div', 'geocarbon-legend');
+  div.style.cssText = 'background: white; padding: 6px 8px; font: 12px sans-serif; border-radius: 4px; box-shadow: 0 0 4px #888;';
+  div.innerHTML = {{ this.body|tojson }};
+  return div;
+};
+{% if this.shown %}{{ this.get_name() }}.addTo({{ this.map_name }});{% endif %}
 {{ this.map_name }}.on('overlayadd', function (e) {
-  if (e.layer === {{ this.layer_name }}) { document.getElementById('{{ this.get_name() }}').style.display = 'block'; }
+  if (e.layer === {{ this.layer_name }}) { {{ this.get_name() }}.addTo({{ this.map_name }}); }
 });
 {{ this.map_name }}.on('overlayremove', function (e) {
-  if (e.layer === {{ this.layer_name }}) { document.getElementById('{{ this.get_name() }}').style.display = 'none'; }
+  if (e.layer === {{ this.layer_name }}) { {{ this.get_name() }}.remove(); }
 });
 {% endmacro %}
 """
     )
 
 
+def legend_html(title: str, units: str, stops: list[tuple[str, str]]) -> str:
+    """The legend's inner HTML; every text escaped (it is set as innerHTML)."""
+    head = (
+        f"<div><b>{html.escape(title)}</b>"
+        + (f" ({html.escape(units)})" if units else "")
+        + "</div>"
+    )
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:10px;background:{html.escape(colour)};'
+        f'margin-right:4px;"></span>{html.escape(label)}</div>'
+        for label, colour in stops
+    )
+    return head + rows
+
+
 def Legend(layer: Any, title: str, units: str, stops: list[tuple[str, str]], *, shown: bool) -> Any:  # noqa: N802
-    """A legend box for ``layer``, visible while the layer is (an HTML element, no extra JS library)."""
+    """A Leaflet control with the legend of ``layer``, on the map while the layer is."""
     from branca.element import MacroElement
 
     class _Legend(MacroElement):  # type: ignore[misc]
@@ -412,7 +436,7 @@ def Legend(layer: Any, title: str, units: str, stops: list[tuple[str, str]], *, 
         def __init__(self) -> None:
             super().__init__()
             self._name = "Legend"
-            self.title, self.units, self.stops, self.shown = title, units, stops, shown
+            self.body, self.shown = legend_html(title, units, stops), shown
             self.layer_name = layer.get_name()
 
         def render(self, **kwargs: Any) -> Any:

@@ -1,0 +1,261 @@
+"""Web maps: built from real outputs, checked in a real headless Chromium, overlays aligned.
+
+The browser test serves the page and its Leaflet copy from 127.0.0.1 (fetched from the npm
+registry by `geocarbon web-assets`, as .ci/run does); requests to any other host are aborted.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import Transformer
+
+from conftest import IN_CI
+from geocarbon.change_pipeline import stock_change
+from geocarbon.errors import InputFileError, OutputExistsError
+from geocarbon.overlays import mercator_overlay
+from geocarbon.tables import CarbonTable
+from geocarbon.webassets import default_assets_dir, localize, required_packages
+from geocarbon.webmap import empty_map_html, write_map
+
+HOSTILE = "<script>alert(1)</script>"
+CHROMIUM = Path("/usr/bin/chromium")
+# 0.002 degree pixels over a hilly corner of Zhejiang (synthetic classes)
+TRANSFORM = Affine(0.002, 0, 119.6, 0, -0.002, 30.1)
+
+
+def table() -> CarbonTable:
+    density = np.zeros((3, 4, 3))
+    density[:, 3, :] = [[10, 10, 10], [90, 100, 110], [40, 50, 60]]
+    return CarbonTable(
+        "web test", np.array([1, 2, 3]), ("Crop", "Forest", "Grass"), density, "clcd"
+    )
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("results")
+    rows, cols = np.mgrid[0:60, 0:90]
+    start = np.where(cols < 30, 1, np.where(rows < 30, 2, 3)).astype(np.uint8)
+    end = start.copy()
+    end[10:25, 20:45] = 2  # afforestation straddling two regions
+    end[40:55, 60:80] = 1  # grassland ploughed
+    paths = []
+    for name, array in (("lc_2000.tif", start), ("lc_2020.tif", end)):
+        with rasterio.open(
+            folder / name,
+            "w",
+            driver="GTiff",
+            height=60,
+            width=90,
+            count=1,
+            dtype="uint8",
+            crs="EPSG:4326",
+            transform=TRANSFORM,
+            nodata=0,
+        ) as dataset:
+            dataset.write(array, 1)
+        paths.append(folder / name)
+    lon = lambda c: 119.6 + 0.002 * c  # noqa: E731
+    lat = lambda r: 30.1 - 0.002 * r  # noqa: E731
+    regions = gpd.GeoDataFrame(
+        {"code": ["W", "NE", "SE"], "name": ["West county", HOSTILE, "South-east <b>county</b>"]},
+        geometry=[
+            shapely.box(lon(0), lat(60), lon(30), lat(0)),
+            shapely.box(lon(30), lat(30), lon(90), lat(0)),
+            shapely.box(lon(30), lat(60), lon(90), lat(30)),
+        ],
+        crs="EPSG:4326",
+    )
+    regions.to_file(folder / "regions.gpkg")
+    out = folder / "change"
+    stock_change(
+        paths,
+        [2000, 2020],
+        table(),
+        regions=folder / "regions.gpkg",
+        id_field="code",
+        name_field="name",
+        out_dir=out,
+        progress=False,
+        monte_carlo=None,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def assets() -> Path:
+    folder = default_assets_dir()
+    if not all(
+        (folder / "node_modules" / name / "package.json").exists()
+        for name in required_packages(empty_map_html())
+    ):
+        if IN_CI:
+            pytest.fail(f"web assets missing in {folder}: .ci/run must run `geocarbon web-assets`")
+        pytest.skip(f"web assets not fetched into {folder} (run `geocarbon web-assets`)")
+    return folder
+
+
+def test_map_page_escapes_names_and_has_layers(results, tmp_path):
+    page = write_map(results, tmp_path / "map.html").read_text(encoding="utf-8")
+    assert HOSTILE not in page  # only its escaped form reaches the page
+    # escaped once by geocarbon, its "&" then JSON-encoded by folium: decodes to &lt;script&gt;
+    assert html.escape(HOSTILE).replace("&", "\\u0026") in page
+    for layer in (
+        "Stock at end (Tg C)",
+        "Net change (Tg C)",
+        "Annual net change (Mg C/yr)",
+        "Density change 2000-2020",
+    ):
+        assert layer in page
+    assert "Land cover (clcd)" in page and "OpenStreetMap" in page and "Satellite" in page
+    assert (tmp_path / "map_files" / "overlay_change_2000-2020_total_mg_per_ha.png").exists()
+    with pytest.raises(OutputExistsError, match="map.html"):
+        write_map(results, tmp_path / "map.html")
+
+
+def test_offline_page_links_only_local_copies(results, tmp_path, assets):
+    page = write_map(results, tmp_path / "map.html", offline=True, assets=assets).read_text(
+        encoding="utf-8"
+    )
+    assert "cdn.jsdelivr.net" not in page
+    assert (tmp_path / "map_files" / "lib" / "leaflet" / "dist" / "leaflet.js").exists()
+
+
+def test_offline_without_assets_says_how_to_fetch(results, tmp_path):
+    with pytest.raises(InputFileError, match="geocarbon web-assets"):
+        localize(empty_map_html(), tmp_path / "map.html", tmp_path / "nothing-here")
+
+
+def test_map_of_nothing_is_a_clear_error(tmp_path):
+    with pytest.raises(InputFileError, match="no regions.gpkg"):
+        write_map(tmp_path, tmp_path / "map.html")
+
+
+def test_overlay_puts_a_known_pixel_at_its_lat_lon(tmp_path):
+    """A marked pixel of a lon/lat raster lands, in the Web Mercator overlay, within half a pixel."""
+    transform = Affine(0.01, 0, 100.0, 0, -0.01, 45.0)  # 0.01 degree pixels at 45 N
+    array = np.zeros((200, 300), np.float32)
+    array[123, 217] = 1.0
+    path = tmp_path / "marked.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=200,
+        width=300,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=transform,
+        nodata=-1,
+    ) as dataset:
+        dataset.write(array, 1)
+    values, overlay = mercator_overlay(path, max_px=2000)
+    row, col = np.unravel_index(np.nanargmax(values), values.shape)
+    # Leaflet stretches the image linearly in Web Mercator between the overlay's lat/lon bounds
+    (south, west), (north, east) = overlay.bounds
+    to_merc = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    x0, y0 = to_merc.transform(west, north)
+    x1, y1 = to_merc.transform(east, south)
+    x = x0 + (col + 0.5) / values.shape[1] * (x1 - x0)
+    y = y0 + (row + 0.5) / values.shape[0] * (y1 - y0)
+    lon, lat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True).transform(x, y)
+    assert abs(lon - (100.0 + 0.01 * 217.5)) <= 0.005
+    assert abs(lat - (45.0 - 0.01 * 123.5)) <= 0.005
+    # left in lon/lat and stretched between the same bounds, the pixel would be ~0.2 px off here;
+    # Web Mercator is what keeps it in place at every latitude
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail("Debian's chromium is missing in CI: .ci/run must install it")
+        pytest.skip("chromium not installed")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_map_in_a_real_browser(results, assets, browser, served):
+    folder, base_url = served
+    write_map(results, folder / "map.html", offline=True, assets=assets)
+    regions = gpd.read_file(results / "regions.gpkg").set_index("region_id")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors, dialogs = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text)
+        ),
+    )
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    # no network but this machine: base-map tiles are refused, the page and Leaflet are local
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
+    page.goto(f"{base_url}/map.html")
+    page.wait_for_selector("path.leaflet-interactive")
+    paths = page.locator("path.leaflet-interactive")
+    assert paths.count() == len(regions)  # one interactive path per region
+    legend = page.locator(".geocarbon-legend:visible")
+    assert legend.count() == 1 and "Tg C" in legend.inner_text()
+    seen = {}
+    for k in range(paths.count()):
+        paths.nth(k).hover()
+        tooltip = page.locator(".leaflet-tooltip").last
+        tooltip.wait_for()
+        seen[tooltip.inner_text().split("\n")[1].strip()] = tooltip.inner_text()
+    assert any(HOSTILE in text for text in seen.values()), seen  # shown as text
+    assert page.locator(".leaflet-tooltip script, .leaflet-popup script").count() == 0
+    hostile_text = next(text for text in seen.values() if HOSTILE in text)
+    expected = regions.loc["NE", "stock_end_mg"] / 1e6
+    assert f"{expected:,.4g} Tg C" in hostile_text
+    # switch on the change raster: its Web Mercator image loads, and its legend shows
+    page.locator(".leaflet-control-layers").get_by_text(
+        "Density change 2000-2020 (Mg C/ha)"
+    ).click()
+    image = page.locator("img.leaflet-image-layer").first
+    image.wait_for()
+    assert page.evaluate("img => img.complete && img.naturalWidth > 0", image.element_handle())
+    assert page.locator(".geocarbon-legend:visible").count() == 2
+    page.screenshot(path=str(folder / "map.png"))
+    assert (folder / "map.png").stat().st_size > 10_000
+    assert not errors, errors
+    assert not dialogs, dialogs
