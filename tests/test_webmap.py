@@ -10,7 +10,6 @@ import functools
 import html
 import http.server
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -22,13 +21,14 @@ import shapely
 from affine import Affine
 from pyproj import Transformer
 
-from conftest import IN_CI
 from geocarbon.change_pipeline import stock_change
 from geocarbon.errors import InputFileError, OutputExistsError
 from geocarbon.overlays import mercator_overlay
 from geocarbon.tables import CarbonTable
 from geocarbon.webassets import default_assets_dir, localize, required_packages
 from geocarbon.webmap import empty_map_html, write_map
+
+from conftest import IN_CI
 
 HOSTILE = "<script>alert(1)</script>"
 CHROMIUM = Path("/usr/bin/chromium")
