@@ -330,6 +330,23 @@ def map_command(
     )
 
 
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "figures_dir",
+    type=click.Path(path_type=Path),
+    help="Folder (default: RESULTS/figures).",
+)
+@overwrite_option
+def figures(results: Path, figures_dir: Path | None, overwrite: bool) -> None:
+    """Figures (PNG and SVG) of the outputs of zonal or change in RESULTS."""
+    from geocarbon.figures import write_figures
+
+    for path in write_figures(results, figures_dir=figures_dir, overwrite=overwrite):
+        click.echo(f"wrote {path}")
+
+
 @cli.command(name="web-assets")
 @click.option(
     "--dir",

@@ -358,7 +358,6 @@ def _draw_interval(
         ecolor="black",
         capsize=3,
         linewidth=1,
-        label="5-95 %",
     )
 
 

@@ -148,15 +148,23 @@ def write_map(
     offline: bool = False,
     assets: Path | None = None,
     overwrite: bool = False,
+    tile_threshold_px: int = 4096,
 ) -> Path:
-    """Write ``out`` (HTML) and its ``<name>_files`` folder for a results folder."""
+    """Write ``out`` (HTML) and its ``<name>_files`` folder for a results folder.
+
+    Rasters longer than ``tile_threshold_px`` on a side become XYZ tile pyramids beside the page.
+    """
     from geocarbon.webassets import default_assets_dir, localize
     from geocarbon.writers import refuse_existing
 
     files_dir = out.parent / f"{out.stem}_files"
     refuse_existing([out], overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    page = build_map(load_results(results), files_dir).get_root().render()
+    page = (
+        build_map(load_results(results), files_dir, tile_threshold_px=tile_threshold_px)
+        .get_root()
+        .render()
+    )
     if offline:
         page = localize(page, out, assets or default_assets_dir())
     temp = out.with_name(f".{out.stem}.partial{out.suffix}")

@@ -107,3 +107,12 @@ def shared_data() -> Path:
             pytest.fail(f"{SHARED_DATA} is missing in CI; the real-data tests must run there.")
         pytest.skip(f"{SHARED_DATA} not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory):
+    """The project's synthetic sample, generated afresh (unit tests never read rasters/ or vectors/)."""
+    from geocarbon.sample import make_sample
+
+    folder = tmp_path_factory.mktemp("sample")
+    return make_sample(folder / "rasters", folder / "vectors")

@@ -103,7 +103,7 @@ def test_demo_runs_on_the_bundled_sample(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "demo" / "stock_summary.json").exists()
 
 
-def test_zonal_command_writes_every_output(capsys, tmp_path):
+def test_zonal_command_writes_every_output(capsys, tmp_path, sample):
     import geopandas as gpd
     import pandas as pd
 
@@ -111,9 +111,9 @@ def test_zonal_command_writes_every_output(capsys, tmp_path):
     code, stdout, err = run(
         capsys,
         "zonal",
-        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        str(sample.landcover[1]),
         "--regions",
-        str(REPO_ROOT / "vectors" / "regions.gpkg"),
+        str(sample.regions),
         "--id-field",
         "adcode",
         "--name-field",
@@ -141,13 +141,13 @@ def test_zonal_command_writes_every_output(capsys, tmp_path):
     assert parents["stock_total_mg"].sum() == pytest.approx(wide.drop("unassigned").sum())
 
 
-def test_zonal_bad_field_is_one_line_error(capsys, tmp_path):
+def test_zonal_bad_field_is_one_line_error(capsys, tmp_path, sample):
     code, _, err = run(
         capsys,
         "zonal",
-        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        str(sample.landcover[1]),
         "--regions",
-        str(REPO_ROOT / "vectors" / "regions.gpkg"),
+        str(sample.regions),
         "--id-field",
         "code",
         "--densities",
@@ -159,20 +159,20 @@ def test_zonal_bad_field_is_one_line_error(capsys, tmp_path):
     assert not (tmp_path / "z").exists()
 
 
-def test_change_command_with_years_and_valuation(capsys, tmp_path):
+def test_change_command_with_years_and_valuation(capsys, tmp_path, sample):
     import pandas as pd
 
     out = tmp_path / "change"
     code, stdout, err = run(
         capsys,
         "change",
-        str(REPO_ROOT / "rasters" / "clcd_2000.tif"),
-        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        str(sample.landcover[0]),
+        str(sample.landcover[1]),
         "--years",
         "2000",
         "2020",
         "--regions",
-        str(REPO_ROOT / "vectors" / "regions.gpkg"),
+        str(sample.regions),
         "--id-field",
         "adcode",
         "--densities",
@@ -203,12 +203,12 @@ def test_change_command_with_years_and_valuation(capsys, tmp_path):
     assert sorted(series["year"].unique()) == [2000, 2020]
 
 
-def test_change_years_must_match_dates(capsys, tmp_path):
+def test_change_years_must_match_dates(capsys, tmp_path, sample):
     code, _, err = run(
         capsys,
         "change",
-        str(REPO_ROOT / "rasters" / "clcd_2000.tif"),
-        str(REPO_ROOT / "rasters" / "clcd_2020.tif"),
+        str(sample.landcover[0]),
+        str(sample.landcover[1]),
         "--years",
         "2000",
         "--densities",
@@ -233,3 +233,32 @@ def test_years_expansion():
         "--out",
         "o",
     ]
+
+
+def test_map_and_figures_commands(capsys, tmp_path, sample):
+    out = tmp_path / "zonal"
+    code, _, err = run(
+        capsys,
+        "zonal",
+        str(sample.landcover[1]),
+        "--regions",
+        str(sample.regions),
+        "--id-field",
+        "adcode",
+        "--name-field",
+        "name",
+        "--densities",
+        "china-clcd",
+        "--out",
+        str(out),
+        "--map",
+        "-q",
+    )
+    assert code == 0, err
+    assert "Total stock (Tg C)" in (out / "map.html").read_text(encoding="utf-8")
+    code, stdout, err = run(capsys, "map", str(out), "--out", str(tmp_path / "again.html"))
+    assert code == 0 and "again.html" in stdout
+    code, stdout, err = run(capsys, "figures", str(out))
+    assert code == 0 and "stock_by_pool.png" in stdout and "stock_by_pool.svg" in stdout
+    code, _, err = run(capsys, "figures", str(tmp_path / "empty"))
+    assert code == 1 and "regions.csv" in err

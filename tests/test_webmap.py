@@ -259,3 +259,46 @@ def test_map_in_a_real_browser(results, assets, browser, served):
     assert (folder / "map.png").stat().st_size > 10_000
     assert not errors, errors
     assert not dialogs, dialogs
+
+
+def test_large_rasters_become_a_tile_pyramid_in_the_right_place(results, tmp_path):
+    from geocarbon.overlays import MERCATOR_HALF_WIDTH, TILE_PX, Ramp, write_tiles
+
+    page = write_map(results, tmp_path / "map.html", tile_threshold_px=50).read_text(
+        encoding="utf-8"
+    )
+    tiles = sorted(
+        (tmp_path / "map_files").glob("tiles_change_2000-2020_total_mg_per_ha/*/*/*.png")
+    )
+    assert tiles and "map_files/tiles_change_2000-2020_total_mg_per_ha/{z}/{x}/{y}.png" in page
+    # a marked pixel of a lon/lat raster is drawn where XYZ tile arithmetic puts its lon/lat
+    transform = Affine(0.01, 0, 100.0, 0, -0.01, 45.0)
+    array = np.zeros((100, 100), np.float32)
+    array[40, 60] = 1.0
+    path = tmp_path / "marked.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=100,
+        width=100,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=transform,
+        nodata=-1,
+    ) as dataset:
+        dataset.write(array, 1)
+    zoom = 10
+    write_tiles(path, tmp_path / "tiles", Ramp("Greys", 0.0, 1.0, "marked", ""), (zoom, zoom))
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True).transform(100.605, 44.595)
+    size = 2 * MERCATOR_HALF_WIDTH / 2**zoom
+    tile_x, tile_y = int((x + MERCATOR_HALF_WIDTH) // size), int((MERCATOR_HALF_WIDTH - y) // size)
+    col = int((x + MERCATOR_HALF_WIDTH - tile_x * size) / size * TILE_PX)
+    row = int((MERCATOR_HALF_WIDTH - y - tile_y * size) / size * TILE_PX)
+    import matplotlib.image
+
+    image = matplotlib.image.imread(tmp_path / "tiles" / str(zoom) / str(tile_x) / f"{tile_y}.png")
+    dark = image[..., :3].mean(axis=2) < 0.5  # "Greys": the marked pixel is the dark one
+    rows, cols = np.nonzero(dark)
+    assert len(rows) and abs(rows.mean() - row) <= 2 and abs(cols.mean() - col) <= 2

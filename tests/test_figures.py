@@ -1,0 +1,270 @@
+"""Figures drawn from real zonal and change outputs of the bundled sample.
+
+The outputs come from the Python API run once per module on the synthetic sample (six regions,
+CLCD classes, 2000 and 2020), written to a temporary folder. Bars are counted and measured
+against the tables they were drawn from; files, refusals and missing inputs are checked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
+from matplotlib.container import ErrorbarContainer
+from matplotlib.patches import Rectangle
+
+import geocarbon
+from geocarbon.errors import ConfigError, InputFileError, OutputExistsError
+from geocarbon.figures import (
+    INPUT_NAMES,
+    POOL_COLOURS,
+    SINK_COLOUR,
+    SOURCE_COLOUR,
+    net_change_figure,
+    stock_by_pool_figure,
+    stock_series_figure,
+    transitions_figure,
+    write_figures,
+)
+from geocarbon.units import MG_PER_TG, POOLS
+
+N_REGIONS = 6
+REGION_OPTIONS = dict(id_field="adcode", name_field="name", progress=False)
+
+
+@pytest.fixture(scope="module")
+def zonal_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
+    out_dir = tmp_path_factory.mktemp("zonal")
+    geocarbon.zonal_stocks(
+        sample.landcover[1], sample.regions, "china-clcd", out_dir=out_dir, **REGION_OPTIONS
+    )
+    return out_dir
+
+
+def _change_dir(
+    factory: pytest.TempPathFactory, landcovers: list[Path], years: list[int], regions: Path
+) -> Path:
+    out_dir = factory.mktemp(f"change-{len(years)}-dates")
+    geocarbon.stock_change(
+        landcovers,
+        years,
+        "china-clcd",
+        regions=regions,
+        out_dir=out_dir,
+        write_rasters=False,
+        monte_carlo=geocarbon.MonteCarlo(draws=200, seed=1),
+        **REGION_OPTIONS,
+    )
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def change_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
+    return _change_dir(tmp_path_factory, list(sample.landcover), [2000, 2020], sample.regions)
+
+
+@pytest.fixture(scope="module")
+def change3_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
+    """Three dates; 2010 repeats 2020, so 2010-2020 has no change and 2000-2020 all of it."""
+    landcovers = [sample.landcover[0], sample.landcover[1], sample.landcover[1]]
+    return _change_dir(tmp_path_factory, landcovers, [2000, 2010, 2020], sample.regions)
+
+
+def read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"region_id": str})
+
+
+def regions_only(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["region_id"] != "unassigned"]
+
+
+def bars(figure) -> list[Rectangle]:
+    return [patch for patch in figure.axes[0].patches if isinstance(patch, Rectangle)]
+
+
+def tick_labels(figure) -> list[str]:
+    return [label.get_text() for label in figure.axes[0].get_yticklabels()]
+
+
+def bar_totals_by_row(figure) -> dict[str, float]:
+    """Sum of bar widths at each y tick, keyed by the tick's label."""
+    labels = tick_labels(figure)
+    totals = dict.fromkeys(labels, 0.0)
+    for bar in bars(figure):
+        row = round(bar.get_y() + bar.get_height() / 2)
+        totals[labels[row]] += bar.get_width()
+    return totals
+
+
+def test_stock_by_pool_has_one_bar_per_region_and_pool(zonal_dir):
+    regions = read(zonal_dir / "regions.csv")
+    figure = stock_by_pool_figure(regions)
+    assert isinstance(figure.canvas, FigureCanvasAgg)
+    figure.canvas.draw()
+    # 6 regions x 4 pools; unassigned is not a region.
+    assert len(bars(figure)) == N_REGIONS * len(POOLS)
+    expected = regions_only(regions).sort_values("stock_total_mg")
+    assert tick_labels(figure) == expected["region_name"].tolist()  # largest on top
+    totals = bar_totals_by_row(figure)
+    for row in expected.itertuples():
+        assert totals[row.region_name] == pytest.approx(row.stock_total_mg / MG_PER_TG)
+    colours = {tuple(bar.get_facecolor()) for bar in bars(figure)}
+    assert len(colours) == len(POOL_COLOURS)
+    assert "Tg C" in figure.axes[0].get_xlabel()
+
+
+def test_stock_by_pool_after_change_uses_the_last_year(change3_dir):
+    series = read(change3_dir / "series.csv")
+    figure = stock_by_pool_figure(series)
+    assert len(bars(figure)) == N_REGIONS * len(POOLS)
+    assert figure.axes[0].get_title().endswith("2020")
+    last = regions_only(series[series["year"] == 2020])
+    totals = bar_totals_by_row(figure)
+    for row in last.itertuples():
+        assert totals[row.region_name] == pytest.approx(row.stock_total_mg / MG_PER_TG)
+
+
+@pytest.mark.parametrize("fixture", ["change_dir", "change3_dir"])
+def test_net_change_has_one_bar_per_region_with_whiskers(fixture, request):
+    change = read(request.getfixturevalue(fixture) / "change.csv")
+    figure = net_change_figure(change)
+    axes = figure.axes[0]
+    assert len(bars(figure)) == N_REGIONS
+    assert axes.get_title().endswith("2000-2020")
+    expected = regions_only(change[change["period"] == "2000-2020"]).sort_values("net_change_mg")
+    assert tick_labels(figure) == expected["region_name"].tolist()
+    widths_tg = [bar.get_width() for bar in bars(figure)]
+    np.testing.assert_allclose(widths_tg, expected["net_change_mg"] / MG_PER_TG)
+    colours = [SINK_COLOUR if width > 0 else SOURCE_COLOUR for width in widths_tg]
+    assert [bar.get_facecolor() for bar in bars(figure)] == [
+        pytest.approx(to_rgba(colour)) for colour in colours
+    ]
+    (whiskers,) = [c for c in axes.containers if isinstance(c, ErrorbarContainer)]
+    segments = whiskers.lines[2][0].get_segments()
+    np.testing.assert_allclose(
+        [s[0][0] for s in segments], expected["net_change_mg_p5"] / MG_PER_TG
+    )
+    np.testing.assert_allclose(
+        [s[1][0] for s in segments], expected["net_change_mg_p95"] / MG_PER_TG
+    )
+    assert "Tg C" in axes.get_xlabel()
+
+
+def test_net_change_without_bounds_has_no_whiskers(change_dir):
+    change = read(change_dir / "change.csv").drop(columns=["net_change_mg_p5", "net_change_mg_p95"])
+    figure = net_change_figure(change)
+    assert len(bars(figure)) == N_REGIONS
+    assert not [c for c in figure.axes[0].containers if isinstance(c, ErrorbarContainer)]
+
+
+@pytest.mark.parametrize("fixture", ["change_dir", "change3_dir"])
+def test_transitions_bars_are_the_classes_that_lost_area(fixture, request):
+    transitions = read(request.getfixturevalue(fixture) / "transitions.csv")
+    figure = transitions_figure(transitions)
+    moved = regions_only(transitions[transitions["period"] == "2000-2020"])
+    moved = moved[(moved["class_from"] != moved["class_to"]) & (moved["area_ha"] > 0)]
+    from_names = set(moved["name_from"])
+    assert from_names  # the sample has conversions
+    assert set(tick_labels(figure)) == from_names
+    assert len(tick_labels(figure)) == len(from_names)
+    # Every from-class bar is stacked from one segment per to-class (zero where none).
+    assert len(bars(figure)) == len(from_names) * moved["class_to"].nunique()
+    totals = bar_totals_by_row(figure)
+    by_origin = moved.groupby("name_from")["area_ha"].sum()
+    for name, area_ha in by_origin.items():
+        assert totals[name] == pytest.approx(area_ha)
+    assert figure.axes[0].get_title().endswith("2000-2020")
+    assert "(ha)" in figure.axes[0].get_xlabel()
+
+
+def test_stock_series_draws_lines_and_bands(change3_dir):
+    series = read(change3_dir / "series.csv")
+    figure = stock_series_figure(series)
+    axes = figure.axes[0]
+    assert len(axes.lines) == N_REGIONS
+    assert len(axes.collections) == N_REGIONS  # one 5-95 % band per region
+    for line in axes.lines:
+        assert list(line.get_xdata()) == [2000, 2010, 2020]
+    assert "Tg C" in axes.get_ylabel()
+    plain = stock_series_figure(series.drop(columns=["stock_total_mg_p5", "stock_total_mg_p95"]))
+    assert len(plain.axes[0].collections) == 0
+
+
+def test_stock_series_only_with_more_than_two_years(change_dir, change3_dir, tmp_path):
+    two = write_figures(change_dir, figures_dir=tmp_path / "two")
+    three = write_figures(change3_dir, figures_dir=tmp_path / "three")
+    assert {path.stem for path in two} == {"stock_by_pool", "net_change", "transitions"}
+    assert {path.stem for path in three} == {
+        "stock_by_pool",
+        "net_change",
+        "transitions",
+        "stock_series",
+    }
+
+
+def test_zonal_outputs_give_the_stock_figure_only(zonal_dir, tmp_path):
+    written = write_figures(zonal_dir, figures_dir=tmp_path)
+    assert [path.name for path in written] == ["stock_by_pool.png", "stock_by_pool.svg"]
+
+
+def test_png_and_svg_files_exist_and_are_not_empty(change3_dir, tmp_path):
+    written = write_figures(change3_dir, figures_dir=tmp_path / "figures")
+    assert len(written) == 4 * 2
+    for path in written:
+        assert path.parent == tmp_path / "figures" and path.stat().st_size > 1000
+        if path.suffix == ".png":
+            assert path.read_bytes().startswith(b"\x89PNG")
+        else:
+            assert "<svg" in path.read_text()
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
+        p.name for p in written
+    )  # no temporary file left behind
+
+
+def test_default_figures_dir_is_inside_out_dir(zonal_dir):
+    written = write_figures(zonal_dir, formats=("png",), overwrite=True)
+    assert written == [zonal_dir / "figures" / "stock_by_pool.png"]
+
+
+def test_existing_figure_is_refused_by_name_and_kept(change_dir, tmp_path):
+    figures_dir = tmp_path / "figures"
+    write_figures(change_dir, figures_dir=figures_dir)
+    (figures_dir / "transitions.svg").write_text("keep me")
+    with pytest.raises(OutputExistsError, match="transitions.svg") as raised:
+        write_figures(change_dir, figures_dir=figures_dir)
+    assert "overwrite" in str(raised.value)
+    assert (figures_dir / "transitions.svg").read_text() == "keep me"
+    write_figures(change_dir, figures_dir=figures_dir, overwrite=True)
+    assert "<svg" in (figures_dir / "transitions.svg").read_text()
+
+
+@pytest.mark.parametrize("folder", ["empty", "missing"])
+def test_missing_inputs_error_lists_the_files_looked_for(folder, tmp_path):
+    out_dir = tmp_path / folder
+    if folder == "empty":
+        out_dir.mkdir()
+    with pytest.raises(InputFileError) as raised:
+        write_figures(out_dir)
+    message = str(raised.value)
+    assert str(out_dir) in message
+    for name in INPUT_NAMES:
+        assert name in message
+    assert not (out_dir / "figures").exists()
+
+
+def test_table_without_the_needed_columns_is_named(tmp_path):
+    pd.DataFrame({"region_id": ["1"], "net_change_mg": [1.0]}).to_csv(
+        tmp_path / "change.csv", index=False
+    )
+    with pytest.raises(InputFileError, match=r"change\.csv.*region_name, period, years"):
+        write_figures(tmp_path)
+
+
+def test_unknown_format_is_refused(zonal_dir, tmp_path):
+    with pytest.raises(ConfigError, match="bmpx"):
+        write_figures(zonal_dir, figures_dir=tmp_path, formats=("png", "bmpx"))
+    assert not tmp_path.joinpath("stock_by_pool.png").exists()
