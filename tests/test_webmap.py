@@ -302,3 +302,19 @@ def test_large_rasters_become_a_tile_pyramid_in_the_right_place(results, tmp_pat
     dark = image[..., :3].mean(axis=2) < 0.5  # "Greys": the marked pixel is the dark one
     rows, cols = np.nonzero(dark)
     assert len(rows) and abs(rows.mean() - row) <= 2 and abs(cols.mean() - col) <= 2
+
+
+def test_map_of_a_stock_run(tmp_path, sample):
+    from geocarbon.pipeline import StockConfig, run_stock
+
+    run_stock(
+        StockConfig(
+            landcover=sample.landcover[1],
+            densities="china-clcd",
+            out_dir=tmp_path / "stock",
+            progress=False,
+        )
+    )
+    page = write_map(tmp_path / "stock", tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "Carbon density (Mg C/ha)" in page and "Land cover (clcd)" in page
+    assert "data:image/png;base64" in page  # overlays travel inside the page
