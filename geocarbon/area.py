@@ -62,6 +62,16 @@ class PixelArea:
             return self._interpolate(block)
         return np.broadcast_to(np.float64(self.nominal_ha), shape)
 
+    def row_areas(self, block: Block) -> NDArray[np.float64] | None:
+        """One pixel area (ha) per row of ``block`` when area varies by row at most, else None."""
+        if self.lattice_area_ha is not None:
+            return None
+        if self.row_area_ha is not None:
+            return np.ascontiguousarray(
+                self.row_area_ha[block.row_off : block.row_off + block.height]
+            )
+        return np.full(block.height, self.nominal_ha)
+
     def total_ha(self, shape: tuple[int, int]) -> float:
         """Area (ha) of the whole grid of ``shape``, summed exactly as the blocks give it."""
         height, width = shape

@@ -336,3 +336,71 @@ def runs_overlap(
         else:
             return True
     return False
+
+
+@njit(cache=True, nogil=True)
+def accumulate_runs(
+    codes: NDArray[np.integer],
+    valid: NDArray[np.bool_],
+    has_mask: bool,
+    class_index_by_code: NDArray[np.int32],
+    code_offset: int,
+    nodata_code: int,
+    has_nodata: bool,
+    nodata_bin: int,
+    unknown_bin: int,
+    row_area_ha: NDArray[np.float64],
+    row_offsets: NDArray[np.int64],
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    unknown_count_by_slot: NDArray[np.int64],
+) -> None:
+    """classify + accumulate_area in one pass, zones taken from pixel runs instead of a zone raster.
+
+    Row ``r`` of the block is grid row ``row_off + r``; its runs ``row_offsets[R]:row_offsets[R+1]``
+    (sorted, disjoint) give their zone to columns ``[c0, c1)``, every other pixel goes to
+    ``outside_zone``. ``row_area_ha`` holds one pixel area per block row. Same results as
+    :func:`classify` then :func:`accumulate_area`, without the bin and zone arrays.
+    """
+    rows, cols = codes.shape
+    n_slots = class_index_by_code.shape[0]
+    for row in range(rows):
+        grid_row = row_off + row
+        area = row_area_ha[row]
+        col = 0
+        s = row_offsets[grid_row]
+        end = row_offsets[grid_row + 1]
+        while col < cols:
+            zone = outside_zone
+            stop = cols
+            while s < end and span_c1[s] - col_off <= col:
+                s += 1
+            if s < end:
+                start = span_c0[s] - col_off
+                if start <= col:
+                    zone = span_zone[s]
+                    stop = min(span_c1[s] - col_off, cols)
+                else:
+                    stop = min(start, cols)
+            for c in range(col, stop):
+                code = codes[row, c]
+                if (has_nodata and code == nodata_code) or (has_mask and not valid[row, c]):
+                    bin_index = nodata_bin
+                else:
+                    slot = np.int64(code) - code_offset
+                    if 0 <= slot < n_slots:
+                        bin_index = class_index_by_code[slot]
+                        if bin_index == unknown_bin:
+                            unknown_count_by_slot[slot] += 1
+                    else:
+                        bin_index = unknown_bin
+                        unknown_count_by_slot[n_slots] += 1
+                area_ha[zone, bin_index] += area
+                pixel_count[zone, bin_index] += 1
+            col = stop

@@ -17,7 +17,7 @@ from geocarbon import kernels
 from geocarbon.lookup import ClassLookup
 
 if TYPE_CHECKING:
-    from geocarbon.zones import BlockZones
+    from geocarbon.zones import BlockZones, SpanTable
 
 
 @dataclass
@@ -170,6 +170,53 @@ def accumulate_zones(
             histogram.pixel_count,
             histogram.coverage_px,
         )
+
+
+def accumulate_block_runs(
+    codes: NDArray[np.integer],
+    valid: NDArray[np.bool_] | None,
+    row_area_ha: NDArray[np.float64],
+    lookup: ClassLookup,
+    *,
+    nodata: int | None,
+    spans: SpanTable | None,
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    n_zones: int,
+) -> Histogram:
+    """The fast path of :func:`process_block`: one fused pass, zones from pixel runs (or none).
+
+    For one layer of regions (or no regions) and pixel areas that vary by row at most.
+    """
+    histogram = Histogram.empty(lookup, n_zones)
+    empty64, empty32 = np.zeros(row_off + codes.shape[0] + 1, np.int64), np.empty(0, np.int32)
+    kernels.accumulate_runs(
+        codes,
+        np.empty((1, 1), np.bool_) if valid is None else valid,
+        valid is not None,
+        lookup.class_index_by_code,
+        lookup.code_offset,
+        0 if nodata is None else nodata,
+        nodata is not None,
+        lookup.nodata_bin,
+        lookup.unknown_bin,
+        row_area_ha,
+        empty64 if spans is None else spans.row_offsets,
+        empty32 if spans is None else spans.col0,
+        empty32 if spans is None else spans.col1,
+        empty32 if spans is None else spans.zone,
+        row_off,
+        col_off,
+        outside_zone,
+        histogram.area_ha,
+        histogram.pixel_count,
+        histogram.unknown_count_by_slot,
+    )
+    histogram.coverage_px += histogram.pixel_count
+    if histogram.unknown_count_by_slot[-1]:
+        histogram.outside_lookup = _codes_outside_lookup(codes, valid, lookup, nodata)
+    return histogram
 
 
 @dataclass

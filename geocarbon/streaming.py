@@ -22,7 +22,7 @@ from geocarbon.area import PixelArea
 from geocarbon.blocks import Block, iter_blocks
 from geocarbon.lookup import ClassLookup
 from geocarbon.raster_io import LandCoverSource, WindowReader
-from geocarbon.stocks import BlockResult, Histogram, process_block
+from geocarbon.stocks import BlockResult, Histogram, accumulate_block_runs, process_block
 from geocarbon.writers import RasterSetWriter
 from geocarbon.zones import ZoneIndex, block_zones
 
@@ -58,10 +58,27 @@ def stream_histogram(
     histogram = Histogram.empty(lookup, n_rows)
     unknown_seen = threading.Event()
     want_density = density_by_bin is not None and writer is not None
+    # One fused pass over pixel runs when nothing per pixel is written and zones are one layer.
+    fused = not want_density and (zones is None or (zones.n_layers == 1 and zones.mode == "centre"))
     with WindowReader(source) as reader:
 
         def work(block: Block) -> BlockResult:
             codes, valid = reader.read(block)
+            row_area_ha = area.row_areas(block) if fused else None
+            if row_area_ha is not None:
+                runs = accumulate_block_runs(
+                    codes,
+                    valid,
+                    row_area_ha,
+                    lookup,
+                    nodata=source.nodata,
+                    spans=None if zones is None else zones.layer_spans[0],
+                    row_off=block.row_off,
+                    col_off=block.col_off,
+                    outside_zone=0 if zones is None else zones.unassigned_row,
+                    n_zones=n_rows,
+                )
+                return BlockResult(runs, None)
             return process_block(
                 codes,
                 valid,

@@ -162,3 +162,70 @@ def test_accumulate_fractions_matches_add_at(data):
     np.testing.assert_allclose(out_area, ref_area, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out_cov, ref_cov, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(out_count, ref_count)
+
+
+@settings(max_examples=150)
+@given(st.data())
+def test_accumulate_runs_equals_classify_then_accumulate(data):
+    """The fused kernel equals the reference: zone raster from the runs, np.bincount histogram."""
+    from geocarbon.lookup import build_class_lookup
+
+    from reference import classify_reference, histogram_reference
+
+    height, width = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 12))
+    codes = data.draw(
+        hnp.arrays(np.uint8, (height, width), elements=st.sampled_from([1, 2, 7, 255]))
+    )
+    valid = data.draw(st.one_of(st.none(), hnp.arrays(np.bool_, (height, width))))
+    table_codes = np.array([1, 2])
+    lookup = build_class_lookup(table_codes, dtype="uint8")
+    row_off, col_off = data.draw(st.integers(0, 3)), data.draw(st.integers(0, 5))
+    grid_height = row_off + height
+    runs = []  # disjoint runs per grid row, in grid columns
+    for row in range(grid_height):
+        cuts = sorted(set(data.draw(st.lists(st.integers(0, col_off + width + 2), max_size=6))))
+        for a, b in zip(cuts[0::2], cuts[1::2], strict=False):
+            if b > a:
+                runs.append((row, a, b, data.draw(st.integers(0, 2))))
+    rows = np.array([r[0] for r in runs], np.int64)
+    offsets = np.searchsorted(rows, np.arange(grid_height + 1)).astype(np.int64)
+    c0 = np.array([r[1] for r in runs], np.int32)
+    c1 = np.array([r[2] for r in runs], np.int32)
+    zone = np.array([r[3] for r in runs], np.int32)
+    row_area = data.draw(hnp.arrays(np.float64, height, elements=st.floats(0.1, 10)))
+    area = np.zeros((4, lookup.n_bins))
+    count = np.zeros((4, lookup.n_bins), np.int64)
+    unknown = np.zeros(len(lookup.class_index_by_code) + 1, np.int64)
+    kernels.accumulate_runs(
+        codes,
+        np.ones((1, 1), bool) if valid is None else valid,
+        valid is not None,
+        lookup.class_index_by_code,
+        lookup.code_offset,
+        255,
+        True,
+        lookup.nodata_bin,
+        lookup.unknown_bin,
+        row_area,
+        offsets,
+        c0,
+        c1,
+        zone,
+        row_off,
+        col_off,
+        3,
+        area,
+        count,
+        unknown,
+    )
+    zones = np.full((grid_height, col_off + width + 8), 3, np.int32)
+    for r, a, b, z in runs:
+        zones[r, a:b] = z
+    zones = zones[row_off:, col_off : col_off + width]
+    bins = classify_reference(codes, valid, table_codes, 255)
+    expected_area, expected_count = histogram_reference(
+        bins, zones, row_area[:, None] * np.ones(width), 4, lookup.n_bins
+    )
+    np.testing.assert_array_equal(count, expected_count)
+    np.testing.assert_allclose(area, expected_area, rtol=1e-12)
+    assert unknown[7] == int(((codes == 7) & (True if valid is None else valid)).sum())
