@@ -12,6 +12,32 @@ from numba import njit
 from numpy.typing import NDArray
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bin_of(
+    code: int,
+    is_valid: bool,
+    class_index_by_code: NDArray[np.int32],
+    code_offset: int,
+    nodata_code: int,
+    has_nodata: bool,
+    nodata_bin: int,
+    unknown_bin: int,
+    unknown_count_by_slot: NDArray[np.int64],
+) -> int:
+    """The bin of one pixel (see :func:`classify`); counts the code when it has no table row."""
+    if (has_nodata and code == nodata_code) or not is_valid:
+        return nodata_bin
+    n_slots = class_index_by_code.shape[0]
+    slot = np.int64(code) - code_offset
+    if 0 <= slot < n_slots:
+        bin_index = class_index_by_code[slot]
+        if bin_index == unknown_bin:
+            unknown_count_by_slot[slot] += 1
+        return bin_index
+    unknown_count_by_slot[n_slots] += 1
+    return unknown_bin
+
+
 @njit(cache=True, nogil=True)
 def classify(
     codes: NDArray[np.integer],
@@ -31,23 +57,20 @@ def classify(
     to ``nodata_bin``. Codes with no table row go to ``unknown_bin`` and are counted in
     ``unknown_count_by_slot[code - code_offset]``; codes outside the lookup in its last slot.
     """
-    n_slots = class_index_by_code.shape[0]
     rows, cols = codes.shape
     for row in range(rows):
         for col in range(cols):
-            code = codes[row, col]
-            if (has_nodata and code == nodata_code) or not valid[row, col]:
-                out_class_index[row, col] = nodata_bin
-                continue
-            slot = np.int64(code) - code_offset
-            if 0 <= slot < n_slots:
-                bin_index = class_index_by_code[slot]
-                if bin_index == unknown_bin:
-                    unknown_count_by_slot[slot] += 1
-            else:
-                bin_index = unknown_bin
-                unknown_count_by_slot[n_slots] += 1
-            out_class_index[row, col] = bin_index
+            out_class_index[row, col] = _bin_of(
+                codes[row, col],
+                valid[row, col],
+                class_index_by_code,
+                code_offset,
+                nodata_code,
+                has_nodata,
+                nodata_bin,
+                unknown_bin,
+                unknown_count_by_slot,
+            )
 
 
 @njit(cache=True, nogil=True)
@@ -369,7 +392,6 @@ def accumulate_runs(
     :func:`classify` then :func:`accumulate_area`, without the bin and zone arrays.
     """
     rows, cols = codes.shape
-    n_slots = class_index_by_code.shape[0]
     for row in range(rows):
         grid_row = row_off + row
         area = row_area_ha[row]
@@ -389,18 +411,17 @@ def accumulate_runs(
                 else:
                     stop = min(start, cols)
             for c in range(col, stop):
-                code = codes[row, c]
-                if (has_nodata and code == nodata_code) or (has_mask and not valid[row, c]):
-                    bin_index = nodata_bin
-                else:
-                    slot = np.int64(code) - code_offset
-                    if 0 <= slot < n_slots:
-                        bin_index = class_index_by_code[slot]
-                        if bin_index == unknown_bin:
-                            unknown_count_by_slot[slot] += 1
-                    else:
-                        bin_index = unknown_bin
-                        unknown_count_by_slot[n_slots] += 1
+                bin_index = _bin_of(
+                    codes[row, c],
+                    not has_mask or valid[row, c],
+                    class_index_by_code,
+                    code_offset,
+                    nodata_code,
+                    has_nodata,
+                    nodata_bin,
+                    unknown_bin,
+                    unknown_count_by_slot,
+                )
                 area_ha[zone, bin_index] += area
                 pixel_count[zone, bin_index] += 1
             col = stop
