@@ -147,6 +147,10 @@ def stock(
 @unknown_option
 @area_option
 @click.option("--map", "with_map", is_flag=True, help="Also write map.html into the output folder.")
+@click.option(
+    "--dask",
+    help="Run the pixel pass on a Dask cluster: a scheduler address, or local:N worker processes.",
+)
 @memory_option
 @threads_option
 @overwrite_option
@@ -165,6 +169,7 @@ def zonal(
     unknown: str,
     area_method: str,
     with_map: bool,
+    dask: str | None,
     memory_mb: int,
     threads: int,
     overwrite: bool,
@@ -190,6 +195,7 @@ def zonal(
         memory_mb=memory_mb,
         threads=threads,
         progress=False if quiet else None,
+        dask=dask,
     )
     result = run_zonal(config)
     if with_map:

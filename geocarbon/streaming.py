@@ -54,43 +54,14 @@ def stream_histogram(
     When unknown codes are fatal, blocks after the first one holding them are only counted (no
     densities are mapped or written), so the run can still report every unknown code.
     """
-    n_rows = 1 if zones is None else zones.n_rows
-    histogram = Histogram.empty(lookup, n_rows)
     unknown_seen = threading.Event()
     want_density = density_by_bin is not None and writer is not None
-    # One fused pass over pixel runs when nothing per pixel is written and zones are one layer.
-    fused = not want_density and (zones is None or (zones.n_layers == 1 and zones.mode == "centre"))
+    plan = BlockPlan(source, lookup, area, zones, density_by_bin if want_density else None)
+    histogram = Histogram.empty(lookup, plan.n_rows)
     with WindowReader(source) as reader:
 
         def work(block: Block) -> BlockResult:
-            codes, valid = reader.read(block)
-            row_area_ha = area.row_areas(block) if fused else None
-            if row_area_ha is not None:
-                runs = accumulate_block_runs(
-                    codes,
-                    valid,
-                    row_area_ha,
-                    lookup,
-                    nodata=source.nodata,
-                    spans=None if zones is None else zones.layer_spans[0],
-                    row_off=block.row_off,
-                    col_off=block.col_off,
-                    outside_zone=0 if zones is None else zones.unassigned_row,
-                    n_zones=n_rows,
-                )
-                return BlockResult(runs, None)
-            return process_block(
-                codes,
-                valid,
-                area.block(block),
-                lookup,
-                nodata=source.nodata,
-                density_by_bin=density_by_bin
-                if want_density and not unknown_seen.is_set()
-                else None,
-                n_zones=n_rows,
-                zones=None if zones is None else block_zones(zones, source.grid, block),
-            )
+            return plan.run(reader, block, map_density=not unknown_seen.is_set())
 
         def consume(block: Block, result: BlockResult) -> None:
             histogram.add(result.histogram)
@@ -101,6 +72,59 @@ def stream_histogram(
 
         run_blocks(source.grid.shape, options, work, consume, label=source.path.name)
     return histogram
+
+
+@dataclass(frozen=True, eq=False)
+class BlockPlan:
+    """Everything one block's histogram needs, picklable, so threads and Dask workers share it."""
+
+    source: LandCoverSource
+    lookup: ClassLookup
+    area: PixelArea
+    zones: ZoneIndex | None = None
+    density_by_bin: NDArray[np.float32] | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return 1 if self.zones is None else self.zones.n_rows
+
+    @property
+    def fused(self) -> bool:
+        """One fused pass over pixel runs: nothing per pixel is written, zones are one layer."""
+        zones = self.zones
+        return self.density_by_bin is None and (
+            zones is None or (zones.n_layers == 1 and zones.mode == "centre")
+        )
+
+    def run(self, reader: WindowReader, block: Block, *, map_density: bool = True) -> BlockResult:
+        """Read ``block`` and accumulate its histogram (and map densities when planned and asked)."""
+        codes, valid = reader.read(block)
+        row_area_ha = self.area.row_areas(block) if self.fused else None
+        if row_area_ha is not None:
+            zones = self.zones
+            histogram = accumulate_block_runs(
+                codes,
+                valid,
+                row_area_ha,
+                self.lookup,
+                nodata=self.source.nodata,
+                spans=None if zones is None else zones.layer_spans[0],
+                row_off=block.row_off,
+                col_off=block.col_off,
+                outside_zone=0 if zones is None else zones.unassigned_row,
+                n_zones=self.n_rows,
+            )
+            return BlockResult(histogram, None)
+        return process_block(
+            codes,
+            valid,
+            self.area.block(block),
+            self.lookup,
+            nodata=self.source.nodata,
+            density_by_bin=self.density_by_bin if map_density else None,
+            n_zones=self.n_rows,
+            zones=None if self.zones is None else block_zones(self.zones, self.source.grid, block),
+        )
 
 
 def run_blocks(

@@ -26,7 +26,7 @@ from geocarbon.pipeline import (
 )
 from geocarbon.raster_io import LandCoverSource, landcover_from_array, open_landcover
 from geocarbon.stocks import Histogram
-from geocarbon.streaming import stream_histogram
+from geocarbon.streaming import BlockPlan, stream_histogram
 from geocarbon.tables import CarbonTable
 from geocarbon.writers import (
     StagedOutputs,
@@ -53,6 +53,7 @@ class ZonalConfig(RunOptions):
     parent_field: str | None = None
     layer: str | None = None
     coverage: str = "centre"
+    dask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,12 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     index = build_zone_index(regions, source.grid, config.coverage)
     options = config.stream_options(source)
-    histogram = stream_histogram(source, lookup, area, options, zones=index)
+    if config.dask:
+        from geocarbon.distributed import dask_histogram
+
+        histogram = dask_histogram(BlockPlan(source, lookup, area, index), options, config.dask)
+    else:
+        histogram = stream_histogram(source, lookup, area, options, zones=index)
     check_unknown(histogram, lookup, source, table, config.unknown)
     names = dict(region_ids=index.ids, region_names=index.names)
     wide = region_table(

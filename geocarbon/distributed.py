@@ -1,0 +1,89 @@
+"""The pixel pass on a Dask distributed cluster: chunks to workers, small histograms back.
+
+Each worker reads its own chunks of the land cover (so the file must be reachable at the same
+path from every worker: shared storage or object storage through GDAL), runs the same
+:class:`~geocarbon.streaming.BlockPlan` as the threaded engine block by block, and returns the
+chunk's histogram; the client adds them up. Only the small histograms travel, never pixels.
+
+``address`` is a scheduler address (``tcp://host:8786``; see dask-jobqueue or dask-kubernetes to
+start one on a cluster) or ``local:N`` for a LocalCluster of N single-threaded worker processes on
+this machine (loopback only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm import tqdm
+
+from geocarbon.blocks import Block, iter_blocks
+from geocarbon.errors import ConfigError
+from geocarbon.raster_io import WindowReader
+from geocarbon.stocks import Histogram
+from geocarbon.streaming import BlockPlan, StreamOptions
+
+#: Blocks per chunk side: a chunk is a task, big enough that scheduling costs little.
+BLOCKS_PER_CHUNK_SIDE = 4
+
+
+@contextmanager
+def dask_client(address: str) -> Iterator[Any]:
+    """A distributed Client for ``address`` (``local:N`` starts and stops a LocalCluster)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ConfigError("--dask needs Dask distributed: pip install 'geocarbon[dask]'.") from exc
+    if address.startswith("local:"):
+        workers = int(address.split(":", 1)[1] or 2)
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+    else:
+        with Client(address) as client:
+            yield client
+
+
+def dask_histogram(plan: BlockPlan, options: StreamOptions, address: str) -> Histogram:
+    """The histogram of ``plan``'s land cover, computed chunk by chunk on a Dask cluster."""
+    rows, cols = options.block_shape
+    chunk_shape = (rows * BLOCKS_PER_CHUNK_SIDE, cols * BLOCKS_PER_CHUNK_SIDE)
+    chunks = list(iter_blocks(plan.source.grid.shape, chunk_shape))
+    histogram = Histogram.empty(plan.lookup, plan.n_rows)
+    with dask_client(address) as client:
+        from distributed import as_completed
+
+        shared = client.scatter(plan, broadcast=True)
+        futures = client.map(
+            _chunk_histogram, chunks, plan=shared, block_shape=options.block_shape, pure=False
+        )
+        with tqdm(
+            total=len(chunks),
+            unit="chunk",
+            disable=None if options.progress is None else not options.progress,
+        ) as bar:
+            for future in as_completed(futures):
+                histogram.add(future.result())
+                bar.update(1)
+    return histogram
+
+
+def _chunk_histogram(chunk: Block, *, plan: BlockPlan, block_shape: tuple[int, int]) -> Histogram:
+    """On a worker: the histogram of one chunk, block by block."""
+    histogram = Histogram.empty(plan.lookup, plan.n_rows)
+    with WindowReader(plan.source) as reader:
+        for part in iter_blocks((chunk.height, chunk.width), block_shape):
+            block = Block(
+                chunk.row_off + part.row_off, chunk.col_off + part.col_off, part.height, part.width
+            )
+            histogram.add(plan.run(reader, block, map_density=False).histogram)
+    return histogram
