@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
@@ -41,6 +42,12 @@ class LandCoverSource:
     block_shape: tuple[int, int]
     array: NDArray[np.integer] | None = field(default=None, repr=False, compare=False)
     warped_from: GridSpec | None = None
+    #: What GDAL opens: the path, or the XML of a mosaic of tiles (``path`` names the folder).
+    dataset: str = field(default="", repr=False)
+
+    @property
+    def gdal_name(self) -> str:
+        return self.dataset or str(self.path)
 
     def warped_to(self, grid: GridSpec) -> LandCoverSource:
         """The same raster read on ``grid`` by nearest-neighbour resampling (a GDAL WarpedVRT).
@@ -52,8 +59,11 @@ class LandCoverSource:
         )
 
 
-def open_landcover(path: str | Path) -> LandCoverSource:
+def open_landcover(path: str | Path | list[Path]) -> LandCoverSource:
     """Check that ``path`` is a single-band integer raster with a CRS, and describe it.
+
+    ``path`` may be a GeoTIFF, a VRT, a folder of tiles or a list of tiles (how CLCD and
+    WorldCover ship): tiles are read as one mosaic through an in-memory VRT, never merged on disk.
 
     Raises
     ------
@@ -62,16 +72,39 @@ def open_landcover(path: str | Path) -> LandCoverSource:
     RasterFormatError
         No CRS, more than one band, or a non-integer data type.
     """
+    if isinstance(path, list):
+        tiles = sorted(Path(p) for p in path)
+        return _describe_mosaic(Path(f"{len(tiles)} tiles in {tiles[0].parent}"), tiles)
+    if Path(path).is_dir():
+        return _describe_mosaic(Path(path), _tiles_in(Path(path)))
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"Land-cover raster {str(path)!r} does not exist.")
+    return _describe_dataset(path, str(path))
+
+
+def _describe_mosaic(label: Path, tiles: list[Path]) -> LandCoverSource:
+    xml = mosaic_vrt(tiles)
+    return replace(_describe_dataset(label, xml), dataset=xml)
+
+
+def _describe_dataset(path: Path, name: str) -> LandCoverSource:
     try:
-        with rasterio.open(path) as dataset:
+        with rasterio.open(name) as dataset:
             return _describe(path, dataset)
     except RasterioError as exc:
         raise InputFileError(
             f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {exc}"
         ) from exc
+
+
+def _tiles_in(folder: Path) -> list[Path]:
+    tiles = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff", ".vrt"))
+    if not tiles:
+        raise InputFileError(
+            f"Folder {str(folder)!r} holds no .tif, .tiff or .vrt land-cover tiles."
+        )
+    return tiles
 
 
 def landcover_from_array(
@@ -177,7 +210,7 @@ class WindowReader:
     def _dataset(self) -> rasterio.io.DatasetReader:
         dataset = getattr(self._local, "dataset", None)
         if dataset is None:
-            dataset = rasterio.open(self.source.path)
+            dataset = rasterio.open(self.source.gdal_name)
             handles = [dataset]
             if self.source.warped_from is not None:
                 grid = self.source.grid
@@ -206,3 +239,96 @@ class WindowReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def mosaic_vrt(tiles: list[Path]) -> str:
+    """The XML of a VRT mosaic of ``tiles``, which must share CRS, pixel size, dtype and grid.
+
+    Raises
+    ------
+    RasterFormatError
+        A tile differs from the first in CRS, pixel size, dtype or nodata, or is off its grid;
+        the message names the tile and how it differs.
+    """
+    infos = [_tile_info(Path(tile)) for tile in tiles]
+    first = infos[0]
+    for info in infos[1:]:
+        _check_tile(first, info)
+    a, e = first["transform"].a, first["transform"].e
+    west = min(i["transform"].c for i in infos)
+    north = max(i["transform"].f for i in infos) if e < 0 else min(i["transform"].f for i in infos)
+    placed = [
+        (i, round((i["transform"].c - west) / a), round((i["transform"].f - north) / e))
+        for i in infos
+    ]
+    width = max(col + i["shape"][1] for i, col, _ in placed)
+    height = max(row + i["shape"][0] for i, _, row in placed)
+    sources = "".join(
+        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(str(i["path"].resolve()))}</SourceFilename>'
+        f"<SourceBand>1</SourceBand>"
+        f'<SrcRect xOff="0" yOff="0" xSize="{i["shape"][1]}" ySize="{i["shape"][0]}"/>'
+        f'<DstRect xOff="{col}" yOff="{row}" xSize="{i["shape"][1]}" ySize="{i["shape"][0]}"/></SimpleSource>'
+        for i, col, row in placed
+    )
+    nodata = "" if first["nodata"] is None else f"<NoDataValue>{first['nodata']:g}</NoDataValue>"
+    block_rows, block_cols = first["block"]
+    return (
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(first["crs"].to_wkt())}</SRS>'
+        f"<GeoTransform>{west!r}, {a!r}, 0, {north!r}, 0, {e!r}</GeoTransform>"
+        f'<VRTRasterBand dataType="{_GDAL_TYPES[first["dtype"]]}" band="1" '
+        f'blockXSize="{block_cols}" blockYSize="{block_rows}">{nodata}{sources}</VRTRasterBand></VRTDataset>'
+    )
+
+
+_GDAL_TYPES = {
+    "uint8": "Byte",
+    "int8": "Int8",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "uint64": "UInt64",
+    "int64": "Int64",
+}
+
+
+def _tile_info(tile: Path) -> dict[str, Any]:
+    if not tile.exists():
+        raise InputFileError(f"Land-cover tile {str(tile)!r} does not exist.")
+    try:
+        with rasterio.open(tile) as dataset:
+            return {
+                "path": tile,
+                "crs": dataset.crs,
+                "transform": dataset.transform,
+                "shape": dataset.shape,
+                "dtype": dataset.dtypes[0],
+                "nodata": dataset.nodata,
+                "block": dataset.block_shapes[0],
+            }
+    except RasterioError as exc:
+        raise InputFileError(
+            f"Land-cover tile {str(tile)!r} cannot be opened by GDAL: {exc}"
+        ) from exc
+
+
+def _check_tile(first: dict[str, Any], info: dict[str, Any]) -> None:
+    problems = []
+    if info["crs"] != first["crs"]:
+        problems.append(f"CRS {info['crs']} instead of {first['crs']}")
+    a, e = first["transform"].a, first["transform"].e
+    t = info["transform"]
+    if abs(t.a - a) > 1e-9 * abs(a) or abs(t.e - e) > 1e-9 * abs(e) or t.b or t.d:
+        problems.append(f"pixel size {(t.a, t.e)} instead of {(a, e)}")
+    if info["dtype"] != first["dtype"] or info["nodata"] != first["nodata"]:
+        problems.append(
+            f"dtype/nodata {info['dtype']}/{info['nodata']} instead of {first['dtype']}/{first['nodata']}"
+        )
+    offsets = ((t.c - first["transform"].c) / a, (t.f - first["transform"].f) / e)
+    if any(abs(v - round(v)) > 1e-6 for v in offsets):
+        problems.append("an origin off the first tile's pixel grid")
+    if problems:
+        raise RasterFormatError(
+            f"Tile {str(info['path'])!r} does not fit the mosaic of {str(first['path'])!r}: "
+            f"{'; '.join(problems)}. Tiles must share one grid; warp them first (gdalwarp)."
+        )

@@ -6,12 +6,14 @@ The change over a period of n = year_end - year_start years is valued as if it h
     NPV = change_mg x price / n x sum_{t=0}^{n-1} q^t,   q = 1 / ((1 + r/100)(1 + c/100))
 
 with ``price`` per Mg C, ``r`` the annual discount rate (%) and ``c`` the annual change of the
-carbon price (%). The sum has the closed form (1 - q^n) / (1 - q); when q == 1 (r and c cancel)
-it is simply n.
+carbon price (%). The sum has the closed form (1 - q^n) / (1 - q), which InVEST uses; when q == 1
+(r and c cancel) it is simply n. Near q = 1 that form loses digits to cancellation, so it is
+computed as expm1(n ln q) / expm1(ln q), the same value to full precision.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -35,9 +37,12 @@ class Valuation:
         years = year_end - year_start
         if years <= 0:
             raise ValueError(f"valuation needs a later end year, got {year_start} -> {year_end}")
-        ratio = 1.0 / (
-            (1.0 + self.discount_rate_pct / 100.0) * (1.0 + self.price_change_pct / 100.0)
+        log_ratio = -(
+            math.log1p(self.discount_rate_pct / 100.0) + math.log1p(self.price_change_pct / 100.0)
         )
-        # sum_{t=0}^{n-1} q^t; the closed form divides by zero at q == 1, where the sum is n.
-        discount_sum = float(years) if ratio == 1.0 else (1.0 - ratio**years) / (1.0 - ratio)
+        # sum_{t=0}^{n-1} q^t = (q^n - 1) / (q - 1); at q == 1 (log q == 0) the sum is n.
+        if log_ratio == 0.0:
+            discount_sum = float(years)
+        else:
+            discount_sum = math.expm1(years * log_ratio) / math.expm1(log_ratio)
         return self.price_per_mg / years * discount_sum
