@@ -8,7 +8,7 @@ small table, ``area_ha[zone, bin]``, from which every statistic is derived.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -189,8 +189,26 @@ def accumulate_block_runs(
 
     For one layer of regions (or no regions) and pixel areas that vary by row at most.
     """
-    histogram = Histogram.empty(lookup, n_zones)
     empty64, empty32 = np.zeros(row_off + codes.shape[0] + 1, np.int64), np.empty(0, np.int32)
+    if codes.dtype.itemsize == 1:
+        return _accumulate_by_code(
+            codes,
+            valid,
+            row_area_ha,
+            lookup,
+            nodata=nodata,
+            runs=(
+                empty64 if spans is None else spans.row_offsets,
+                empty32 if spans is None else spans.col0,
+                empty32 if spans is None else spans.col1,
+                empty32 if spans is None else spans.zone,
+            ),
+            row_off=row_off,
+            col_off=col_off,
+            outside_zone=outside_zone,
+            n_zones=n_zones,
+        )
+    histogram = Histogram.empty(lookup, n_zones)
     kernels.accumulate_runs(
         codes,
         np.empty((1, 1), np.bool_) if valid is None else valid,
@@ -217,6 +235,65 @@ def accumulate_block_runs(
     if histogram.unknown_count_by_slot[-1]:
         histogram.outside_lookup = _codes_outside_lookup(codes, valid, lookup, nodata)
     return histogram
+
+
+def _accumulate_by_code(
+    codes: NDArray[np.integer],
+    valid: NDArray[np.bool_] | None,
+    row_area_ha: NDArray[np.float64],
+    lookup: ClassLookup,
+    *,
+    nodata: int | None,
+    runs: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]],
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    n_zones: int,
+) -> Histogram:
+    """8-bit codes: histogram by raw code (257 columns: 256 codes and "masked"), then by bin."""
+    raw = codes.view(np.uint8)  # int8 codes keep their bits; the lookup below undoes the view
+    area_by_code = np.zeros((n_zones, 257))
+    count_by_code = np.zeros((n_zones, 257), np.int64)
+    kernels.accumulate_runs_by_code(
+        raw,
+        np.empty((1, 1), np.bool_) if valid is None else valid,
+        valid is not None,
+        row_area_ha,
+        *runs,
+        row_off,
+        col_off,
+        outside_zone,
+        area_by_code,
+        count_by_code,
+        np.zeros((n_zones, kernels.LANES, 257), np.int64),
+    )
+    bin_of_code = _bins_of_raw_codes(lookup, codes.dtype, nodata)
+    histogram = Histogram.empty(lookup, n_zones)
+    for bin_index in np.unique(bin_of_code):
+        columns = bin_of_code == bin_index
+        histogram.area_ha[:, bin_index] += area_by_code[:, columns].sum(axis=1)
+        histogram.pixel_count[:, bin_index] += count_by_code[:, columns].sum(axis=1)
+    histogram.coverage_px += histogram.pixel_count
+    unknown_raw = np.flatnonzero(
+        (bin_of_code[:256] == lookup.unknown_bin) & (count_by_code[:, :256].sum(axis=0) > 0)
+    )
+    for raw_code in unknown_raw:
+        code = int(np.array([raw_code], np.uint8).view(codes.dtype)[0])
+        histogram.unknown_count_by_slot[code - lookup.code_offset] += int(
+            count_by_code[:, raw_code].sum()
+        )
+    return histogram
+
+
+def _bins_of_raw_codes(
+    lookup: ClassLookup, dtype: np.dtype[Any], nodata: int | None
+) -> NDArray[np.int64]:
+    """Bin of each raw byte value 0..255 (as the raster's dtype) and of the "masked" column 256."""
+    values = np.arange(256, dtype=np.uint8).view(dtype).astype(np.int64)
+    bins = lookup.class_index_by_code[values - lookup.code_offset].astype(np.int64)
+    if nodata is not None:
+        bins[values == nodata] = lookup.nodata_bin
+    return np.append(bins, lookup.nodata_bin)
 
 
 @dataclass
