@@ -361,6 +361,30 @@ def runs_overlap(
     return False
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _next_segment(
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    s: int,
+    end: int,
+    col: int,
+    col_off: int,
+    cols: int,
+    outside_zone: int,
+) -> tuple[int, int, int]:
+    """From block column ``col``: the zone of the segment that starts there, where it stops, and
+    the first run not yet passed (runs ``s:end`` of the row, sorted; outside them, ``outside_zone``)."""
+    while s < end and span_c1[s] - col_off <= col:
+        s += 1
+    if s < end:
+        start = span_c0[s] - col_off
+        if start <= col:
+            return span_zone[s], min(span_c1[s] - col_off, cols), s
+        return outside_zone, min(start, cols), s
+    return outside_zone, cols, s
+
+
 @njit(cache=True, nogil=True)
 def accumulate_runs(
     codes: NDArray[np.integer],
@@ -399,17 +423,9 @@ def accumulate_runs(
         s = row_offsets[grid_row]
         end = row_offsets[grid_row + 1]
         while col < cols:
-            zone = outside_zone
-            stop = cols
-            while s < end and span_c1[s] - col_off <= col:
-                s += 1
-            if s < end:
-                start = span_c0[s] - col_off
-                if start <= col:
-                    zone = span_zone[s]
-                    stop = min(span_c1[s] - col_off, cols)
-                else:
-                    stop = min(start, cols)
+            zone, stop, s = _next_segment(
+                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+            )
             for c in range(col, stop):
                 bin_index = _bin_of(
                     codes[row, c],
@@ -464,17 +480,9 @@ def accumulate_runs_by_code(
         s = row_offsets[grid_row]
         end = row_offsets[grid_row + 1]
         while col < cols:
-            zone = outside_zone
-            stop = cols
-            while s < end and span_c1[s] - col_off <= col:
-                s += 1
-            if s < end:
-                start = span_c0[s] - col_off
-                if start <= col:
-                    zone = span_zone[s]
-                    stop = min(span_c1[s] - col_off, cols)
-                else:
-                    stop = min(start, cols)
+            zone, stop, s = _next_segment(
+                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+            )
             touched[zone] = True
             lanes = row_counts[zone]
             if has_mask:
