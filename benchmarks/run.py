@@ -1,0 +1,548 @@
+"""Speed and scale of ``geocarbon zonal`` and ``geocarbon change`` (issue 6).
+
+Synthetic CLCD-like land cover (uint8 codes 1-9 in warped patches, nodata 0 border, EPSG:4326
+over China, 256x256 DEFLATE tiles, written strip by strip) is cut by the 34 real provinces.
+Every synthetic file lives in a temporary directory that is deleted. Results are kept in a JSON
+comment inside the BENCHMARKS.md section, so separate invocations merge rather than clobber.
+
+    python benchmarks/run.py --size 20000 --peers [--repeat 3] [--memory 1e8 1e9 4e9] [--dask]
+                             [--invest] [--write BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.transform import from_bounds
+from rasterio.windows import Window
+
+DATA = Path("/work/shared/data")
+PROVINCES = DATA / "boundaries/china_provinces.geojson"
+WILLAMETTE = DATA / "landcover/invest_willamette"
+ID_FIELD = "adcode"
+BOUNDS = (73.0, 18.0, 136.0, 54.0)  # China, lon/lat
+SEED = 6
+CHINA_30M_PX = 1.07e10
+GEOCARBON = Path(sys.executable).parent / "geocarbon"
+SECTION = "## Speed and scale (issue 6)"
+PREAMBLE = "# Benchmarks\n\nMedians of repeated runs; ratios are measured in the same run.\n"
+PHASES = {  # (end of module path, function) -> what it does
+    ("geocarbon/zones.py", "read_regions"): "read and validate the regions GeoJSON",
+    ("geocarbon/zones.py", "build_zone_index"): "regions to scanline spans",
+    ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (decode + fused kernel)",
+    ("geocarbon/zones.py", "region_area_ha"): "geodesic area of each region",
+    ("geocarbon/writers.py", "write_vector"): "write regions.gpkg",
+    ("geocarbon/writers.py", "write_geoparquet"): "write regions.parquet",
+}
+
+
+def grid_shape(pixels: float) -> tuple[int, int]:
+    """Rows and columns with China's lon/lat aspect and rows * cols ~ ``pixels``."""
+    aspect = (BOUNDS[2] - BOUNDS[0]) / (BOUNDS[3] - BOUNDS[1])
+    rows = int(round((pixels / aspect) ** 0.5))
+    return rows, int(round(pixels / rows))
+
+
+def write_landcover(path: Path, pixels: float, seed: int = SEED) -> tuple[int, int]:
+    """Deterministic patchy land cover, written one 256-row strip at a time."""
+    rows, cols = grid_shape(pixels)
+    cell = max(8, cols // 400)  # ~400 patches across; patch edges warped by sines
+    coarse = np.random.default_rng(seed).integers(1, 10, (rows // cell + 3, cols // cell + 3))
+    coarse = coarse.astype(np.uint8)
+    amp, period, border = cell // 2, 3.0 * cell, max(1, cols // 200)
+    col = np.arange(cols, dtype=np.int32)
+    col_warp = (amp + amp * np.sin(col / period)).astype(np.int32)
+    profile = dict(driver="GTiff", dtype="uint8", count=1, width=cols, height=rows, nodata=0)
+    profile |= dict(crs="EPSG:4326", transform=from_bounds(*BOUNDS, cols, rows), tiled=True)
+    profile |= dict(blockxsize=256, blockysize=256, compress="deflate", BIGTIFF="IF_SAFER")
+    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(path, "w", **profile) as dst:
+        for row0 in range(0, rows, 256):
+            row = np.arange(row0, min(rows, row0 + 256), dtype=np.int32)
+            row_warp = (amp + amp * np.sin(row / period)).astype(np.int32)
+            strip = coarse[(row[:, None] + col_warp) // cell, (col + row_warp[:, None]) // cell]
+            strip[:, :border] = strip[:, -border:] = 0
+            strip[(row < border) | (row >= rows - border)] = 0
+            dst.write(strip, 1, window=Window(0, row0, cols, len(row)))
+    return rows, cols
+
+
+def synthetic(tmp: Path, pixels: float) -> tuple[Path, int]:
+    """A synthetic raster of ~``pixels`` px in ``tmp`` and its exact pixel count."""
+    if shutil.disk_usage(tmp).free < 0.5 * pixels + 2e9:
+        raise OSError(f"not enough free disk for {pixels:.0e} px")
+    path = tmp / f"landcover_{pixels:.0e}.tif"
+    rows, cols = write_landcover(path, pixels)
+    return path, rows * cols
+
+
+def child_env(pycache: Path) -> dict[str, str]:
+    """This sandbox sets PYTHONDONTWRITEBYTECODE, so every process would recompile every module
+    (~5 s); children cache bytecode in a temporary folder instead, as an installed package would."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return env | {"PYTHONPYCACHEPREFIX": str(pycache)}
+
+
+ENV: dict[str, str] = dict(os.environ)
+
+
+def timed_child(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GiB) of one subprocess (and descendants it waited for)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed: {child.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 2**20
+
+
+def zonal_command(tif: Path, out: Path, dask: bool = False) -> list[str]:
+    command = [str(GEOCARBON), "zonal", str(tif), "--regions", str(PROVINCES), "--id-field"]
+    command += [ID_FIELD, "--densities", "china-clcd", "--out", str(out), "-q", "--threads", "2"]
+    return command + (["--dask", "local:2"] if dask else [])
+
+
+def cli_runs(tif: Path, tmp: Path, repeat: int, dask: bool = False) -> dict:
+    """Median wall time and max peak RSS of ``repeat`` fresh ``geocarbon zonal`` processes."""
+    runs = [
+        timed_child(zonal_command(tif, Path(tempfile.mkdtemp(dir=tmp)), dask))
+        for _ in range(repeat)
+    ]
+    return dict(s=statistics.median(r[0] for r in runs), rss_gib=max(r[1] for r in runs), n=repeat)
+
+
+def zonal_config(tif: Path, out: Path | None):  # type: ignore[no-untyped-def]
+    from geocarbon.zonal_pipeline import ZonalConfig
+
+    options = dict(regions=PROVINCES, id_field=ID_FIELD, densities="china-clcd", threads=2)
+    return ZonalConfig(landcover=tif, out_dir=out, progress=False, **options)
+
+
+def in_process(tif: Path, tmp: Path, repeat: int) -> tuple[float, dict[str, float], pd.Series]:
+    """Median run_zonal seconds after a warm-up, seconds by phase, centre pixel counts."""
+    from geocarbon.zonal_pipeline import run_zonal
+
+    result = run_zonal(zonal_config(tif, Path(tempfile.mkdtemp(dir=tmp))))  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run_zonal(zonal_config(tif, Path(tempfile.mkdtemp(dir=tmp))))
+        times.append(time.perf_counter() - start)
+    profile = cProfile.Profile()
+    profile.runcall(run_zonal, zonal_config(tif, Path(tempfile.mkdtemp(dir=tmp))))
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    phases = {label: 0.0 for label in PHASES.values()}
+    for (file, _, name), (_, _, _, cumulative, _) in stats.items():
+        for (suffix, function), label in PHASES.items():
+            if file.endswith(suffix) and name == function:
+                phases[label] += cumulative
+    table = result.by_class
+    table = table[(table["region_id"] != "unassigned") & (table["pixel_count"] > 0)]
+    counts = table.set_index(["region_id", "class_code"])["pixel_count"].astype(float)
+    return statistics.median(times), phases, counts.sort_index()
+
+
+def floor(tif: Path) -> dict:
+    """Decode all blocks on 2 threads, and the fused kernel alone on 2 threads over cached blocks."""
+    from geocarbon.area import pixel_area
+    from geocarbon.blocks import iter_blocks
+    from geocarbon.lookup import build_class_lookup
+    from geocarbon.pipeline import GDAL_CACHE_MB, prepare_table
+    from geocarbon.raster_io import WindowReader, open_landcover
+    from geocarbon.streaming import BlockPlan, run_blocks
+    from geocarbon.zones import build_zone_index, read_regions
+
+    config = zonal_config(tif, None)
+    source = open_landcover(tif)
+    regions = read_regions(
+        PROVINCES, id_field=ID_FIELD, name_field=None, parent_field=None, layer=None
+    )
+    lookup = build_class_lookup(prepare_table("china-clcd", None).codes, dtype=source.dtype)
+    area = pixel_area(source.grid, config.area_method)
+    plan = BlockPlan(source, lookup, area, build_zone_index(regions, source.grid, "centre"))
+    options = config.stream_options(source)
+    blocks = list(iter_blocks(source.grid.shape, options.block_shape))
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), WindowReader(source) as reader:
+        start = time.perf_counter()
+        run_blocks(source.grid.shape, options, reader.read, lambda b, r: None, label="decode")
+        decode_s = time.perf_counter() - start
+        sample = blocks[:: max(1, len(blocks) // 24)]
+        cached = {(b.row_off, b.col_off): reader.read(b) for b in sample}
+
+    class Cached:
+        def read(self, block):  # type: ignore[no-untyped-def]
+            return cached[(block.row_off, block.col_off)]
+
+    plan.run(Cached(), sample[0])  # compile / load the numba cache
+    with ThreadPoolExecutor(2) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda b: plan.run(Cached(), b), sample))
+        kernel_s = time.perf_counter() - start
+    sample_px = sum(b.height * b.width for b in sample)
+    kernel_s *= source.grid.shape[0] * source.grid.shape[1] / sample_px
+    return dict(decode_s=decode_s, kernel_s=kernel_s, s=decode_s + kernel_s)
+
+
+def rasterstats_counts(tif: Path) -> pd.Series:
+    import geopandas as gpd
+    from rasterstats import zonal_stats
+
+    provinces = gpd.read_file(PROVINCES)
+    stats = zonal_stats(provinces, str(tif), categorical=True, nodata=0)
+    rows = [
+        (str(r), int(k), float(v))
+        for r, s in zip(provinces[ID_FIELD], stats, strict=True)
+        for k, v in s.items()
+    ]
+    frame = pd.DataFrame(rows, columns=["region_id", "class_code", "count"])
+    return frame.set_index(["region_id", "class_code"])["count"].sort_index()
+
+
+def exactextract_counts(tif: Path) -> pd.Series:
+    import geopandas as gpd
+    from exactextract import exact_extract
+
+    provinces = gpd.read_file(PROVINCES)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Spatial reference system", RuntimeWarning)
+        frame = exact_extract(
+            str(tif),
+            provinces,
+            ["unique", "frac", "count"],
+            include_cols=[ID_FIELD],
+            output="pandas",
+        )
+    return frame.groupby(ID_FIELD)["count"].sum()
+
+
+def seconds(function, *args):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    value = function(*args)
+    return time.perf_counter() - start, value
+
+
+def bench_goal1(size: int, repeat: int, peers: bool, dask: bool, tmp: Path, results: dict) -> None:
+    start = time.perf_counter()
+    tif, pixels = synthetic(tmp, size * size)
+    goal = dict(px=pixels, shape=grid_shape(size * size), generate_s=time.perf_counter() - start)
+    goal["startup_s"] = statistics.median(
+        timed_child([str(GEOCARBON), "--help"])[0] for _ in range(3)
+    )
+    goal["cli"] = cli_runs(tif, tmp, repeat)
+    goal["in_process_s"], goal["phases"], counts = in_process(tif, tmp, repeat)
+    goal["floor"] = floor(tif)
+    if peers:
+        goal["rasterstats_s"], theirs = seconds(rasterstats_counts, tif)
+        both = pd.concat([counts, theirs], axis=1, keys=["g", "r"]).fillna(0)
+        goal["check"] = (
+            f"{int((both.g != both.r).sum())} of {len(both)} (province, class) counts differ from rasterstats"
+        )
+        goal["exactextract_s"], covered = seconds(exactextract_counts, tif)
+        totals = counts.groupby(level=0).sum().reindex(covered.index.astype(str))
+        goal["exact_vs_centre"] = float(
+            (covered.to_numpy() / totals.to_numpy() - 1).__abs__().max()
+        )
+    if dask:
+        goal["dask"] = cli_runs(tif, tmp, repeat, dask=True)
+    results["goal1"] = goal
+    results.setdefault("memory", {})[str(pixels)] = dict(goal["cli"], px=pixels)
+    tif.unlink()
+
+
+def bench_memory(sizes: list[float], tmp: Path, results: dict) -> None:
+    for pixels in sizes:
+        try:
+            tif, exact = synthetic(tmp, pixels)
+        except OSError as exc:
+            results.setdefault("skipped", {})[f"{pixels:.0e}"] = str(exc)
+            continue
+        results.setdefault("memory", {})[str(exact)] = dict(cli_runs(tif, tmp, 1), px=exact)
+        tif.unlink()
+        shutil.rmtree(tmp)
+        tmp.mkdir()
+
+
+def tile_willamette(tmp: Path, reps: int) -> list[Path]:
+    paths = []
+    for name in ("lulc_current_willamette.tif", "lulc_future_willamette.tif"):
+        with rasterio.open(WILLAMETTE / name) as src:
+            profile, array = src.profile, np.tile(src.read(1), (reps, reps))
+        profile |= dict(
+            width=array.shape[1],
+            height=array.shape[0],
+            blockxsize=256,
+            blockysize=256,
+            compress="deflate",
+        )
+        with rasterio.open(tmp / name, "w", **profile) as dst:
+            dst.write(array, 1)
+        paths.append(tmp / name)
+    return paths
+
+
+INVEST_SCRIPT = """import sys, time; from natcap.invest import carbon
+spec = str(getattr(carbon, 'MODEL_SPEC', getattr(carbon, 'ARGS_SPEC', '')))
+old = 'lulc_cur_path' in spec; cur, fut = ('cur', 'fut') if old else ('bas', 'alt')
+args = {'workspace_dir': sys.argv[1], f'lulc_{cur}_path': sys.argv[2], f'lulc_{fut}_path': sys.argv[3],
+  'carbon_pools_path': sys.argv[4], 'calc_sequestration': True, 'do_valuation': True,
+  f'lulc_{cur}_year': 2016, f'lulc_{fut}_year': 2030, 'price_per_metric_ton_of_c': 43,
+  'discount_rate': -7.1, 'rate_change': 2.8, 'n_workers': -1}
+start = time.perf_counter(); carbon.execute(args); print(time.perf_counter() - start)"""
+
+
+def bench_invest(repeat: int, tmp: Path, results: dict) -> None:
+    venv, reps = Path("/tmp/invest-venv"), 3
+    python = venv / "bin/python"
+    install = "uv venv --allow-existing {v} && uv pip install --python {v}/bin/python natcap.invest"
+    done = subprocess.run(
+        install.format(v=venv), shell=True, capture_output=True, text=True, timeout=600
+    )
+    lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines()]
+    notes = [ln for ln in lines if re.search(r"^(error|cause|Building|Resolved)|Error:", ln)]
+    invest = dict(installed=done.returncode == 0, notes=notes[-8:], reps=reps)
+    current, future = tile_willamette(tmp, reps)
+    with rasterio.open(current) as src:
+        invest["px"] = src.width * src.height
+    pools = WILLAMETTE / "carbon_pools_willamette.csv"
+    change = [str(GEOCARBON), "change", str(current), str(future), "--years", "2016", "2030"]
+    change += ["--densities", str(pools), "--price", "43", "--discount-rate", "-7.1"]
+    change += ["--price-change", "2.8", "--draws", "0", "--area", "planar", "-q", "--out"]
+    runs = [timed_child([*change, tempfile.mkdtemp(dir=tmp)]) for _ in range(repeat + 1)][1:]
+    invest["geocarbon_s"] = statistics.median(r[0] for r in runs)
+    if invest["installed"]:
+        times = []
+        for _ in range(repeat):
+            command = [
+                str(python),
+                "-c",
+                INVEST_SCRIPT,
+                tempfile.mkdtemp(dir=tmp),
+                str(current),
+                str(future),
+                str(pools),
+            ]
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        invest["invest_s"] = statistics.median(times)
+    results["invest"] = invest
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {ram:.0f} GiB RAM, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def met(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def render_goal1(g: dict) -> list[str]:
+    px, cli, fl = g["px"], g["cli"], g["floor"]
+    rate = lambda s: f"{px / s / 1e6:,.0f}"  # noqa: E731
+    out = [
+        f"### Goal 1: {px / 1e6:,.0f} Mpx ({g['shape'][0]} x {g['shape'][1]}), 34 provinces, centre, 2 threads",
+        "",
+    ]
+    out += ["| run | median s | Mpx/s | ratio |", "|---|---:|---:|---:|"]
+    out.append(
+        f"| `geocarbon zonal`, fresh process (n={cli['n']}) | {cli['s']:.2f} | {rate(cli['s'])} | 1.00 |"
+    )
+    out.append(
+        f"| `run_zonal` in process, warm | {g['in_process_s']:.2f} | {rate(g['in_process_s'])} | {g['in_process_s'] / cli['s']:.2f} |"
+    )
+    out.append(
+        f"| floor: decode on 2 threads + kernel | {fl['s']:.2f} ({fl['decode_s']:.2f} + {fl['kernel_s']:.2f}) | {rate(fl['s'])} | {fl['s'] / cli['s']:.2f} |"
+    )
+    for peer in ("exactextract", "rasterstats"):
+        if f"{peer}_s" in g:
+            out.append(
+                f"| {peer} (1 run) | {g[f'{peer}_s']:.1f} | {rate(g[f'{peer}_s'])} | {g[f'{peer}_s'] / cli['s']:.1f} |"
+            )
+    ratio = cli["s"] / fl["s"]
+    out += [
+        "",
+        f"Target: within 1.7x of the floor. Fresh process {ratio:.2f}x, in process {g['in_process_s'] / fl['s']:.2f}x: {met(ratio <= 1.7)} (fresh), {met(g['in_process_s'] / fl['s'] <= 1.7)} (in process).",
+    ]
+    if "check" in g:
+        out.append(
+            f"Check: {g['check']}; exactextract's covered pixels by province within {g['exact_vs_centre']:.2%} of geocarbon's centre counts."
+        )
+    phases = "; ".join(f"{k} {v:.2f} s" for k, v in g["phases"].items())
+    out.append(
+        f"Where the in-process time goes (cProfile, one run): {phases}. Interpreter start-up and imports (`geocarbon --help`): {g['startup_s']:.2f} s. Generating the raster took {g['generate_s']:.0f} s."
+    )
+    return out + [""]
+
+
+def render_memory(results: dict) -> list[str]:
+    rows = sorted(results["memory"].values(), key=lambda r: r["px"])
+    out = ["### Goals 3 and 4: memory and national scale (`geocarbon zonal`, fresh process)", ""]
+    out += ["| pixels | s | Mpx/s | s per Gpx | peak RSS GiB |", "|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(
+            f"| {r['px']:.2e} | {r['s']:.2f} | {r['px'] / r['s'] / 1e6:,.0f} | {r['s'] / r['px'] * 1e9:.2f} | {r['rss_gib']:.2f} |"
+        )
+    for size, why in results.get("skipped", {}).items():
+        out.append(f"| {size} | skipped: {why} | | | |")
+    out.append("")
+    if len(rows) >= 2:
+        gpx = np.array([r["px"] for r in rows]) / 1e9
+        slope, fixed = np.polyfit(gpx, [r["s"] for r in rows], 1)
+        china = fixed + slope * CHINA_30M_PX / 1e9
+        rss = max(r["rss_gib"] for r in rows)
+        out.append(
+            f"Linear fit: {fixed:.2f} s fixed + {slope:.2f} s per Gpx. Goal 3 (bounded memory, linear cost): peak RSS {min(r['rss_gib'] for r in rows):.2f}-{rss:.2f} GiB over a {rows[-1]['px'] / rows[0]['px']:.0f}x range of sizes: {met(rss < 4)}."
+        )
+        out.append(
+            f"Goal 4: China at 30 m ({CHINA_30M_PX:.3g} px), extrapolated: {china:.0f} s per date against < 120 s: {met(china < 120)}."
+        )
+    return out + [""]
+
+
+def render_dask(g: dict) -> list[str]:
+    px, single, dask = g["px"], g["cli"], g["dask"]
+    out = [
+        "### Goal 6: Dask (`--dask local:2`) against threads (same raster as goal 1, fresh process)",
+        "",
+    ]
+    out += ["| run | median s | Mpx/s | peak RSS GiB |", "|---|---:|---:|---:|"]
+    for label, r in (("threads 2", single), ("dask local:2", dask)):
+        out.append(f"| {label} | {r['s']:.2f} | {px / r['s'] / 1e6:,.0f} | {r['rss_gib']:.2f} |")
+    return out + ["", f"Dask / threads: {dask['s'] / single['s']:.2f}x.", ""]
+
+
+def render_invest(v: dict) -> list[str]:
+    out = [
+        f"### Goal 2: InVEST Carbon against `geocarbon change` (Willamette tiled {v['reps']}x{v['reps']}, {v['px'] / 1e6:.1f} Mpx per date)",
+        "",
+    ]
+    out.append(
+        f"`geocarbon change` (2 dates, all rasters, valuation, --draws 0, planar), median: {v['geocarbon_s']:.2f} s ({2 * v['px'] / v['geocarbon_s'] / 1e6:.0f} Mpx/s over both dates)."
+    )
+    if "invest_s" in v:
+        out.append(
+            f"InVEST Carbon on the same inputs: {v['invest_s']:.2f} s; InVEST / geocarbon {v['invest_s'] / v['geocarbon_s']:.1f}x."
+        )
+    else:
+        out.append(
+            "InVEST could not be installed, so the ratio is not measured. `uv pip install natcap.invest` into a separate venv said:"
+        )
+        out += ["", "```", *v["notes"], "```"]
+    return out + [""]
+
+
+def render(results: dict) -> str:
+    out = [
+        SECTION,
+        "",
+        "Commands: " + ", then ".join(f"`{c}`" for c in results["commands"]),
+        "",
+        f"Machine: {results['machine']}. Noisy shared machine; ratios are from the same run. Child processes cache bytecode (this sandbox sets PYTHONDONTWRITEBYTECODE; the first `geocarbon zonal` without a cache took {results.get('cold_s', float('nan')):.1f} s on a 1 Mpx raster).",
+        "",
+    ]
+    if "goal1" in results:
+        out += render_goal1(results["goal1"])
+    if results.get("memory"):
+        out += render_memory(results)
+    if "dask" in results.get("goal1", {}):
+        out += render_dask(results["goal1"])
+    if "invest" in results:
+        out += render_invest(results["invest"])
+    return "\n".join(out) + f"\n<!-- results: {json.dumps(results)} -->\n"
+
+
+def section_bounds(lines: list[str]) -> tuple[int, int] | None:
+    starts = [i for i, line in enumerate(lines) if line.rstrip() == SECTION]
+    if not starts:
+        return None
+    end = next(
+        (i for i in range(starts[0] + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+    )
+    return starts[0], end
+
+
+def previous_results(path: Path) -> dict:
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+    bounds = section_bounds(lines)
+    found = bounds and re.search(r"<!-- results: (.*) -->", "".join(lines[bounds[0] : bounds[1]]))
+    return json.loads(found.group(1)) if found else {}
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace the section (up to the next ``## `` heading) or append it; others untouched."""
+    lines = (path.read_text() if path.exists() else PREAMBLE).splitlines(keepends=True)
+    bounds = section_bounds(lines)
+    if bounds is None:
+        path.write_text("".join(lines).rstrip("\n") + "\n\n" + text)
+        return
+    tail = "".join(lines[bounds[1] :])
+    path.write_text("".join(lines[: bounds[0]]) + text + ("\n" + tail if tail else ""))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, help="goal 1 raster of size*size px (China's aspect)")
+    parser.add_argument(
+        "--peers", action="store_true", help="also time rasterstats and exactextract"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--memory", type=float, nargs="*", default=[], help="pixel counts for goal 3"
+    )
+    parser.add_argument("--dask", action="store_true", help="goal 6 (needs --size)")
+    parser.add_argument("--invest", action="store_true", help="goal 2")
+    parser.add_argument("--write", type=Path, help="merge results into this file's section")
+    args = parser.parse_args(argv)
+    results = previous_results(args.write) if args.write else {}
+    results["machine"] = machine()
+    command = "python benchmarks/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    results["commands"] = list(dict.fromkeys([*results.get("commands", []), command]))
+    with tempfile.TemporaryDirectory(prefix="geocarbon-bench-") as name:
+        tmp = Path(name)
+        ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        ENV.update(child_env(tmp / "pycache"))
+        tif, _ = synthetic(tmp, 1e6)
+        results["cold_s"] = timed_child(zonal_command(tif, tmp / "cold"))[0]  # fills the cache
+        if args.size:
+            bench_goal1(args.size, args.repeat, args.peers, args.dask, tmp, results)
+        if args.memory:
+            (tmp / "memory").mkdir()
+            bench_memory(args.memory, tmp / "memory", results)
+        if args.invest:
+            bench_invest(args.repeat, tmp, results)
+    text = render(results)
+    print(text)
+    if args.write:
+        write_section(args.write, text)
+
+
+if __name__ == "__main__":
+    main()
