@@ -28,7 +28,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
-import pyproj
 import shapely
 from numpy.typing import NDArray
 
@@ -284,16 +283,21 @@ def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
                 f"Regions file {str(path)!r} cannot be read as GeoParquet: {exc}"
             ) from exc
     try:
-        layers = [name for name, _ in pyogrio.list_layers(path)]
-    except Exception as exc:  # pyogrio raises several DataSourceError flavours
+        if layer is not None:
+            # Listing layers parses some formats (GeoJSON) whole: only when a layer is named.
+            layers = [name for name, _ in pyogrio.list_layers(path)]
+            if layer not in layers:
+                raise InputFileError(
+                    f"Regions file {str(path)!r} has no layer {layer!r}; its layers are "
+                    f"{', '.join(layers)} (--layer)."
+                )
+        # pyogrio directly: geopandas.read_file would list (and so parse) the layers again.
+        frame = pyogrio.read_dataframe(path, layer=layer)
+    except pyogrio.errors.DataSourceError as exc:
         raise InputFileError(
             f"Regions file {str(path)!r} cannot be read as vector data: {exc}"
         ) from exc
-    if layer is not None and layer not in layers:
-        raise InputFileError(
-            f"Regions file {str(path)!r} has no layer {layer!r}; its layers are {', '.join(layers)} (--layer)."
-        )
-    return gpd.read_file(path, layer=layer, engine="pyogrio")
+    return frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
 
 
 def _polygonal_geometries(frame: gpd.GeoDataFrame, label: str) -> gpd.GeoSeries:
@@ -522,22 +526,15 @@ def _pixel_rings(
     return np.ascontiguousarray(xs), np.ascontiguousarray(ys), starts
 
 
+#: WGS 84 / NSIDC EASE-Grid 2.0 Global: a cylindrical projection that preserves area exactly.
+EQUAL_AREA_CRS = "EPSG:6933"
+
+
 def region_area_ha(regions: gpd.GeoDataFrame) -> NDArray[np.float64]:
     """Each region's own area (ha) on the WGS84 ellipsoid, whatever its CRS.
 
-    Each region is projected to a Lambert azimuthal equal-area projection centred on it (exactly
-    area-preserving on the ellipsoid), so its planar area is its ellipsoidal area.
+    The regions are projected once into an equal-area projection of the ellipsoid (EPSG:6933),
+    where planar area is ellipsoidal area; with outlines as dense as administrative boundaries,
+    straight projected edges differ from geodesic ones far below 0.01 %.
     """
-    areas = []
-    for geometry in regions.geometry.to_crs("OGC:CRS84"):
-        centre = geometry.centroid
-        laea = pyproj.Transformer.from_crs(
-            "OGC:CRS84",
-            f"+proj=laea +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84 +units=m",
-            always_xy=True,
-        )
-        projected = shapely.transform(
-            geometry, lambda xy, t=laea: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
-        )
-        areas.append(projected.area / 1e4)
-    return np.asarray(areas, dtype=np.float64)
+    return np.asarray(regions.geometry.to_crs(EQUAL_AREA_CRS).area, dtype=np.float64) / 1e4
