@@ -47,12 +47,10 @@ LIBRARIES = "geocarbon numpy numba rasterio geopandas pyogrio shapely pyproj ras
 # Where geocarbon's centre-mode time goes: (end of module path, function) -> what it does.
 PHASES = {
     ("geocarbon/zones.py", "read_regions"): "read and validate the regions",
-    ("pyogrio/core.py", "list_layers"): "of which pyogrio.list_layers (parses the GeoJSON again)",
-    ("geopandas/io/file.py", "_read_file"): "of which geopandas.read_file",
-    ("geocarbon/zones.py", "build_zone_index"): "regions to scanline spans",
-    ("geocarbon/zones.py", "_conflicts"): "of which the overlap check (shapely.relate_pattern)",
+    ("pyogrio/raw.py", "read"): "of which GDAL's GeoJSON parse (pyogrio)",
+    ("geocarbon/zones.py", "build_zone_index"): "regions to scanline spans and layers",
     ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (read blocks, accumulate)",
-    ("geocarbon/zones.py", "region_area_ha"): "geodesic area of each region (pyproj.Geod)",
+    ("geocarbon/zones.py", "region_area_ha"): "each region's own area (one equal-area transform)",
 }
 
 
@@ -334,8 +332,8 @@ def summary(benches: list[ScaleResult]) -> str:
     return (
         f"Peer time over geocarbon time (above 1, geocarbon is faster): {'; '.join(ratios)}. "
         f"geocarbon's pixel pass takes {phases} (profiled centre runs); the rest is per-run "
-        "polygon work: reading the GeoJSON, as every tool does, and steps the peers skip (a second "
-        "parse by list_layers, the overlap check, geodesic region areas)."
+        "polygon work: reading the GeoJSON, as every tool does, and steps the peers skip (spans for "
+        "every region, overlap layers, each region's own area)."
     )
 
 
