@@ -49,7 +49,7 @@ PHASES = {  # (end of module path, function) -> what it does
     ("geocarbon/zones.py", "read_regions"): "read and validate the regions GeoJSON",
     ("geocarbon/zones.py", "build_zone_index"): "regions to scanline spans",
     ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (decode + fused kernel)",
-    ("geocarbon/zones.py", "region_area_ha"): "geodesic area of each region",
+    ("geocarbon/zones.py", "region_area_ha"): "each region's own area (equal-area transform)",
     ("geocarbon/writers.py", "write_vector"): "write regions.gpkg",
     ("geocarbon/writers.py", "write_geoparquet"): "write regions.parquet",
 }
