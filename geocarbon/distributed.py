@@ -36,7 +36,13 @@ def dask_client(address: str) -> Iterator[Any]:
     except ImportError as exc:
         raise ConfigError("--dask needs Dask distributed: pip install 'geocarbon[dask]'.") from exc
     if address.startswith("local:"):
-        workers = int(address.split(":", 1)[1] or 2)
+        count = address.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ConfigError(
+                f"--dask {address!r}: give local:N with N worker processes (e.g. local:2), or a "
+                "scheduler address such as tcp://host:8786."
+            )
+        workers = int(count)
         with (
             LocalCluster(
                 n_workers=workers,

@@ -39,3 +39,19 @@ def test_dask_equals_single_process_on_real_data(shared_data, coverage):
     np.testing.assert_allclose(
         local.regions["stock_total_mg"], distributed.regions["stock_total_mg"], rtol=1e-12
     )
+
+
+def test_malformed_local_cluster_is_a_clear_error(sample):
+    from geocarbon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--dask 'local:two'.*local:2"):
+        run_zonal(
+            ZonalConfig(
+                landcover=sample.landcover[1],
+                regions=sample.regions,
+                densities="china-clcd",
+                id_field="adcode",
+                progress=False,
+                dask="local:two",
+            )
+        )
