@@ -129,7 +129,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     sources = _aligned_sources(config)
     grid = sources[0].grid
     table = prepare_table(config.densities, config.scheme)
-    index = _zone_index(config, grid)
+    index, regions_frame = _zone_index(config, grid)
     paths = (
         {}
         if config.out_dir is None
@@ -161,7 +161,16 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             for writer in writers:
                 writer.close()
         result = _accounts_result(
-            config, table, index, periods, dates, pairs, lookups[0].n_bins, area.method, sources
+            config,
+            table,
+            index,
+            regions_frame,
+            periods,
+            dates,
+            pairs,
+            lookups[0].n_bins,
+            area.method,
+            sources,
         )
         if paths:
             _write_change(staged, paths, result)
@@ -236,15 +245,18 @@ def _same_grid(a: GridSpec, b: GridSpec) -> bool:
     )
 
 
-def _zone_index(config: ChangeConfig, grid: GridSpec) -> ZoneIndex | None:
+def _zone_index(
+    config: ChangeConfig, grid: GridSpec
+) -> tuple[ZoneIndex | None, gpd.GeoDataFrame | None]:
+    """The regions (read and checked once) and their zone index on ``grid``."""
     if config.regions is None:
-        return None
+        return None, None
     if not config.id_field:
         raise ConfigError("Regions need an id field (--id-field).")
     regions = read_regions(
         config.regions, id_field=config.id_field, name_field=config.name_field, layer=config.layer
     )
-    return build_zone_index(regions, grid, config.coverage)
+    return build_zone_index(regions, grid, config.coverage), regions
 
 
 def _writers(
@@ -351,6 +363,7 @@ def _accounts_result(
     config: ChangeConfig,
     table: CarbonTable,
     index: ZoneIndex | None,
+    regions_frame: gpd.GeoDataFrame | None,
     periods: list[Period],
     dates: list[Histogram],
     pairs: list[Histogram],
@@ -386,15 +399,10 @@ def _accounts_result(
         series = series.merge(bounds, on=["region_id", "year"])
     summary = _summary(config, table, periods, change, transitions, area_method, sources, dates)
     regions = None
-    if index is not None and config.regions is not None:
-        frame = read_regions(
-            config.regions,
-            id_field=str(config.id_field),
-            name_field=config.name_field,
-            layer=config.layer,
-        )
+    if regions_frame is not None:
         main = change[change["period"] == periods[-1].label].drop(columns=["region_name"])
-        regions = gpd.GeoDataFrame(frame.merge(main, on="region_id", how="left"), crs=frame.crs)
+        merged = regions_frame.merge(main, on="region_id", how="left")
+        regions = gpd.GeoDataFrame(merged, crs=regions_frame.crs)
     return _Tables(change, transitions, series, regions, summary)
 
 
