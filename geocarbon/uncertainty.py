@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from scipy.special import betaincinv
 
 from geocarbon.choices import CORRELATIONS, DISTRIBUTIONS
+from geocarbon.errors import ConfigError
 
 DEFAULT_DRAWS = 1000
 PERCENTILES = (5.0, 50.0, 95.0)
@@ -38,13 +39,15 @@ class MonteCarlo:
 
     def __post_init__(self) -> None:
         if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(
+            raise ConfigError(
                 f"distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}"
             )
         if self.correlation not in CORRELATIONS:
-            raise ValueError(f"correlation must be one of {CORRELATIONS}, got {self.correlation!r}")
+            raise ConfigError(
+                f"correlation must be one of {CORRELATIONS}, got {self.correlation!r}"
+            )
         if self.draws < 1:
-            raise ValueError(f"draws must be at least 1, got {self.draws}")
+            raise ConfigError(f"draws must be at least 1, got {self.draws}")
 
     def quantiles(self, n_classes: int, n_pools: int) -> NDArray[np.float64]:
         """(draws, classes, pools) uniform quantiles, seeded, shared by every region."""

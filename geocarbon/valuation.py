@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from geocarbon.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Valuation:
@@ -27,8 +29,8 @@ class Valuation:
 
     def __post_init__(self) -> None:
         if self.discount_rate_pct <= -100.0 or self.price_change_pct <= -100.0:
-            raise ValueError(
-                "discount rate and price change must be above -100 % "
+            raise ConfigError(
+                "--discount-rate and --price-change must be above -100 % "
                 f"(got {self.discount_rate_pct} % and {self.price_change_pct} %)"
             )
 
@@ -36,7 +38,7 @@ class Valuation:
         """NPV per Mg C of change over the period (multiply a change in Mg C by it)."""
         years = year_end - year_start
         if years <= 0:
-            raise ValueError(f"valuation needs a later end year, got {year_start} -> {year_end}")
+            raise ConfigError(f"valuation needs a later end year, got {year_start} -> {year_end}")
         log_ratio = -(
             math.log1p(self.discount_rate_pct / 100.0) + math.log1p(self.price_change_pct / 100.0)
         )

@@ -262,3 +262,25 @@ def test_map_and_figures_commands(capsys, tmp_path, sample):
     assert code == 0 and "stock_by_pool.png" in stdout and "stock_by_pool.svg" in stdout
     code, _, err = run(capsys, "figures", str(tmp_path / "empty"))
     assert code == 1 and "regions.csv" in err
+
+
+def test_change_valuation_out_of_range_is_one_line_error(capsys, tmp_path, sample):
+    code, _, err = run(
+        capsys,
+        "change",
+        str(sample.landcover[0]),
+        str(sample.landcover[1]),
+        "--years",
+        "2000",
+        "2020",
+        "--densities",
+        "china-clcd",
+        "--out",
+        str(tmp_path / "c"),
+        "--price",
+        "43",
+        "--discount-rate",
+        "-100",
+    )
+    assert code == 1 and "--discount-rate" in err and "-100" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists()

@@ -176,3 +176,34 @@ def test_utf8_bom_and_non_ascii_path(tmp_path):
     )
     table = load_density_table(path)
     assert table.codes.tolist() == [1] and table.names == ("森林",)
+
+
+def test_regional_rows_fall_back_and_are_checked(tmp_path):
+    header = "region_id,lucode,c_above,c_below,c_soil,c_dead\n"
+    table = load_density_table(
+        write(tmp_path, header + ",1,15,10,60,1\n,2,5,3,20,0\n330000,1,30,10,60,1\n")
+    )
+    # region 330000 has its own class-1 row; class 2 and every other region use the national rows
+    assert table.density_for("330000")[0, :, 1].tolist() == [30, 10, 1, 60]
+    assert table.density_for("330000")[1, :, 1].tolist() == [5, 3, 0, 20]
+    assert table.density_for("110000")[0, :, 1].tolist() == [15, 10, 1, 60]
+    bad = write(
+        tmp_path,
+        header + ",1,15,10,60,1\n330000,9,30,10,60,1\n330000,1,x,10,60,1\n",
+        "regional.csv",
+    )
+    with pytest.raises(TableSchemaError) as info:
+        load_density_table(bad)
+    message = str(info.value)
+    assert "regional.csv" in message
+    assert "line 4, column 'c_above': 'x' is not a number" in message
+
+
+def test_regional_class_without_national_row_named(tmp_path):
+    header = "region_id,lucode,c_above,c_below,c_soil,c_dead\n"
+    path = write(tmp_path, header + ",1,15,10,60,1\n330000,9,30,10,60,1\n", "orphan.csv")
+    with pytest.raises(
+        TableSchemaError,
+        match=r"(?s)orphan.csv.*region '330000' has rows for class\(es\) 9 with no national row",
+    ):
+        load_density_table(path)

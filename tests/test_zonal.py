@@ -205,3 +205,38 @@ def test_zone_sums_plus_unassigned_equal_total_blockwise(array, rects, block_sha
         assert whole["valid_area_ha"].sum() == pytest.approx(valid_ha, rel=1e-9, abs=1e-9)
         expected = sum(np.sum(array == code) * total for code, total in ((1, 86), (2, 28), (3, 8)))
         assert whole["stock_total_mg"].sum() == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_region_ids_of_the_table_that_match_no_region_warn():
+    base = table()
+    regional = CarbonTable(
+        base.source,
+        base.codes,
+        base.names,
+        base.density_mg_per_ha,
+        None,
+        {"ZZ": np.full_like(base.density_mg_per_ha, np.nan)},
+    )
+    with pytest.warns(UserWarning, match=r"region_id\(s\) ZZ, which match no region"):
+        run(regions(box(0, 0, 4, 4)), densities=regional)
+
+
+def test_unknown_codes_in_a_zonal_run_name_file_and_codes_and_write_nothing(
+    raster_factory, tmp_path
+):
+    from geocarbon.errors import UnknownClassError
+
+    path = raster_factory("lc.tif", np.array([[1, 42], [2, 3]], np.uint8))
+    out = tmp_path / "zonal"
+    with pytest.raises(UnknownClassError, match=r"42 \(1 px\) in .*lc.tif"):
+        run_zonal(
+            ZonalConfig(
+                landcover=path,
+                regions=regions(box(0, 0, 2, 2)),
+                densities=table(),
+                id_field="code",
+                out_dir=out,
+                progress=False,
+            )
+        )
+    assert not out.exists() or not any(out.iterdir())
