@@ -156,11 +156,15 @@ def _run_stock(config: StockConfig) -> StockResult:
             if writer is not None:
                 writer.close()
         classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
-        summary = _summary_document(source, table, area, lookup, histogram, classes, config)
-        write_csv(
-            with_total_row(classes, _totals(histogram, lookup, classes, config)),
-            staged.temp(paths["summary_csv"]),
+        totals = stock_totals(
+            histogram.area_ha[0],
+            histogram.pixel_count[0],
+            lookup,
+            classes,
+            unknown_mode=config.unknown,
         )
+        summary = _summary_document(source, table, area, lookup, histogram, classes, totals, config)
+        write_csv(with_total_row(classes, totals), staged.temp(paths["summary_csv"]))
         write_json(summary, staged.temp(paths["summary_json"]))
     return StockResult(classes, summary, tuple(paths.values()))
 
@@ -205,14 +209,6 @@ def check_unknown(
     )
 
 
-def _totals(
-    histogram: Histogram, lookup: ClassLookup, classes: pd.DataFrame, config: StockConfig
-) -> StockTotals:
-    return stock_totals(
-        histogram.area_ha[0], histogram.pixel_count[0], lookup, classes, unknown_mode=config.unknown
-    )
-
-
 def _summary_document(
     source: LandCoverSource,
     table: CarbonTable,
@@ -220,9 +216,9 @@ def _summary_document(
     lookup: ClassLookup,
     histogram: Histogram,
     classes: pd.DataFrame,
+    totals: StockTotals,
     config: StockConfig,
 ) -> dict[str, Any]:
-    totals = _totals(histogram, lookup, classes, config)
     unknown = histogram.unknown_codes(lookup)
     return {
         "geocarbon_version": __version__,
