@@ -75,6 +75,8 @@ class ChangeConfig(RunOptions):
     valuation: Valuation | None = None
     monte_carlo: MonteCarlo | None = field(default_factory=MonteCarlo)
     write_rasters: bool = True
+    #: Also write every date's density per pool and total (as ``geocarbon stock`` would).
+    date_rasters: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,12 +101,20 @@ def periods_of(years: tuple[int, ...]) -> list[Period]:
 
 
 def change_output_paths(
-    out_dir: Path, periods: list[Period], *, rasters: bool, regions: bool, npv: bool
+    out_dir: Path,
+    periods: list[Period],
+    *,
+    rasters: bool,
+    regions: bool,
+    npv: bool,
+    date_years: tuple[int, ...] = (),
 ) -> dict[str, Path]:
     names = ["change.csv", "transitions.csv", "series.csv", "change_summary.json"]
     if regions:
         names += ["regions.gpkg", "regions.parquet", "regions.csv"]
     if rasters:
+        for year in date_years:
+            names += [f"density_{year}_{band}_mg_per_ha.tif" for band in CHANGE_BANDS]
         for period in periods:
             names += [f"change_{period.label}_{band}_mg_per_ha.tif" for band in CHANGE_BANDS]
             names += [f"npv_{period.label}_per_ha.tif"] if npv else []
@@ -139,6 +149,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             rasters=config.write_rasters,
             regions=index is not None,
             npv=config.valuation is not None,
+            date_years=tuple(config.years) if config.date_rasters else (),
         )
     )
     refuse_existing(list(paths.values()), overwrite=config.overwrite)
@@ -267,6 +278,16 @@ def _writers(
     config: ChangeConfig,
 ) -> list[RasterSetWriter]:
     writers = []
+    if config.date_rasters:
+        for year in config.years:
+            bands = {
+                paths[f"density_{year}_{band}_mg_per_ha.tif"]: (
+                    f"carbon density {year}, {band}",
+                    "Mg C/ha",
+                )
+                for band in CHANGE_BANDS
+            }
+            writers.append(RasterSetWriter(staged, grid, bands, threads=config.threads))
     for period in periods:
         bands = {
             paths[f"change_{period.label}_{band}_mg_per_ha.tif"]: (
@@ -325,6 +346,7 @@ def _stream_dates(
             n_zones=n_rows,
             zones=None if index is None else block_zones(index, grid, block),
             density_by_bin=None if unknown_seen else density,
+            date_density=config.date_rasters,
         )
 
     def consume(block: Any, result: DatesBlockResult) -> None:
@@ -336,11 +358,17 @@ def _stream_dates(
         )
         if result.change is None or unknown_seen:
             return
-        for writer, stack, constant in zip(writers, result.change, constants, strict=True):
-            # NPV per ha: the total change (Mg C/ha) times the period's valuation constant.
-            writer.write(
-                block, stack if constant is None else np.concatenate([stack, stack[-1:] * constant])
-            )
+        # Writers in order: each date's densities (if asked), then each period's change.
+        stacks = [
+            *(result.density or []),
+            *(
+                # NPV per ha: the total change (Mg C/ha) times the period's valuation constant.
+                stack if constant is None else np.concatenate([stack, stack[-1:] * constant])
+                for stack, constant in zip(result.change, constants, strict=True)
+            ),
+        ]
+        for writer, stack in zip(writers, stacks, strict=True):
+            writer.write(block, stack)
 
     try:
         run_blocks(grid.shape, options, work, consume, label=f"{len(sources)} dates")

@@ -269,6 +269,11 @@ def zonal(
 @unknown_option
 @area_option
 @click.option("--no-rasters", is_flag=True, help="Only the tables.")
+@click.option(
+    "--date-rasters",
+    is_flag=True,
+    help="Also write each date's density per pool and total (density_YEAR_POOL_mg_per_ha.tif).",
+)
 @memory_option
 @threads_option
 @overwrite_option

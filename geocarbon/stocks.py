@@ -298,11 +298,13 @@ def _bins_of_raw_codes(
 
 @dataclass
 class DatesBlockResult:
-    """One block of several dates: a histogram per date and per pair of dates, and change maps."""
+    """One block of several dates: a histogram per date and per pair of dates, change maps per
+    pair and, if asked, density maps per date."""
 
     dates: list[Histogram]
     pairs: list[Histogram]
     change: list[NDArray[np.float32]] | None
+    density: list[NDArray[np.float32]] | None = None
 
 
 def process_dates_block(
@@ -316,8 +318,10 @@ def process_dates_block(
     n_zones: int = 1,
     zones: BlockZones | None = None,
     density_by_bin: NDArray[np.float32] | None = None,
+    date_density: bool = False,
 ) -> DatesBlockResult:
-    """Classify every date, accumulate per-date and per-pair histograms, map changes if asked.
+    """Classify every date, accumulate per-date and per-pair histograms, map changes if asked
+    (``density_by_bin``), and each date's densities too with ``date_density``.
 
     A pair histogram's bin is ``from_bin * n_bins + to_bin``: the transition matrix of each zone,
     unknown and nodata included, so every pixel is accounted for on both dates.
@@ -347,7 +351,14 @@ def process_dates_block(
             out = np.empty((density_by_bin.shape[1], *pixel_area_ha.shape), np.float32)
             kernels.change_from_bins(date_bins[start], date_bins[end], density_by_bin, out)
             change.append(out)
-    return DatesBlockResult(date_histograms, pair_histograms, change)
+    density = None
+    if date_density and density_by_bin is not None:
+        density = []
+        for bins in date_bins:
+            out = np.empty((density_by_bin.shape[1], *pixel_area_ha.shape), np.float32)
+            kernels.densities_from_bins(bins, density_by_bin, out)
+            density.append(out)
+    return DatesBlockResult(date_histograms, pair_histograms, change, density)
 
 
 def _codes_outside_lookup(

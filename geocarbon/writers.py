@@ -167,9 +167,10 @@ def to_cog(source: Path, destination: Path, *, threads: int = 2) -> None:
             source,
             destination,
             driver="COG",
-            # DEFLATE, readable everywhere; no predictor (see float_raster_profile).
+            # DEFLATE, readable everywhere; no predictor (see float_raster_profile). Level 1:
+            # on piecewise-constant densities about 2x faster than level 6 for ~15% more bytes.
             COMPRESS="DEFLATE",
-            LEVEL="6",
+            LEVEL="1",
             BLOCKSIZE=str(TILE_SIZE),
             OVERVIEW_RESAMPLING="AVERAGE",
             BIGTIFF="IF_SAFER",

@@ -62,6 +62,7 @@ def test_willamette_change_and_npv_match_invest(shared_data, tmp_path):
         monte_carlo=None,
         valuation=Valuation(43, -7.1, 2.8),
         out_dir=tmp_path / "out",
+        date_rasters=True,
     )
     row = result.change.iloc[0]
     assert row["net_change_mg"] == pytest.approx(expected_mg, rel=1e-9)
@@ -72,6 +73,17 @@ def test_willamette_change_and_npv_match_invest(shared_data, tmp_path):
     with rasterio.open(tmp_path / "out" / "npv_2016-2030_per_ha.tif") as dataset:
         npv = dataset.read(1).astype(np.float64)
     assert np.nansum(npv) * 0.09 == pytest.approx(row["npv"], rel=1e-5)
+    # each date's total density is InVEST's tot_c per pixel / 0.09 ha; their difference is the change
+    totals = {}
+    for year, codes in ((2016, start), (2030, end)):
+        with rasterio.open(tmp_path / "out" / f"density_{year}_total_mg_per_ha.tif") as dataset:
+            totals[year] = dataset.read(1).astype(np.float64)
+        on_date = codes != (a.nodata if year == 2016 else b.nodata)
+        np.testing.assert_allclose(totals[year][on_date], lookup[codes[on_date]], rtol=1e-6)
+        assert np.isnan(totals[year][~on_date]).all()
+    with rasterio.open(tmp_path / "out" / "change_2016-2030_total_mg_per_ha.tif") as dataset:
+        change = dataset.read(1).astype(np.float64)
+    np.testing.assert_allclose(change[valid], (totals[2030] - totals[2016])[valid], atol=1e-4)
 
 
 @pytest.fixture
