@@ -58,6 +58,11 @@ unknown_option = click.option(
     show_default=True,
     help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.",
 )
+dask_option = click.option(
+    "--dask",
+    help="Run the pixel pass on a Dask cluster: a scheduler address (tcp://host:8786), or local:N "
+    "worker processes. Inputs and the output folder must be reachable from every worker.",
+)
 area_option = click.option(
     "--area",
     "area_method",
@@ -82,6 +87,7 @@ def cli() -> None:
 @unknown_option
 @area_option
 @click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
+@dask_option
 @memory_option
 @threads_option
 @overwrite_option
@@ -94,6 +100,7 @@ def stock(
     unknown: str,
     area_method: str,
     no_rasters: bool,
+    dask: str | None,
     memory_mb: int,
     threads: int,
     overwrite: bool,
@@ -114,6 +121,7 @@ def stock(
         memory_mb=memory_mb,
         threads=threads,
         progress=False if quiet else None,
+        dask=dask,
     )
     _report_stock(run_stock(config), quiet)
 
@@ -147,10 +155,7 @@ def stock(
 @unknown_option
 @area_option
 @click.option("--map", "with_map", is_flag=True, help="Also write map.html into the output folder.")
-@click.option(
-    "--dask",
-    help="Run the pixel pass on a Dask cluster: a scheduler address, or local:N worker processes.",
-)
+@dask_option
 @memory_option
 @threads_option
 @overwrite_option

@@ -4,6 +4,9 @@ Each worker reads its own chunks of the land cover (so the file must be reachabl
 path from every worker: shared storage or object storage through GDAL), runs the same
 :class:`~geocarbon.streaming.BlockPlan` as the threaded engine block by block, and returns the
 chunk's histogram; the client adds them up. Only the small histograms travel, never pixels.
+When densities are mapped, each worker writes its chunk's bands as tiled GeoTIFFs into a
+scratch folder beside the outputs (so that folder, too, must be shared storage), and the client
+mosaics them per band (VRT) into Cloud-Optimized GeoTIFFs.
 
 ``address`` is a scheduler address (``tcp://host:8786``; see dask-jobqueue or dask-kubernetes to
 start one on a cluster) or ``local:N`` for a LocalCluster of N single-threaded worker processes on
@@ -14,15 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from geocarbon.blocks import Block, iter_blocks
 from geocarbon.errors import ConfigError
+from geocarbon.grid import GridSpec
 from geocarbon.raster_io import WindowReader
 from geocarbon.stocks import Histogram
 from geocarbon.streaming import BlockPlan, StreamOptions
+from geocarbon.writers import TiledRasters
 
 #: Blocks per chunk side: a chunk is a task, big enough that scheduling costs little.
 BLOCKS_PER_CHUNK_SIDE = 4
@@ -59,37 +65,90 @@ def dask_client(address: str) -> Iterator[Any]:
             yield client
 
 
-def dask_histogram(plan: BlockPlan, options: StreamOptions, address: str) -> Histogram:
-    """The histogram of ``plan``'s land cover, computed chunk by chunk on a Dask cluster."""
+def dask_pass(
+    plan: BlockPlan,
+    options: StreamOptions,
+    address: str,
+    *,
+    chunk_folder: Path | None = None,
+    bands: tuple[tuple[str, str], ...] = (),
+) -> tuple[Histogram, list[list[Path]]]:
+    """``plan``'s pixel pass chunk by chunk on a Dask cluster: the histogram, and chunk files.
+
+    With ``chunk_folder`` (and a plan that maps densities), every chunk's density bands, labelled
+    by ``bands`` (description, units), are written there; ``files[chunk][band]`` come back in
+    grid order, ready for :func:`~geocarbon.writers.cogs_from_chunks`.
+    """
     rows, cols = options.block_shape
     chunk_shape = (rows * BLOCKS_PER_CHUNK_SIDE, cols * BLOCKS_PER_CHUNK_SIDE)
     chunks = list(iter_blocks(plan.source.grid.shape, chunk_shape))
     histogram = Histogram.empty(plan.lookup, plan.n_rows)
+    files: list[list[Path]] = [[] for _ in chunks]
     with dask_client(address) as client:
         from distributed import as_completed
 
         shared = client.scatter(plan, broadcast=True)
         futures = client.map(
-            _chunk_histogram, chunks, plan=shared, block_shape=options.block_shape, pure=False
+            _chunk_pass,
+            chunks,
+            plan=shared,
+            block_shape=options.block_shape,
+            folder=chunk_folder,
+            bands=bands,
+            pure=False,
         )
+        order = {future.key: index for index, future in enumerate(futures)}
         with tqdm(
             total=len(chunks),
             unit="chunk",
             disable=None if options.progress is None else not options.progress,
         ) as bar:
             for future in as_completed(futures):
-                histogram.add(future.result())
+                part, paths = future.result()
+                histogram.add(part)
+                files[order[future.key]] = paths
                 bar.update(1)
-    return histogram
+    return histogram, files
 
 
-def _chunk_histogram(chunk: Block, *, plan: BlockPlan, block_shape: tuple[int, int]) -> Histogram:
-    """On a worker: the histogram of one chunk, block by block."""
+def _chunk_pass(
+    chunk: Block,
+    *,
+    plan: BlockPlan,
+    block_shape: tuple[int, int],
+    folder: Path | None,
+    bands: tuple[tuple[str, str], ...],
+) -> tuple[Histogram, list[Path]]:
+    """On a worker: one chunk's histogram block by block, and its density bands as GeoTIFFs."""
     histogram = Histogram.empty(plan.lookup, plan.n_rows)
-    with WindowReader(plan.source) as reader:
-        for part in iter_blocks((chunk.height, chunk.width), block_shape):
-            block = Block(
-                chunk.row_off + part.row_off, chunk.col_off + part.col_off, part.height, part.width
-            )
-            histogram.add(plan.run(reader, block, map_density=False).histogram)
-    return histogram
+    rasters = None
+    if folder is not None and plan.density_by_bin is not None:
+        grid = plan.source.grid
+        chunk_grid = GridSpec(
+            grid.crs,
+            grid.block_transform(chunk.row_off, chunk.col_off),
+            chunk.height,
+            chunk.width,
+        )
+        paths = [
+            folder / f"chunk_r{chunk.row_off}_c{chunk.col_off}_b{band}.tif"
+            for band in range(len(bands))
+        ]
+        rasters = TiledRasters(paths, chunk_grid, bands, origin=(chunk.row_off, chunk.col_off))
+    try:
+        with WindowReader(plan.source) as reader:
+            for part in iter_blocks((chunk.height, chunk.width), block_shape):
+                block = Block(
+                    chunk.row_off + part.row_off,
+                    chunk.col_off + part.col_off,
+                    part.height,
+                    part.width,
+                )
+                result = plan.run(reader, block, map_density=rasters is not None)
+                histogram.add(result.histogram)
+                if rasters is not None and result.density is not None:
+                    rasters.write(block, result.density)
+    finally:
+        if rasters is not None:
+            rasters.close()
+    return histogram, [] if rasters is None else rasters.paths

@@ -27,7 +27,7 @@ from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.raster_io import LandCoverSource, open_landcover
 from geocarbon.schemes import schemes_containing
 from geocarbon.stocks import Histogram
-from geocarbon.streaming import StreamOptions, stream_histogram
+from geocarbon.streaming import BlockPlan, StreamOptions, stream_histogram
 from geocarbon.summary import (
     StockTotals,
     class_stock_table,
@@ -40,6 +40,7 @@ from geocarbon.writers import (
     TILE_SIZE,
     RasterSetWriter,
     StagedOutputs,
+    cogs_from_chunks,
     write_csv,
     write_json,
 )
@@ -89,6 +90,8 @@ class StockConfig(RunOptions):
     densities: str | Path
     out_dir: Path
     write_rasters: bool = True
+    #: A Dask scheduler address or ``local:N``: run the pixel pass on a cluster.
+    dask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,30 +134,46 @@ def _run_stock(config: StockConfig) -> StockResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
+    bands = {
+        paths[name]: (
+            f"carbon density, {name} pool" if name != "total" else "carbon density, all pools",
+            "Mg C/ha",
+        )
+        for name in RASTER_NAMES
+        if name in paths
+    }
+    options = config.stream_options(source)
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
-        writer = None
-        if config.write_rasters:
-            bands = {
-                paths[name]: (
-                    f"carbon density, {name} pool"
-                    if name != "total"
-                    else "carbon density, all pools",
-                    "Mg C/ha",
-                )
-                for name in RASTER_NAMES
-            }
-            writer = RasterSetWriter(staged, source.grid, bands, threads=config.threads)
-        try:
-            options = config.stream_options(source)
-            histogram = stream_histogram(
-                source, lookup, area, options, density_by_bin=density, writer=writer
+        if config.dask:
+            from geocarbon.distributed import dask_pass
+
+            # Workers write tiled chunks into a scratch folder; the client makes the COGs.
+            histogram, chunk_files = dask_pass(
+                BlockPlan(source, lookup, area, None, density if bands else None),
+                options,
+                config.dask,
+                chunk_folder=staged.scratch_folder(paths["summary_json"]) if bands else None,
+                bands=tuple(bands.values()),
             )
             check_unknown(histogram, lookup, source, table, config.unknown)
-            if writer is not None:
-                writer.finish()
-        finally:
-            if writer is not None:
-                writer.close()
+            if bands:
+                cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
+        else:
+            writer = (
+                RasterSetWriter(staged, source.grid, bands, threads=config.threads)
+                if bands
+                else None
+            )
+            try:
+                histogram = stream_histogram(
+                    source, lookup, area, options, density_by_bin=density, writer=writer
+                )
+                check_unknown(histogram, lookup, source, table, config.unknown)
+                if writer is not None:
+                    writer.finish()
+            finally:
+                if writer is not None:
+                    writer.close()
         classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
         totals = stock_totals(
             histogram.area_ha[0],

@@ -241,8 +241,12 @@ class WindowReader:
         self.close()
 
 
-def mosaic_vrt(tiles: list[Path]) -> str:
+def mosaic_vrt(
+    tiles: list[Path], *, description: str | None = None, units: str | None = None
+) -> str:
     """The XML of a VRT mosaic of ``tiles``, which must share CRS, pixel size, dtype and grid.
+
+    ``description`` and ``units`` label the band (and the dataset's metadata) when given.
 
     Raises
     ------
@@ -272,11 +276,19 @@ def mosaic_vrt(tiles: list[Path]) -> str:
     )
     nodata = "" if first["nodata"] is None else f"<NoDataValue>{first['nodata']:g}</NoDataValue>"
     block_rows, block_cols = first["block"]
+    labels = {"description": description, "units": units}
+    metadata = "".join(
+        f'<MDI key="{key}">{escape(value)}</MDI>' for key, value in labels.items() if value
+    )
+    band_labels = (f"<Description>{escape(description)}</Description>" if description else "") + (
+        f"<UnitType>{escape(units)}</UnitType>" if units else ""
+    )
     return (
         f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(first["crs"].to_wkt())}</SRS>'
         f"<GeoTransform>{west!r}, {a!r}, 0, {north!r}, 0, {e!r}</GeoTransform>"
-        f'<VRTRasterBand dataType="{_GDAL_TYPES[first["dtype"]]}" band="1" '
-        f'blockXSize="{block_cols}" blockYSize="{block_rows}">{nodata}{sources}</VRTRasterBand></VRTDataset>'
+        + (f"<Metadata>{metadata}</Metadata>" if metadata else "")
+        + f'<VRTRasterBand dataType="{_GDAL_TYPES[first["dtype"]]}" band="1" '
+        f'blockXSize="{block_cols}" blockYSize="{block_rows}">{band_labels}{nodata}{sources}</VRTRasterBand></VRTDataset>'
     )
 
 
@@ -289,6 +301,7 @@ _GDAL_TYPES = {
     "int32": "Int32",
     "uint64": "UInt64",
     "int64": "Int64",
+    "float32": "Float32",
 }
 
 
@@ -320,7 +333,13 @@ def _check_tile(first: dict[str, Any], info: dict[str, Any]) -> None:
     t = info["transform"]
     if abs(t.a - a) > 1e-9 * abs(a) or abs(t.e - e) > 1e-9 * abs(e) or t.b or t.d:
         problems.append(f"pixel size {(t.a, t.e)} instead of {(a, e)}")
-    if info["dtype"] != first["dtype"] or info["nodata"] != first["nodata"]:
+    same_nodata = info["nodata"] == first["nodata"] or (
+        info["nodata"] is not None
+        and first["nodata"] is not None
+        and np.isnan(info["nodata"])
+        and np.isnan(first["nodata"])
+    )
+    if info["dtype"] != first["dtype"] or not same_nodata:
         problems.append(
             f"dtype/nodata {info['dtype']}/{info['nodata']} instead of {first['dtype']}/{first['nodata']}"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,6 +59,7 @@ class StagedOutputs:
             for final in finals
         }
         self._extra: list[Path] = []
+        self._folders: list[Path] = []
 
     def temp(self, final: Path) -> Path:
         return self._temps[final]
@@ -66,6 +68,13 @@ class StagedOutputs:
         """Another temporary file beside ``final`` (intermediate), removed whatever happens."""
         path = self._temps[final].with_name(f"{self._temps[final].stem}.scratch{suffix}")
         self._extra.append(path)
+        return path
+
+    def scratch_folder(self, final: Path) -> Path:
+        """A temporary folder beside ``final`` (intermediate files), removed whatever happens."""
+        path = self._temps[final].with_name(f"{self._temps[final].stem}.scratch")
+        path.mkdir()
+        self._folders.append(path)
         return path
 
     def __enter__(self) -> StagedOutputs:
@@ -81,6 +90,8 @@ class StagedOutputs:
     ) -> None:
         for path in self._extra:
             path.unlink(missing_ok=True)
+        for folder in self._folders:
+            shutil.rmtree(folder, ignore_errors=True)
         if exc_type is None:
             for final, temp in self._temps.items():
                 os.replace(temp, final)
@@ -113,6 +124,44 @@ def float_raster_profile(grid: GridSpec) -> dict[str, Any]:
     }
 
 
+class TiledRasters:
+    """Single-band tiled float32 GeoTIFFs on one grid (one per band), written block by block.
+
+    ``origin`` is the (row, col) of the grid's upper-left pixel in the grid of the blocks, so a
+    chunk of a larger grid takes blocks in the larger grid's pixel coordinates.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        grid: GridSpec,
+        bands: Sequence[tuple[str, str]],
+        *,
+        origin: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.paths = list(paths)
+        self._origin = origin
+        self._datasets = []
+        for path, (description, units) in zip(paths, bands, strict=True):
+            dataset = rasterio.open(path, "w", **float_raster_profile(grid))
+            dataset.set_band_description(1, description)
+            dataset.units = (units,)
+            dataset.update_tags(units=units, description=description)
+            self._datasets.append(dataset)
+
+    def write(self, block: Block, stack: NDArray[np.float32]) -> None:
+        """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""
+        row, col = block.row_off - self._origin[0], block.col_off - self._origin[1]
+        window = Window(col, row, block.width, block.height)
+        for dataset, band in zip(self._datasets, stack, strict=True):
+            dataset.write(band, 1, window=window)
+
+    def close(self) -> None:
+        for dataset in self._datasets:
+            if not dataset.closed:
+                dataset.close()
+
+
 class RasterSetWriter:
     """Write several single-band float32 rasters block by block, then convert each to a COG.
 
@@ -130,34 +179,42 @@ class RasterSetWriter:
         threads: int = 2,
     ) -> None:
         self._staged = staged
-        self._bands = bands
+        self._finals = list(bands)
         self._threads = threads
-        self._datasets = []
-        for final, (description, units) in bands.items():
-            dataset = rasterio.open(
-                staged.scratch(final, ".tif"), "w", **float_raster_profile(grid)
-            )
-            dataset.set_band_description(1, description)
-            dataset.units = (units,)
-            dataset.update_tags(units=units, description=description)
-            self._datasets.append(dataset)
+        scratch = [staged.scratch(final, ".tif") for final in bands]
+        self._rasters = TiledRasters(scratch, grid, list(bands.values()))
 
     def write(self, block: Block, stack: NDArray[np.float32]) -> None:
         """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""
-        window = Window(block.col_off, block.row_off, block.width, block.height)
-        for dataset, band in zip(self._datasets, stack, strict=True):
-            dataset.write(band, 1, window=window)
+        self._rasters.write(block, stack)
 
     def finish(self) -> None:
-        for dataset, final in zip(self._datasets, self._bands, strict=True):
-            scratch = Path(dataset.name)
-            dataset.close()
+        self._rasters.close()
+        for scratch, final in zip(self._rasters.paths, self._finals, strict=True):
             to_cog(scratch, self._staged.temp(final), threads=self._threads)
 
     def close(self) -> None:
-        for dataset in self._datasets:
-            if not dataset.closed:
-                dataset.close()
+        self._rasters.close()
+
+
+def cogs_from_chunks(
+    staged: StagedOutputs,
+    bands: dict[Path, tuple[str, str]],
+    chunk_files: Sequence[Sequence[Path]],
+    *,
+    threads: int = 2,
+) -> None:
+    """Mosaic each band's chunk GeoTIFFs (``chunk_files[chunk][band]``) as a VRT, then a COG.
+
+    The distributed path's last step: workers wrote tiled chunks, the client assembles them.
+    """
+    from geocarbon.raster_io import mosaic_vrt
+
+    for index, (final, (description, units)) in enumerate(bands.items()):
+        vrt = staged.scratch(final, ".vrt")
+        tiles = [files[index] for files in chunk_files]
+        vrt.write_text(mosaic_vrt(tiles, description=description, units=units), "utf-8")
+        to_cog(vrt, staged.temp(final), threads=threads)
 
 
 def to_cog(source: Path, destination: Path, *, threads: int = 2) -> None:

@@ -109,9 +109,9 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     index = build_zone_index(regions, source.grid, config.coverage)
     options = config.stream_options(source)
     if config.dask:
-        from geocarbon.distributed import dask_histogram
+        from geocarbon.distributed import dask_pass
 
-        histogram = dask_histogram(BlockPlan(source, lookup, area, index), options, config.dask)
+        histogram, _ = dask_pass(BlockPlan(source, lookup, area, index), options, config.dask)
     else:
         histogram = stream_histogram(source, lookup, area, options, zones=index)
     check_unknown(histogram, lookup, source, table, config.unknown)

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import rasterio
 
 from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
 
@@ -55,3 +56,38 @@ def test_malformed_local_cluster_is_a_clear_error(sample):
                 dask="local:two",
             )
         )
+
+
+def test_dask_stock_rasters_equal_single_process(shared_data, tmp_path):
+    """Workers write tiled chunks, the client mosaics them into COGs: pixels identical."""
+    from rio_cogeo.cogeo import cog_validate
+
+    from geocarbon.pipeline import RASTER_NAMES, StockConfig, run_stock
+
+    raster = next((shared_data / "landcover" / "modis_mcd12c1_china").glob("*.tif"))
+    options = dict(
+        landcover=raster,
+        densities="china-clcd",
+        scheme="modis-igbp",
+        progress=False,
+        block_shape=(128, 256),  # chunks of 512 x 1024: four chunks, two of them partial
+    )
+    local = run_stock(StockConfig(**options, out_dir=tmp_path / "local"))
+    distributed = run_stock(StockConfig(**options, out_dir=tmp_path / "dask", dask="local:2"))
+    np.testing.assert_array_equal(local.classes["pixel_count"], distributed.classes["pixel_count"])
+    np.testing.assert_allclose(
+        local.classes["stock_total_mg"], distributed.classes["stock_total_mg"], rtol=1e-12
+    )
+    for name in RASTER_NAMES:
+        file = f"density_{name}_mg_per_ha.tif"
+        assert cog_validate(tmp_path / "dask" / file)[0]
+        with (
+            rasterio.open(tmp_path / "local" / file) as a,
+            rasterio.open(tmp_path / "dask" / file) as b,
+        ):
+            assert (b.crs, b.transform, b.shape) == (a.crs, a.transform, a.shape)
+            assert b.descriptions == a.descriptions and b.units == a.units == ("Mg C/ha",)
+            assert np.isnan(b.nodata) and b.overviews(1) == a.overviews(1)
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+    leftovers = sorted(p.name for p in (tmp_path / "dask").iterdir())
+    assert leftovers == sorted(p.name for p in (tmp_path / "local").iterdir())
