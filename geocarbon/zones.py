@@ -292,7 +292,8 @@ def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
                     f"{', '.join(layers)} (--layer)."
                 )
         # pyogrio directly: geopandas.read_file would list (and so parse) the layers again.
-        frame = pyogrio.read_dataframe(path, layer=layer)
+        # Through Arrow: about half the time of feature-by-feature reading on large GeoJSON.
+        frame = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
     except pyogrio.errors.DataSourceError as exc:
         raise InputFileError(
             f"Regions file {str(path)!r} cannot be read as vector data: {exc}"
