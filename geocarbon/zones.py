@@ -39,6 +39,10 @@ from geocarbon.grid import GridSpec
 from geocarbon.tables import region_key
 
 POLYGONAL = ("Polygon", "MultiPolygon")
+#: Runs of pixels: row, first column, end column (exclusive) and zone, one entry per run.
+Runs = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]
+#: A region's closed rings in pixel coordinates: xs, ys and where each ring starts.
+Rings = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +66,8 @@ class ZoneIndex:
     tree: shapely.STRtree
     layer_spans: tuple[SpanTable, ...]
     boundary_spans: SpanTable | None
+    #: ``exact``: each region's rings in grid pixel coordinates (xs, ys, ring starts).
+    rings: tuple[Rings, ...] | None = None
 
     @property
     def n_regions(self) -> int:
@@ -188,7 +194,7 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
     geometries = np.asarray(regions.to_crs(grid.crs).geometry.values, dtype=object)
     tree = shapely.STRtree(geometries)
     ids = tuple(regions["region_id"])
-    centre, boundary = _region_runs(geometries, grid, with_boundary=mode != "centre")
+    centre, boundary, rings = _region_runs(geometries, grid, with_boundary=mode != "centre")
     # Conflicts are decided on the grid: regions conflict when they would claim the same pixel.
     candidates = _bbox_pairs(geometries, tree)
     overlapping = [(a, b) for a, b in candidates if _share_pixels(centre[a], centre[b])]
@@ -230,6 +236,7 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
         tree=tree,
         layer_spans=layer_spans,
         boundary_spans=_span_table(boundary, grid.height) if mode == "exact" else None,
+        rings=tuple(rings) if mode == "exact" else None,
     )
 
 
@@ -263,9 +270,7 @@ def block_zones(index: ZoneIndex, grid: GridSpec, block: Block) -> BlockZones:
     candidates = index.tree.query(
         shapely.box(*_block_bounds(transform, shape)), predicate="intersects"
     )
-    return BlockZones(
-        tuple(layers), *_boundary_fractions(index, candidates, boundary, transform, shape)
-    )
+    return BlockZones(tuple(layers), *_boundary_fractions(index, candidates, boundary, block))
 
 
 GEOPARQUET_SUFFIXES = (".parquet", ".geoparquet")
@@ -368,12 +373,10 @@ def _colour(n: int, conflicts: list[tuple[int, int]]) -> NDArray[np.int32]:
     return layer
 
 
-def _block_bounds(
-    transform, shape: tuple[int, int], margin: float = 0.0
-) -> tuple[float, float, float, float]:
-    """CRS bounds of a block, optionally grown by ``margin`` pixels on every side."""
+def _block_bounds(transform, shape: tuple[int, int]) -> tuple[float, float, float, float]:
+    """CRS bounds of a block."""
     a, b, c, d, e, f = tuple(transform)[:6]
-    rows, cols = (-margin, shape[0] + margin), (-margin, shape[1] + margin)
+    rows, cols = (0, shape[0]), (0, shape[1])
     xs = [a * col + b * row + c for row in rows for col in cols]
     ys = [d * col + e * row + f for row in rows for col in cols]
     return min(xs), min(ys), max(xs), max(ys)
@@ -383,18 +386,18 @@ def _boundary_fractions(
     index: ZoneIndex,
     candidates: NDArray[np.intp],
     boundary: NDArray[np.bool_],
-    transform,
-    shape: tuple[int, int],
+    block: Block,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]:
-    """Coverage fraction of every boundary pixel by every candidate region, remainder unassigned."""
-    rows, cols = np.nonzero(boundary)
+    """Exact coverage of every boundary pixel by every candidate region, remainder unassigned."""
+    assert index.rings is not None
+    rows, cols = (axis.astype(np.int64) for axis in np.nonzero(boundary))
     out_rows, out_cols, out_zone, out_fraction = [], [], [], []
     covered = np.zeros(len(rows))
     for region in candidates:
-        geometry = shapely.clip_by_rect(
-            index.geometries[region], *_block_bounds(transform, shape, margin=1.0)
+        xs, ys, starts = index.rings[region]
+        fraction = kernels.coverage_fractions(
+            xs - block.col_off, ys - block.row_off, starts, block.height, block.width, rows, cols
         )
-        fraction = _coverage_fractions(geometry, rows, cols, transform, shape)
         hits = np.flatnonzero(fraction > 0)
         covered[hits] += fraction[hits]
         out_rows.append(rows[hits])
@@ -408,78 +411,22 @@ def _boundary_fractions(
     out_zone.append(np.full(int(rest.sum()), index.unassigned_row, np.int32))
     out_fraction.append(remainder[rest])
     return (
-        np.concatenate(out_rows).astype(np.int64),
-        np.concatenate(out_cols).astype(np.int64),
+        np.concatenate(out_rows),
+        np.concatenate(out_cols),
         np.concatenate(out_zone),
         np.concatenate(out_fraction),
     )
 
 
-#: Quadtree leaves: tiles of at most this many pixels are measured pixel by pixel.
-LEAF_PIXELS = 64
-
-
-def _coverage_fractions(
-    geometry: shapely.Geometry,
-    rows: NDArray[np.intp],
-    cols: NDArray[np.intp],
-    transform,
-    shape: tuple[int, int],
-) -> NDArray[np.float64]:
-    """Fraction of each pixel (rows, cols) inside ``geometry``, for a north-up grid.
-
-    The geometry is clipped down a quadtree of the block (GEOS clip_by_rect, which needs no
-    valid input), so each pixel is measured against only the few vertices near it: the cost
-    grows with vertices x depth, not vertices x pixels.
-    """
-    a, _, c, _, e, f = tuple(transform)[:6]
-    pixel_area = abs(a * e)
-    fractions = np.zeros(len(rows))
-    stack = [(geometry, np.arange(len(rows)), 0, shape[0], 0, shape[1])]
-    while stack:
-        part, members, r0, r1, c0, c1 = stack.pop()
-        if part.is_empty or len(members) == 0:
-            continue
-        if (r1 - r0) * (c1 - c0) <= LEAF_PIXELS:
-            for k in members:
-                x0, x1 = sorted((c + a * cols[k], c + a * (cols[k] + 1)))
-                y0, y1 = sorted((f + e * rows[k], f + e * (rows[k] + 1)))
-                fractions[k] = shapely.clip_by_rect(part, x0, y0, x1, y1).area / pixel_area
-            continue
-        rm, cm = (r0 + r1) // 2, (c0 + c1) // 2
-        for qr0, qr1, qc0, qc1 in (
-            (r0, rm, c0, cm),
-            (r0, rm, cm, c1),
-            (rm, r1, c0, cm),
-            (rm, r1, cm, c1),
-        ):
-            if qr1 <= qr0 or qc1 <= qc0:
-                continue
-            inside = members[
-                (rows[members] >= qr0)
-                & (rows[members] < qr1)
-                & (cols[members] >= qc0)
-                & (cols[members] < qc1)
-            ]
-            if len(inside):
-                x0, x1 = sorted((c + a * qc0, c + a * qc1))
-                y0, y1 = sorted((f + e * qr0, f + e * qr1))
-                stack.append(
-                    (shapely.clip_by_rect(part, x0, y0, x1, y1), inside, qr0, qr1, qc0, qc1)
-                )
-    return np.clip(fractions, 0.0, 1.0)
-
-
-Runs = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]
-
-
 def _region_runs(
     geometries: NDArray[np.object_], grid: GridSpec, *, with_boundary: bool
-) -> tuple[list[Runs], list[Runs]]:
-    """Per region: pixel-centre runs, and (``with_boundary``) one-pixel runs its boundary crosses."""
-    centre, boundary = [], []
+) -> tuple[list[Runs], list[Runs], list[Rings]]:
+    """Per region: pixel-centre runs, (``with_boundary``) one-pixel runs its boundary crosses,
+    and its rings in pixel coordinates."""
+    centre, boundary, rings = [], [], []
     for region, geometry in enumerate(geometries):
         xs, ys, starts = _pixel_rings(geometry, grid)
+        rings.append((xs, ys, starts))
         row, col0, col1 = kernels.polygon_spans(xs, ys, starts, grid.height, grid.width)
         centre.append((row, col0, col1, np.full(len(row), region, np.int32)))
         if with_boundary:
@@ -490,7 +437,7 @@ def _region_runs(
                 (pixels % grid.width).astype(np.int32),
             )
             boundary.append((row, col, col + 1, np.full(len(row), region, np.int32)))
-    return centre, boundary
+    return centre, boundary, rings
 
 
 def _span_table(runs: list[Runs], height: int) -> SpanTable:

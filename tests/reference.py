@@ -73,3 +73,12 @@ def accumulate_fractions_reference(
     np.add.at(coverage, (zones, b), fractions)
     np.add.at(count, (zones, b), 1)
     return area, coverage, count
+
+
+def coverage_reference(geometry, height, width):
+    """Area of ``geometry`` inside each pixel (GEOS overlay, pixel coordinates), as (height, width)."""
+    import shapely
+
+    rows, cols = np.mgrid[0:height, 0:width]
+    cells = shapely.box(cols.ravel(), rows.ravel(), cols.ravel() + 1, rows.ravel() + 1)
+    return shapely.area(shapely.intersection(geometry, cells)).reshape(height, width)

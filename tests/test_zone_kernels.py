@@ -4,7 +4,9 @@ the sparse fraction accumulator."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
+import shapely.affinity
 from affine import Affine
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,11 @@ from rasterio.features import rasterize
 
 from geocarbon import kernels
 
-from reference import accumulate_fractions_reference, centre_inside_reference
+from reference import (
+    accumulate_fractions_reference,
+    centre_inside_reference,
+    coverage_reference,
+)
 
 H, W = 17, 23
 
@@ -291,3 +297,45 @@ def test_fused_paths_equal_the_general_path(data):
     np.testing.assert_array_equal(fused.pixel_count, general.pixel_count)
     np.testing.assert_allclose(fused.area_ha, general.area_ha, rtol=1e-12)
     assert fused.unknown_codes(lookup) == general.unknown_codes(lookup)
+
+
+def all_pixel_fractions(geometry, height=H, width=W, shift=(0, 0)):
+    """The kernel's fraction of every pixel of a window whose origin is ``shift`` (col, row)."""
+    rings = [shapely.get_coordinates(r) for r in shapely.get_rings(shapely.get_parts(geometry))]
+    xs, ys, starts = ring_arrays(rings)
+    rows, cols = (a.ravel().astype(np.int64) for a in np.mgrid[0:height, 0:width])
+    fractions = kernels.coverage_fractions(
+        xs - shift[0], ys - shift[1], starts, height, width, rows, cols
+    )
+    return fractions.reshape(height, width)
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(polygons(), polygons(grid_step=0.5), polygons(grid_step=1)),
+    st.tuples(st.integers(-6, 12), st.integers(-6, 8)),
+)
+def test_coverage_fractions_equal_the_polygon_area_in_each_pixel(geometry, shift):
+    """Exact coverage (scanline accumulation) against GEOS overlay areas, in a shifted window:
+    holes, several parts, parts beyond the window, vertices and edges on pixel corners and lines."""
+    if geometry is None:
+        return
+    expected = coverage_reference(shapely.affinity.translate(geometry, -shift[0], -shift[1]), H, W)
+    np.testing.assert_allclose(all_pixel_fractions(geometry, shift=shift), expected, atol=1e-9)
+
+
+def test_coverage_fractions_where_rectangle_clipping_fails():
+    """A valid polygon on which GEOS's clip_by_rect misjudges a pixel (0.19 for 0.81): found
+    while replacing it; the overlay area and the kernel agree."""
+    geometry = shapely.orient_polygons(
+        shapely.from_wkt(
+            "POLYGON ((5.1875 2.34375, 8 0, 5.857142857142857 2.142857142857143, "
+            "9.470588235294118 1.0588235294117647, 8 4, 6.75 5.25, 13 9, "
+            "11.448275862068966 0.4655172413793103, 13 0, 11.258064516129032 -0.5806451612903226, "
+            "11 -2, 10.428571428571429 -0.8571428571428571, 7 -2, -2 0, 3 3, 5.1875 2.34375))"
+        ),
+        exterior_cw=True,
+    )
+    fractions = all_pixel_fractions(geometry, 9, 11)
+    assert fractions[1, 9] == pytest.approx(1 - 0.5 * 0.8 * (9.470588235294118 - 9))
+    np.testing.assert_allclose(fractions, coverage_reference(geometry, 9, 11), atol=1e-12)
