@@ -46,6 +46,7 @@ from geocarbon.writers import (
     RasterSetWriter,
     StagedOutputs,
     refuse_existing,
+    to_cogs,
     write_csv,
     write_geoparquet,
     write_json,
@@ -166,8 +167,9 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             )
             for histogram, lookup, source in zip(dates, lookups, sources, strict=True):
                 check_unknown(histogram, lookup, source, table, config.unknown)
-            for writer in writers:
-                writer.finish()
+            to_cogs(
+                [pair for writer in writers for pair in writer.finish()], threads=config.threads
+            )
         finally:
             for writer in writers:
                 writer.close()
@@ -287,7 +289,7 @@ def _writers(
                 )
                 for band in CHANGE_BANDS
             }
-            writers.append(RasterSetWriter(staged, grid, bands, threads=config.threads))
+            writers.append(RasterSetWriter(staged, grid, bands))
     for period in periods:
         bands = {
             paths[f"change_{period.label}_{band}_mg_per_ha.tif"]: (
@@ -301,7 +303,7 @@ def _writers(
                 f"net present value of the change {period.label}",
                 "currency/ha",
             )
-        writers.append(RasterSetWriter(staged, grid, bands, threads=config.threads))
+        writers.append(RasterSetWriter(staged, grid, bands))
     return writers
 
 

@@ -41,6 +41,7 @@ from geocarbon.writers import (
     RasterSetWriter,
     StagedOutputs,
     cogs_from_chunks,
+    to_cogs,
     write_csv,
     write_json,
 )
@@ -159,18 +160,14 @@ def _run_stock(config: StockConfig) -> StockResult:
             if bands:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
-            writer = (
-                RasterSetWriter(staged, source.grid, bands, threads=config.threads)
-                if bands
-                else None
-            )
+            writer = RasterSetWriter(staged, source.grid, bands) if bands else None
             try:
                 histogram = stream_histogram(
                     source, lookup, area, options, density_by_bin=density, writer=writer
                 )
                 check_unknown(histogram, lookup, source, table, config.unknown)
                 if writer is not None:
-                    writer.finish()
+                    to_cogs(writer.finish(), threads=config.threads)
             finally:
                 if writer is not None:
                     writer.close()
