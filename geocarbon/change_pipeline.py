@@ -159,7 +159,9 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     options = config.stream_options(sources[0])
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
         writers = (
-            _writers(staged, paths, grid, periods, config) if paths and config.write_rasters else []
+            _writers(staged, paths, grid, periods, config, options.block_shape)
+            if paths and config.write_rasters
+            else []
         )
         try:
             dates, pairs = _stream_dates(
@@ -278,6 +280,7 @@ def _writers(
     grid: GridSpec,
     periods: list[Period],
     config: ChangeConfig,
+    block_shape: tuple[int, int],
 ) -> list[RasterSetWriter]:
     writers = []
     if config.date_rasters:
@@ -289,7 +292,7 @@ def _writers(
                 )
                 for band in CHANGE_BANDS
             }
-            writers.append(RasterSetWriter(staged, grid, bands))
+            writers.append(RasterSetWriter(staged, grid, bands, block_shape=block_shape))
     for period in periods:
         bands = {
             paths[f"change_{period.label}_{band}_mg_per_ha.tif"]: (
@@ -303,7 +306,7 @@ def _writers(
                 f"net present value of the change {period.label}",
                 "currency/ha",
             )
-        writers.append(RasterSetWriter(staged, grid, bands))
+        writers.append(RasterSetWriter(staged, grid, bands, block_shape=block_shape))
     return writers
 
 

@@ -160,7 +160,11 @@ def _run_stock(config: StockConfig) -> StockResult:
             if bands:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
-            writer = RasterSetWriter(staged, source.grid, bands) if bands else None
+            writer = (
+                RasterSetWriter(staged, source.grid, bands, block_shape=options.block_shape)
+                if bands
+                else None
+            )
             try:
                 histogram = stream_histogram(
                     source, lookup, area, options, density_by_bin=density, writer=writer

@@ -7,6 +7,7 @@ per thread (GDAL handles are not thread-safe), so several threads can read block
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -242,11 +243,16 @@ class WindowReader:
 
 
 def mosaic_vrt(
-    tiles: list[Path], *, description: str | None = None, units: str | None = None
+    tiles: list[Path],
+    *,
+    description: str | None = None,
+    units: str | None = None,
+    overviews: Sequence[Path] = (),
 ) -> str:
     """The XML of a VRT mosaic of ``tiles``, which must share CRS, pixel size, dtype and grid.
 
-    ``description`` and ``units`` label the band (and the dataset's metadata) when given.
+    ``description`` and ``units`` label the band (and the dataset's metadata) when given;
+    ``overviews`` are single-band rasters of the mosaic at coarser resolutions, finest first.
 
     Raises
     ------
@@ -288,7 +294,13 @@ def mosaic_vrt(
         f"<GeoTransform>{west!r}, {a!r}, 0, {north!r}, 0, {e!r}</GeoTransform>"
         + (f"<Metadata>{metadata}</Metadata>" if metadata else "")
         + f'<VRTRasterBand dataType="{_GDAL_TYPES[first["dtype"]]}" band="1" '
-        f'blockXSize="{block_cols}" blockYSize="{block_rows}">{band_labels}{nodata}{sources}</VRTRasterBand></VRTDataset>'
+        f'blockXSize="{block_cols}" blockYSize="{block_rows}">{band_labels}{nodata}{sources}'
+        + "".join(
+            f'<Overview><SourceFilename relativeToVRT="0">{escape(str(Path(o).resolve()))}</SourceFilename>'
+            "<SourceBand>1</SourceBand></Overview>"
+            for o in overviews
+        )
+        + "</VRTRasterBand></VRTDataset>"
     )
 
 

@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from numpy.typing import NDArray
 from rasterio.windows import Window
 
+from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.errors import OutputExistsError
 from geocarbon.grid import GridSpec
@@ -167,32 +169,94 @@ class RasterSetWriter:
     """Write several single-band float32 rasters block by block, ready for COG conversion.
 
     ``bands`` maps each final COG path to (description, units). Blocks are written to a tiled
-    intermediate GeoTIFF; :meth:`finish` closes them and pairs each with its staged COG path,
-    for :func:`to_cogs` (overviews, Cloud-Optimized layout).
+    intermediate GeoTIFF and, when the blocks allow (``block_shape``, see
+    :func:`overview_levels`), averaged 2 x 2 again and again into intermediate overviews as they
+    pass, so GDAL need not read everything back to build them. :meth:`finish` closes the
+    intermediates and pairs each raster (a VRT with its overviews) with its staged COG path, for
+    :func:`to_cogs`.
     """
 
     def __init__(
-        self, staged: StagedOutputs, grid: GridSpec, bands: dict[Path, tuple[str, str]]
+        self,
+        staged: StagedOutputs,
+        grid: GridSpec,
+        bands: dict[Path, tuple[str, str]],
+        *,
+        block_shape: tuple[int, int] | None = None,
     ) -> None:
         self._staged = staged
-        self._finals = list(bands)
-        scratch = [staged.scratch(final, ".tif") for final in bands]
-        self._rasters = TiledRasters(scratch, grid, list(bands.values()))
+        self._bands = bands
+        labels = list(bands.values())
+        self._rasters = TiledRasters(
+            [staged.scratch(final, ".tif") for final in bands], grid, labels
+        )
+        levels = 0 if block_shape is None else overview_levels(grid, block_shape)
+        self._overviews = []
+        for level in range(1, levels + 1):
+            grid = halved(grid)
+            paths = [staged.scratch(final, f".ovr{level}.tif") for final in bands]
+            self._overviews.append(TiledRasters(paths, grid, labels))
 
     def write(self, block: Block, stack: NDArray[np.float32]) -> None:
         """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""
         self._rasters.write(block, stack)
+        for overview in self._overviews:
+            stack = kernels.halve_mean(stack)
+            block = Block(block.row_off // 2, block.col_off // 2, stack.shape[1], stack.shape[2])
+            overview.write(block, stack)
 
     def finish(self) -> list[tuple[Path, Path]]:
-        """Close the intermediates; the (intermediate, COG) pairs for :func:`to_cogs`."""
-        self._rasters.close()
-        return [
-            (scratch, self._staged.temp(final))
-            for scratch, final in zip(self._rasters.paths, self._finals, strict=True)
-        ]
+        """Close the intermediates; the (source, COG) pairs for :func:`to_cogs`."""
+        self.close()
+        if not self._overviews:
+            return [
+                (scratch, self._staged.temp(final))
+                for scratch, final in zip(self._rasters.paths, self._bands, strict=True)
+            ]
+        from geocarbon.raster_io import mosaic_vrt
+
+        pairs = []
+        for index, (final, (description, units)) in enumerate(self._bands.items()):
+            vrt = self._staged.scratch(final, ".vrt")
+            overviews = [overview.paths[index] for overview in self._overviews]
+            xml = mosaic_vrt(
+                [self._rasters.paths[index]],
+                description=description,
+                units=units,
+                overviews=overviews,
+            )
+            vrt.write_text(xml, "utf-8")
+            pairs.append((vrt, self._staged.temp(final)))
+        return pairs
 
     def close(self) -> None:
-        self._rasters.close()
+        for rasters in (self._rasters, *self._overviews):
+            rasters.close()
+
+
+def overview_levels(grid: GridSpec, block_shape: tuple[int, int]) -> int:
+    """How many 2x overview levels to build while streaming ``block_shape`` blocks over ``grid``.
+
+    As many as GDAL's COG driver would (halving until both sides fit in one tile), but only
+    levels whose blocks start on whole overview pixels: each block side must be divisible by
+    2**level, or cover the whole grid side. 0 means GDAL builds the overviews itself.
+    """
+    height, width = grid.shape
+    levels = 0
+    while max(height, width) > TILE_SIZE:
+        step = 2 ** (levels + 1)
+        if any(b % step and b < side for b, side in zip(block_shape, grid.shape, strict=True)):
+            return 0
+        height, width = (height + 1) // 2, (width + 1) // 2
+        levels += 1
+    return levels
+
+
+def halved(grid: GridSpec) -> GridSpec:
+    """The grid of a 2x overview: pixels twice as large, sides rounded up."""
+    return GridSpec(
+        grid.crs, grid.transform * Affine.scale(2), (grid.height + 1) // 2, (grid.width + 1) // 2
+    )
 
 
 def cogs_from_chunks(

@@ -82,3 +82,15 @@ def coverage_reference(geometry, height, width):
     rows, cols = np.mgrid[0:height, 0:width]
     cells = shapely.box(cols.ravel(), rows.ravel(), cols.ravel() + 1, rows.ravel() + 1)
     return shapely.area(shapely.intersection(geometry, cells)).reshape(height, width)
+
+
+def halve_mean_reference(stack):
+    """2 x 2 NaN-ignoring means per band (odd sides padded with NaN), NumPy only."""
+    bands, rows, cols = stack.shape
+    padded = np.full((bands, rows + rows % 2, cols + cols % 2), np.nan, np.float64)
+    padded[:, :rows, :cols] = stack
+    quads = padded.reshape(bands, padded.shape[1] // 2, 2, padded.shape[2] // 2, 2)
+    counts = np.sum(~np.isnan(quads), axis=(2, 4))
+    sums = np.nansum(quads, axis=(2, 4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan).astype(np.float32)

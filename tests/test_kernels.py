@@ -13,6 +13,7 @@ from geocarbon.lookup import build_class_lookup, density_by_bin
 from geocarbon.stocks import Histogram, process_block
 
 from reference import (
+    halve_mean_reference,
     classify_reference,
     densities_reference,
     histogram_reference,
@@ -175,3 +176,36 @@ def test_codes_beyond_a_32bit_lookup_are_counted_as_unknown():
     assert unknown[-1] == 2
     result = process_block(codes, None, np.ones(codes.shape), lookup, nodata=None)
     assert result.histogram.unknown_codes(lookup) == {-4: 1, 70_000: 1}
+
+
+float_stacks = hnp.arrays(
+    np.float32,
+    st.tuples(st.integers(1, 3), st.integers(1, 21), st.integers(1, 21)),
+    elements=st.one_of(st.just(np.nan), st.floats(-500, 500, width=32)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(float_stacks)
+def test_halve_mean_matches_numpy(stack):
+    np.testing.assert_allclose(
+        kernels.halve_mean(stack), halve_mean_reference(stack), rtol=1e-6, atol=1e-4
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(float_stacks, st.integers(1, 6), st.integers(1, 6))
+def test_halve_mean_blockwise_equals_whole(stack, half_rows, half_cols):
+    """Blocks starting on even pixels halve to the blocks of the halved whole (overviews are
+    built block by block as the pass streams)."""
+    whole = kernels.halve_mean(stack)
+    stitched = np.full_like(whole, -1.0)
+    for block in iter_blocks(stack.shape[1:], (2 * half_rows, 2 * half_cols)):
+        rows, cols = block.slices
+        part = kernels.halve_mean(np.ascontiguousarray(stack[:, rows, cols]))
+        stitched[
+            :,
+            block.row_off // 2 : block.row_off // 2 + part.shape[1],
+            block.col_off // 2 : block.col_off // 2 + part.shape[2],
+        ] = part
+    np.testing.assert_array_equal(stitched, whole)

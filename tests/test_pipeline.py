@@ -73,6 +73,29 @@ def test_cog_has_overviews_on_a_larger_raster(raster_factory, pools_csv, tmp_pat
     assert cog_validate(tmp_path / "out" / "density_total_mg_per_ha.tif")[0]
 
 
+def test_streamed_overviews_equal_gdals(raster_factory, pools_csv, tmp_path):
+    """Overviews averaged as blocks stream equal those GDAL's COG driver builds (which it does
+    when odd blocks leave no whole overview pixels): same levels, same values, NaN included."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 4, (1100, 1300)).astype(np.uint8)  # 0 is nodata
+    path = raster_factory("overviews.tif", codes, nodata=0)
+    run_stock(config(path, pools_csv, tmp_path / "streamed", block_shape=(512, 512)))
+    run_stock(config(path, pools_csv, tmp_path / "gdal", block_shape=(511, 1300)))
+    name = "density_total_mg_per_ha.tif"
+    with (
+        rasterio.open(tmp_path / "streamed" / name) as ours,
+        rasterio.open(tmp_path / "gdal" / name) as gdals,
+    ):
+        assert ours.overviews(1) == gdals.overviews(1) == [2, 4]
+        for level in range(len(ours.overviews(1))):
+            with (
+                rasterio.open(tmp_path / "streamed" / name, overview_level=level) as a,
+                rasterio.open(tmp_path / "gdal" / name, overview_level=level) as b,
+            ):
+                np.testing.assert_allclose(a.read(1), b.read(1), rtol=1e-6, equal_nan=True)
+    assert cog_validate(tmp_path / "streamed" / name)[0]
+
+
 @pytest.mark.parametrize("block_shape", [(1, 1), (3, 1), (1, 3), (3, 3), (4, 4)])
 def test_blockwise_run_equals_whole(landcover_tif, pools_csv, tmp_path, block_shape):
     whole = run_stock(config(landcover_tif, pools_csv, tmp_path / "whole", block_shape=(4, 4)))
