@@ -13,9 +13,9 @@ from geocarbon.lookup import build_class_lookup, density_by_bin
 from geocarbon.stocks import Histogram, process_block
 
 from reference import (
-    halve_mean_reference,
     classify_reference,
     densities_reference,
+    halve_mean_reference,
     histogram_reference,
     unknown_counts_reference,
 )
