@@ -128,14 +128,19 @@ ENV: dict[str, str] = dict(os.environ)
 
 
 def timed_child(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of one subprocess (and descendants it waited for)."""
+    """Wall seconds and peak RSS (GiB) of one subprocess (the largest of it and the descendants
+    it waited for, such as Dask workers).
+
+    The child is started by GNU time, not forked from this process: Linux carries a forked
+    child's pre-exec peak RSS (a copy of this, by then large, process) into its own maximum.
+    """
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-    _, status, usage = os.wait4(child.pid, 0)
+    timed = ["/usr/bin/time", "-f", "%M", *command]
+    done = subprocess.run(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{shlex.join(command)} failed: {child.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 2**20
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed: {done.stderr.decode()[-2000:]}")
+    return seconds, int(done.stderr.decode().split()[-1]) / 2**20
 
 
 def zonal_command(tif: Path, out: Path, dask: bool = False) -> list[str]:
@@ -355,6 +360,41 @@ print(imported - start, time.perf_counter() - imported)"""
 INVEST_VENV = Path("/tmp/invest-venv")
 
 
+CHANGE_PHASES = {
+    (
+        "geocarbon/change_pipeline.py",
+        "_stream_dates",
+    ): "the pass: read, classify, map 16 bands, average overviews, write tiled intermediates",
+    ("geocarbon/writers.py", "to_cogs"): "COG conversion by GDAL (DEFLATE, given overviews)",
+}
+
+
+def change_phases(current: Path, future: Path, pools: Path, out: Path) -> dict[str, float]:
+    """Seconds by phase of one in-process ``run_change`` like the timed one (cProfile)."""
+    from geocarbon.change_pipeline import stock_change
+    from geocarbon.valuation import Valuation
+
+    options = dict(area_method="planar", progress=False, monte_carlo=None, date_rasters=True)
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.runcall(
+        stock_change,
+        [current, future],
+        [2016, 2030],
+        pools,
+        valuation=Valuation(43, -7.1, 2.8),
+        out_dir=out,
+        **options,
+    )
+    phases = {"whole run (in process)": time.perf_counter() - start}
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for (file, _, name), (_, _, _, cumulative, _) in stats.items():
+        for (suffix, function), label in CHANGE_PHASES.items():
+            if file.endswith(suffix) and name == function:
+                phases[label] = phases.get(label, 0.0) + cumulative
+    return phases
+
+
 def invest_python() -> tuple[Path | None, list[str]]:
     """InVEST's interpreter, installed by benchmarks/install_invest.sh when missing; notes."""
     python = INVEST_VENV / "bin/python"
@@ -386,6 +426,7 @@ def bench_invest(repeat: int, tmp: Path, results: dict) -> None:
     runs = [timed_child([*change, tempfile.mkdtemp(dir=tmp)]) for _ in range(repeat + 1)][1:]
     invest["geocarbon_s"] = statistics.median(r[0] for r in runs)
     invest["geocarbon_rasters"] = 16
+    invest["phases"] = change_phases(current, future, pools, Path(tempfile.mkdtemp(dir=tmp)))
     if python is not None:
         process, execute = [], []
         for _ in range(repeat):
@@ -532,7 +573,14 @@ def render_invest(v: dict) -> list[str]:
             "with numpy and without build isolation, natcap.invest 3.19.0 (3.20 needs GDAL 3.10; its "
             "wheels need glibc 2.39) and pygeoprocessing 2.4.11 compiled with Cython < 3.2.",
         ]
-    else:
+    if "phases" in v:
+        out += [
+            "",
+            "Where geocarbon's time goes (one in-process run under cProfile): "
+            + "; ".join(f"{label} {s:.1f} s" for label, s in v["phases"].items())
+            + ".",
+        ]
+    if "invest_s" not in v:
         out += [
             "",
             "InVEST could not be installed, so the ratio is not measured. `benchmarks/install_invest.sh` said:",

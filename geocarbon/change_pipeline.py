@@ -156,7 +156,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     refuse_existing(list(paths.values()), overwrite=config.overwrite)
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
-    options = config.stream_options(sources[0])
+    options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
     with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
         writers = (
             _writers(staged, paths, grid, periods, config, options.block_shape)
@@ -197,6 +197,17 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
         result.summary,
         tuple(paths.values()),
     )
+
+
+def _bytes_per_pixel(config: ChangeConfig, n_periods: int) -> int:
+    """Bytes a pixel may occupy in flight: per date codes (<= 8), mask and bin (4); area (8);
+    per period the pair bin (4); and 4 per float band written, a third more for its overviews."""
+    dates = len(config.landcovers)
+    bands = 0
+    if config.write_rasters:
+        bands = n_periods * (len(CHANGE_BANDS) + (config.valuation is not None))
+        bands += dates * len(CHANGE_BANDS) if config.date_rasters else 0
+    return 13 * dates + 8 + 4 * n_periods + -(-16 * bands // 3)
 
 
 def _check_dates(config: ChangeConfig) -> list[Period]:

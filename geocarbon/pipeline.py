@@ -77,9 +77,13 @@ class RunOptions:
         if self.unknown not in UNKNOWN_MODES:
             raise ValueError(f"unknown must be one of {UNKNOWN_MODES}, got {self.unknown!r}")
 
-    def stream_options(self, source: LandCoverSource) -> StreamOptions:
+    def stream_options(
+        self, source: LandCoverSource, bytes_per_pixel: int = BYTES_PER_PIXEL
+    ) -> StreamOptions:
         """Blocks planned for ``source`` under the memory budget, with this run's threads."""
-        shape = self.block_shape or plan_block_shape(source, self.memory_mb, self.threads)
+        shape = self.block_shape or plan_block_shape(
+            source, self.memory_mb, self.threads, bytes_per_pixel
+        )
         return StreamOptions(shape, self.threads, self.progress, self.unknown == "error")
 
 
@@ -195,10 +199,15 @@ def prepare_table(densities: str | Path | CarbonTable, scheme: str | None) -> Ca
     return crosswalk_table(table, scheme) if scheme else table
 
 
-def plan_block_shape(source: LandCoverSource, memory_mb: int, threads: int) -> tuple[int, int]:
+def plan_block_shape(
+    source: LandCoverSource,
+    memory_mb: int,
+    threads: int,
+    bytes_per_pixel: int = BYTES_PER_PIXEL,
+) -> tuple[int, int]:
     """Blocks aligned to the source's storage blocks and the output tiles, under the memory budget."""
     in_flight = 2 * threads + 1
-    max_pixels = max(1, memory_mb * 2**20 // (BYTES_PER_PIXEL * in_flight))
+    max_pixels = max(1, memory_mb * 2**20 // (bytes_per_pixel * in_flight))
     rows, cols = source.block_shape
     align_rows = lcm(rows, TILE_SIZE) if rows < source.grid.height else TILE_SIZE
     align_cols = lcm(cols, TILE_SIZE) if cols < source.grid.width else TILE_SIZE
