@@ -279,6 +279,7 @@ def zonal(
     is_flag=True,
     help="Also write each date's density per pool and total (density_YEAR_POOL_mg_per_ha.tif).",
 )
+@dask_option
 @memory_option
 @threads_option
 @overwrite_option

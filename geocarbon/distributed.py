@@ -15,10 +15,10 @@ this machine (loopback only).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -29,6 +29,8 @@ from geocarbon.raster_io import WindowReader
 from geocarbon.stocks import Histogram
 from geocarbon.streaming import BlockPlan, StreamOptions
 from geocarbon.writers import TiledRasters
+
+T = TypeVar("T")
 
 #: Blocks per chunk side: a chunk is a task, big enough that scheduling costs little.
 BLOCKS_PER_CHUNK_SIDE = 4
@@ -65,6 +67,38 @@ def dask_client(address: str) -> Iterator[Any]:
             yield client
 
 
+def map_chunks(
+    task: Callable[..., T],
+    plan: Any,
+    options: StreamOptions,
+    address: str,
+    **arguments: Any,
+) -> Iterator[tuple[int, T]]:
+    """Run ``task(chunk, plan=..., block_shape=..., **arguments)`` on every chunk of the grid of
+    ``plan.sources[0]`` (or ``plan.source``) on a Dask cluster; yield (chunk index, result) as
+    they complete. ``plan`` is sent to every worker once."""
+    grid = plan.sources[0].grid if hasattr(plan, "sources") else plan.source.grid
+    rows, cols = options.block_shape
+    chunk_shape = (rows * BLOCKS_PER_CHUNK_SIDE, cols * BLOCKS_PER_CHUNK_SIDE)
+    chunks = list(iter_blocks(grid.shape, chunk_shape))
+    with dask_client(address) as client:
+        from distributed import as_completed
+
+        shared = client.scatter(plan, broadcast=True)
+        futures = client.map(
+            task, chunks, plan=shared, block_shape=options.block_shape, pure=False, **arguments
+        )
+        order = {future.key: index for index, future in enumerate(futures)}
+        with tqdm(
+            total=len(chunks),
+            unit="chunk",
+            disable=None if options.progress is None else not options.progress,
+        ) as bar:
+            for future in as_completed(futures):
+                yield order[future.key], future.result()
+                bar.update(1)
+
+
 def dask_pass(
     plan: BlockPlan,
     options: StreamOptions,
@@ -79,36 +113,36 @@ def dask_pass(
     by ``bands`` (description, units), are written there; ``files[chunk][band]`` come back in
     grid order, ready for :func:`~geocarbon.writers.cogs_from_chunks`.
     """
-    rows, cols = options.block_shape
-    chunk_shape = (rows * BLOCKS_PER_CHUNK_SIDE, cols * BLOCKS_PER_CHUNK_SIDE)
-    chunks = list(iter_blocks(plan.source.grid.shape, chunk_shape))
     histogram = Histogram.empty(plan.lookup, plan.n_rows)
-    files: list[list[Path]] = [[] for _ in chunks]
-    with dask_client(address) as client:
-        from distributed import as_completed
+    files: dict[int, list[Path]] = {}
+    for index, (part, paths) in map_chunks(
+        _chunk_pass, plan, options, address, folder=chunk_folder, bands=bands
+    ):
+        histogram.add(part)
+        files[index] = paths
+    return histogram, [files[index] for index in sorted(files)]
 
-        shared = client.scatter(plan, broadcast=True)
-        futures = client.map(
-            _chunk_pass,
-            chunks,
-            plan=shared,
-            block_shape=options.block_shape,
-            folder=chunk_folder,
-            bands=bands,
-            pure=False,
+
+def chunk_blocks(chunk: Block, block_shape: tuple[int, int]) -> Iterator[Block]:
+    """The blocks of ``chunk``, in the whole grid's pixel coordinates."""
+    for part in iter_blocks((chunk.height, chunk.width), block_shape):
+        yield Block(
+            chunk.row_off + part.row_off, chunk.col_off + part.col_off, part.height, part.width
         )
-        order = {future.key: index for index, future in enumerate(futures)}
-        with tqdm(
-            total=len(chunks),
-            unit="chunk",
-            disable=None if options.progress is None else not options.progress,
-        ) as bar:
-            for future in as_completed(futures):
-                part, paths = future.result()
-                histogram.add(part)
-                files[order[future.key]] = paths
-                bar.update(1)
-    return histogram, files
+
+
+def chunk_rasters(
+    folder: Path, grid: GridSpec, chunk: Block, bands: tuple[tuple[str, str], ...]
+) -> TiledRasters:
+    """Tiled GeoTIFFs for one chunk's bands in ``folder``, taking blocks in grid coordinates."""
+    chunk_grid = GridSpec(
+        grid.crs, grid.block_transform(chunk.row_off, chunk.col_off), chunk.height, chunk.width
+    )
+    paths = [
+        folder / f"chunk_r{chunk.row_off}_c{chunk.col_off}_b{band}.tif"
+        for band in range(len(bands))
+    ]
+    return TiledRasters(paths, chunk_grid, bands, origin=(chunk.row_off, chunk.col_off))
 
 
 def _chunk_pass(
@@ -123,27 +157,10 @@ def _chunk_pass(
     histogram = Histogram.empty(plan.lookup, plan.n_rows)
     rasters = None
     if folder is not None and plan.density_by_bin is not None:
-        grid = plan.source.grid
-        chunk_grid = GridSpec(
-            grid.crs,
-            grid.block_transform(chunk.row_off, chunk.col_off),
-            chunk.height,
-            chunk.width,
-        )
-        paths = [
-            folder / f"chunk_r{chunk.row_off}_c{chunk.col_off}_b{band}.tif"
-            for band in range(len(bands))
-        ]
-        rasters = TiledRasters(paths, chunk_grid, bands, origin=(chunk.row_off, chunk.col_off))
+        rasters = chunk_rasters(folder, plan.source.grid, chunk, bands)
     try:
         with WindowReader(plan.source) as reader:
-            for part in iter_blocks((chunk.height, chunk.width), block_shape):
-                block = Block(
-                    chunk.row_off + part.row_off,
-                    chunk.col_off + part.col_off,
-                    part.height,
-                    part.width,
-                )
+            for block in chunk_blocks(chunk, block_shape):
                 result = plan.run(reader, block, map_density=rasters is not None)
                 histogram.add(result.histogram)
                 if rasters is not None and result.density is not None:

@@ -91,3 +91,48 @@ def test_dask_stock_rasters_equal_single_process(shared_data, tmp_path):
             np.testing.assert_array_equal(a.read(1), b.read(1))
     leftovers = sorted(p.name for p in (tmp_path / "dask").iterdir())
     assert leftovers == sorted(p.name for p in (tmp_path / "local").iterdir())
+
+
+def test_dask_change_equals_single_process(shared_data, tmp_path):
+    """Two dates with valuation, every raster: tables to 1e-12, rasters pixel for pixel."""
+    from geocarbon.change_pipeline import stock_change
+    from geocarbon.valuation import Valuation
+
+    folder = shared_data / "landcover" / "invest_willamette"
+    dates = [folder / "lulc_current_willamette.tif", folder / "lulc_future_willamette.tif"]
+    options = dict(
+        area_method="planar",
+        progress=False,
+        monte_carlo=None,
+        valuation=Valuation(43, -7.1, 2.8),
+        date_rasters=True,
+        block_shape=(128, 256),  # chunks of 512 x 1024: several, partial ones at the edges
+    )
+    pools = folder / "carbon_pools_willamette.csv"
+    local = stock_change(dates, [2016, 2030], pools, out_dir=tmp_path / "local", **options)
+    distributed = stock_change(
+        dates, [2016, 2030], pools, out_dir=tmp_path / "dask", dask="local:2", **options
+    )
+    numeric = local.change.select_dtypes("number").columns
+    np.testing.assert_allclose(
+        local.change[numeric].to_numpy(float),
+        distributed.change[numeric].to_numpy(float),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        local.transitions["area_ha"], distributed.transitions["area_ha"], rtol=1e-12
+    )
+    names = sorted(p.name for p in (tmp_path / "local").glob("*.tif"))
+    assert len(names) == 16 and names == sorted(
+        p.name for p in (tmp_path / "dask").iterdir() if p.suffix == ".tif"
+    )
+    for name in names:
+        with (
+            rasterio.open(tmp_path / "local" / name) as a,
+            rasterio.open(tmp_path / "dask" / name) as b,
+        ):
+            assert b.descriptions == a.descriptions and b.units == a.units
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == sorted(
+        p.name for p in (tmp_path / "local").iterdir()
+    )
