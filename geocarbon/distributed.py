@@ -63,7 +63,14 @@ def dask_client(address: str) -> Iterator[Any]:
         ):
             yield client
     else:
-        with Client(address) as client:
+        try:
+            client = Client(address)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(
+                f"--dask {address!r}: no Dask scheduler answers there ({exc}). Start one (dask "
+                "scheduler, dask-jobqueue, dask-kubernetes) and pass its address, or use local:N."
+            ) from exc
+        with client:
             yield client
 
 

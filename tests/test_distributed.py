@@ -136,3 +136,43 @@ def test_dask_change_equals_single_process(shared_data, tmp_path):
     assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == sorted(
         p.name for p in (tmp_path / "local").iterdir()
     )
+
+
+@pytest.mark.parametrize("command", ["stock", "change"])
+def test_bad_dask_addresses_are_clear_errors_and_leave_nothing(sample, tmp_path, command):
+    import dask
+
+    from geocarbon.change_pipeline import stock_change
+    from geocarbon.errors import ConfigError
+    from geocarbon.pipeline import StockConfig, run_stock
+
+    def run(address, out):
+        if command == "stock":
+            run_stock(
+                StockConfig(
+                    landcover=sample.landcover[1],
+                    densities="china-clcd",
+                    out_dir=out,
+                    progress=False,
+                    dask=address,
+                )
+            )
+        else:
+            stock_change(
+                list(sample.landcover),
+                [2000, 2020],
+                "china-clcd",
+                out_dir=out,
+                progress=False,
+                dask=address,
+            )
+
+    with pytest.raises(ConfigError, match=r"--dask 'local:two'.*local:2"):
+        run("local:two", tmp_path / "a")
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(ConfigError, match=r"--dask 'tcp://127.0.0.1:9': no Dask scheduler"),
+    ):
+        run("tcp://127.0.0.1:9", tmp_path / "b")
+    for out in (tmp_path / "a", tmp_path / "b"):
+        assert not out.exists() or not any(out.iterdir()), "a failed run leaves no files"
