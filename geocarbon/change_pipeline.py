@@ -49,6 +49,7 @@ from geocarbon.writers import (
     StagedOutputs,
     cogs_from_chunks,
     refuse_existing,
+    scratch_compressed,
     to_cogs,
     write_csv,
     write_geoparquet,
@@ -180,8 +181,14 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             if bands:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
+            n_bands = sum(len(group) for group in groups)
+            compressed = bool(groups) and scratch_compressed(
+                next(iter(paths.values())).parent, grid.n_pixels, n_bands
+            )
             writers = [
-                RasterSetWriter(staged, grid, group, block_shape=options.block_shape)
+                RasterSetWriter(
+                    staged, grid, group, block_shape=options.block_shape, compressed=compressed
+                )
                 for group in groups
             ]
             try:

@@ -41,6 +41,7 @@ from geocarbon.writers import (
     RasterSetWriter,
     StagedOutputs,
     cogs_from_chunks,
+    scratch_compressed,
     to_cogs,
     write_csv,
     write_json,
@@ -165,7 +166,13 @@ def _run_stock(config: StockConfig) -> StockResult:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
             writer = (
-                RasterSetWriter(staged, source.grid, bands, block_shape=options.block_shape)
+                RasterSetWriter(
+                    staged,
+                    source.grid,
+                    bands,
+                    block_shape=options.block_shape,
+                    compressed=scratch_compressed(config.out_dir, source.grid.n_pixels, len(bands)),
+                )
                 if bands
                 else None
             )

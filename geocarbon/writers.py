@@ -103,9 +103,27 @@ class StagedOutputs:
                 temp.unlink(missing_ok=True)
 
 
-def float_raster_profile(grid: GridSpec) -> dict[str, Any]:
-    """Profile of the tiled, compressed float32 single-band intermediate GeoTIFF on ``grid``."""
-    return {
+#: Uncompressed intermediates save compressing and decompressing every band (about 40% of a
+#: raster-heavy run's CPU) but take 4 bytes a pixel a band; they are used while they need at most
+#: this share of the output folder's free space, and at most this many bytes.
+RAW_SCRATCH_SHARE = 0.25
+RAW_SCRATCH_MAX_BYTES = 16 * 2**30
+
+
+def scratch_compressed(folder: Path, n_pixels: int, n_bands: int) -> bool:
+    """Whether the float intermediates of ``n_bands`` rasters of ``n_pixels`` (and their
+    overviews, a third more) should be compressed to fit the disk under ``folder``."""
+    need = n_pixels * n_bands * 4 * 4 // 3
+    free = shutil.disk_usage(folder).free
+    return need > min(RAW_SCRATCH_SHARE * free, RAW_SCRATCH_MAX_BYTES)
+
+
+def float_raster_profile(grid: GridSpec, *, compressed: bool = True) -> dict[str, Any]:
+    """Profile of the tiled float32 single-band intermediate GeoTIFF on ``grid``."""
+    # The intermediate is read once, by the COG step: fast ZSTD on two threads, or none at all.
+    # Densities are piecewise constant (one value per class), so a predictor only costs time.
+    compression = {"compress": "zstd", "zstd_level": 1, "num_threads": 2} if compressed else {}
+    return compression | {
         "driver": "GTiff",
         "dtype": "float32",
         "count": 1,
@@ -117,11 +135,6 @@ def float_raster_profile(grid: GridSpec) -> dict[str, Any]:
         "tiled": True,
         "blockxsize": TILE_SIZE,
         "blockysize": TILE_SIZE,
-        # The intermediate is read once, by the COG step: fast ZSTD on two threads. Densities are
-        # piecewise constant (one value per class), so a predictor only costs time.
-        "compress": "zstd",
-        "zstd_level": 1,
-        "num_threads": 2,
         "bigtiff": "if_safer",
         "sparse_ok": False,
     }
@@ -141,12 +154,14 @@ class TiledRasters:
         bands: Sequence[tuple[str, str]],
         *,
         origin: tuple[int, int] = (0, 0),
+        compressed: bool = True,
     ) -> None:
         self.paths = list(paths)
         self._origin = origin
         self._datasets = []
+        profile = float_raster_profile(grid, compressed=compressed)
         for path, (description, units) in zip(paths, bands, strict=True):
-            dataset = rasterio.open(path, "w", **float_raster_profile(grid))
+            dataset = rasterio.open(path, "w", **profile)
             dataset.set_band_description(1, description)
             dataset.units = (units,)
             dataset.update_tags(units=units, description=description)
@@ -183,19 +198,20 @@ class RasterSetWriter:
         bands: dict[Path, tuple[str, str]],
         *,
         block_shape: tuple[int, int] | None = None,
+        compressed: bool = True,
     ) -> None:
         self._staged = staged
         self._bands = bands
         labels = list(bands.values())
         self._rasters = TiledRasters(
-            [staged.scratch(final, ".tif") for final in bands], grid, labels
+            [staged.scratch(final, ".tif") for final in bands], grid, labels, compressed=compressed
         )
         levels = 0 if block_shape is None else overview_levels(grid, block_shape)
         self._overviews = []
         for level in range(1, levels + 1):
             grid = halved(grid)
             paths = [staged.scratch(final, f".ovr{level}.tif") for final in bands]
-            self._overviews.append(TiledRasters(paths, grid, labels))
+            self._overviews.append(TiledRasters(paths, grid, labels, compressed=compressed))
 
     def write(self, block: Block, stack: NDArray[np.float32]) -> None:
         """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""

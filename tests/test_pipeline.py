@@ -243,3 +243,41 @@ def test_raster_without_crs_refused(raster_factory, pools_csv, tmp_path):
     path = raster_factory("nocrs.tif", np.ones((2, 2), np.uint8), crs=None)
     with pytest.raises(RasterFormatError, match="nocrs.tif.*no CRS"):
         run_stock(config(path, pools_csv, tmp_path / "out"))
+
+
+def test_scratch_is_compressed_only_when_raw_would_crowd_the_disk(monkeypatch, tmp_path):
+    from collections import namedtuple
+
+    from geocarbon import writers
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(writers.shutil, "disk_usage", lambda _: usage(0, 0, 4 * 10**9))
+    # 1e8 px x 5 bands x 4 B x 4/3 = 2.7 GB > a quarter of 4 GB free: compressed
+    assert writers.scratch_compressed(tmp_path, 10**8, 5)
+    assert not writers.scratch_compressed(tmp_path, 10**7, 5)  # 0.27 GB: raw
+    monkeypatch.setattr(writers, "RAW_SCRATCH_MAX_BYTES", 10**8)
+    assert writers.scratch_compressed(tmp_path, 10**7, 5)  # over the byte cap
+
+
+def test_compressed_and_raw_scratch_give_the_same_cogs(
+    monkeypatch, raster_factory, pools_csv, tmp_path
+):
+    from geocarbon import writers
+
+    codes = np.random.default_rng(5).integers(0, 4, (700, 900)).astype(np.uint8)
+    path = raster_factory("scratch.tif", codes, nodata=0)
+    run_stock(config(path, pools_csv, tmp_path / "raw"))
+    monkeypatch.setattr(writers, "RAW_SCRATCH_MAX_BYTES", 0)
+    run_stock(config(path, pools_csv, tmp_path / "zstd"))
+    for name in RASTER_NAMES:
+        file = f"density_{name}_mg_per_ha.tif"
+        assert cog_validate(tmp_path / "zstd" / file)[0]
+        with (
+            rasterio.open(tmp_path / "raw" / file) as a,
+            rasterio.open(tmp_path / "zstd" / file) as b,
+        ):
+            assert a.overviews(1) == b.overviews(1) == [2]
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+            np.testing.assert_array_equal(
+                a.read(1, out_shape=(350, 450)), b.read(1, out_shape=(350, 450))
+            )
