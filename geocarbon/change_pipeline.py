@@ -182,8 +182,8 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
             n_bands = sum(len(group) for group in groups)
-            compressed = bool(groups) and scratch_compressed(
-                next(iter(paths.values())).parent, grid.n_pixels, n_bands
+            compressed = config.out_dir is not None and scratch_compressed(
+                config.out_dir, grid.n_pixels, n_bands
             )
             writers = [
                 RasterSetWriter(
@@ -469,7 +469,13 @@ def _dask_dates(
     dates, pairs = plan.empty()
     files: dict[int, list[Path]] = {}
     for index, (part_dates, part_pairs, paths) in map_chunks(
-        _dates_chunk, plan, options, address, folder=folder, bands=bands
+        _dates_chunk,
+        plan,
+        plan.sources[0].grid.shape,
+        options,
+        address,
+        folder=folder,
+        bands=bands,
     ):
         for total, part in zip(dates + pairs, part_dates + part_pairs, strict=True):
             total.add(part)

@@ -77,17 +77,17 @@ def dask_client(address: str) -> Iterator[Any]:
 def map_chunks(
     task: Callable[..., T],
     plan: Any,
+    grid_shape: tuple[int, int],
     options: StreamOptions,
     address: str,
     **arguments: Any,
 ) -> Iterator[tuple[int, T]]:
-    """Run ``task(chunk, plan=..., block_shape=..., **arguments)`` on every chunk of the grid of
-    ``plan.sources[0]`` (or ``plan.source``) on a Dask cluster; yield (chunk index, result) as
-    they complete. ``plan`` is sent to every worker once."""
-    grid = plan.sources[0].grid if hasattr(plan, "sources") else plan.source.grid
+    """Run ``task(chunk, plan=..., block_shape=..., **arguments)`` on every chunk of a grid of
+    ``grid_shape`` on a Dask cluster; yield (chunk index, result) as they complete. ``plan`` is
+    sent to every worker once."""
     rows, cols = options.block_shape
     chunk_shape = (rows * BLOCKS_PER_CHUNK_SIDE, cols * BLOCKS_PER_CHUNK_SIDE)
-    chunks = list(iter_blocks(grid.shape, chunk_shape))
+    chunks = list(iter_blocks(grid_shape, chunk_shape))
     with dask_client(address) as client:
         from distributed import as_completed
 
@@ -123,7 +123,13 @@ def dask_pass(
     histogram = Histogram.empty(plan.lookup, plan.n_rows)
     files: dict[int, list[Path]] = {}
     for index, (part, paths) in map_chunks(
-        _chunk_pass, plan, options, address, folder=chunk_folder, bands=bands
+        _chunk_pass,
+        plan,
+        plan.source.grid.shape,
+        options,
+        address,
+        folder=chunk_folder,
+        bands=bands,
     ):
         histogram.add(part)
         files[index] = paths
