@@ -38,6 +38,7 @@ from geocarbon.pipeline import (
     prepare_table,
 )
 from geocarbon.raster_io import LandCoverSource, WindowReader, landcover_from_array, open_landcover
+from geocarbon.staging import OutputFolder, StagedOutputs
 from geocarbon.stocks import DatesBlockResult, Histogram, process_dates_block
 from geocarbon.streaming import StreamOptions, run_blocks
 from geocarbon.tables import CarbonTable
@@ -46,9 +47,7 @@ from geocarbon.units import POOLS
 from geocarbon.valuation import Valuation
 from geocarbon.writers import (
     RasterSetWriter,
-    StagedOutputs,
     cogs_from_chunks,
-    refuse_existing,
     scratch_compressed,
     to_cogs,
     write_csv,
@@ -159,13 +158,23 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             date_years=tuple(config.years) if config.date_rasters else (),
         )
     )
-    refuse_existing(list(paths.values()), overwrite=config.overwrite)
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
     options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
     groups = _raster_groups(paths, periods, config) if paths and config.write_rasters else []
     plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(groups))
-    with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+    with OutputFolder(
+        config.out_dir,
+        list(paths.values()),
+        inputs=[
+            *(source.path for source in sources),
+            config.regions,
+            config.densities,
+            config.align_to,
+        ],
+        overwrite=config.overwrite,
+        command="change",
+    ) as staged:
         if config.dask:
             # Workers write tiled chunks into a scratch folder; the client makes the COGs.
             bands = {final: label for group in groups for final, label in group.items()}
@@ -176,8 +185,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
                 staged.scratch_folder(paths["change_summary.json"]) if bands else None,
                 tuple(bands.values()),
             )
-            for histogram, lookup, source in zip(dates, lookups, sources, strict=True):
-                check_unknown(histogram, lookup, source, table, config.unknown)
+            check_unknown(list(zip(dates, lookups, sources, strict=True)), table, config.unknown)
             if bands:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
@@ -193,8 +201,9 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             ]
             try:
                 dates, pairs = _stream_dates(plan, options, writers)
-                for histogram, lookup, source in zip(dates, lookups, sources, strict=True):
-                    check_unknown(histogram, lookup, source, table, config.unknown)
+                check_unknown(
+                    list(zip(dates, lookups, sources, strict=True)), table, config.unknown
+                )
                 finished = [pair for writer in writers for pair in writer.finish()]
                 to_cogs(finished, threads=config.threads)
             finally:

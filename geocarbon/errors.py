@@ -56,3 +56,11 @@ class RegionError(GeoCarbonError, ValueError):
 
 class ConfigError(GeoCarbonError, ValueError):
     """Run options that do not fit together (dates and years, valuation years)."""
+
+
+class OutputWriteError(GeoCarbonError, OSError):
+    """An output could not be written: the disk is full, or the folder is read-only or not ours."""
+
+
+class GeoCarbonWarning(UserWarning):
+    """Root of every warning geocarbon gives, so users can filter them as one family."""

@@ -9,6 +9,7 @@ everything succeeded.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import lcm
 from pathlib import Path
@@ -26,6 +27,7 @@ from geocarbon.errors import UnknownClassError
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.raster_io import LandCoverSource, open_landcover
 from geocarbon.schemes import schemes_containing
+from geocarbon.staging import OutputFolder
 from geocarbon.stocks import Histogram
 from geocarbon.streaming import BlockPlan, StreamOptions, stream_histogram
 from geocarbon.summary import (
@@ -39,7 +41,6 @@ from geocarbon.units import POOLS
 from geocarbon.writers import (
     TILE_SIZE,
     RasterSetWriter,
-    StagedOutputs,
     cogs_from_chunks,
     scratch_compressed,
     to_cogs,
@@ -149,7 +150,13 @@ def _run_stock(config: StockConfig) -> StockResult:
         if name in paths
     }
     options = config.stream_options(source)
-    with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+    with OutputFolder(
+        config.out_dir,
+        list(paths.values()),
+        inputs=[config.landcover, config.densities],
+        overwrite=config.overwrite,
+        command="stock",
+    ) as staged:
         if config.dask:
             from geocarbon.distributed import dask_pass
 
@@ -161,7 +168,7 @@ def _run_stock(config: StockConfig) -> StockResult:
                 chunk_folder=staged.scratch_folder(paths["summary_json"]) if bands else None,
                 bands=tuple(bands.values()),
             )
-            check_unknown(histogram, lookup, source, table, config.unknown)
+            check_unknown([(histogram, lookup, source)], table, config.unknown)
             if bands:
                 cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
         else:
@@ -180,7 +187,7 @@ def _run_stock(config: StockConfig) -> StockResult:
                 histogram = stream_histogram(
                     source, lookup, area, options, density_by_bin=density, writer=writer
                 )
-                check_unknown(histogram, lookup, source, table, config.unknown)
+                check_unknown([(histogram, lookup, source)], table, config.unknown)
                 if writer is not None:
                     to_cogs(writer.finish(), threads=config.threads)
             finally:
@@ -224,24 +231,32 @@ def plan_block_shape(
 
 
 def check_unknown(
-    histogram: Histogram,
-    lookup: ClassLookup,
-    source: LandCoverSource,
+    dates: Sequence[tuple[Histogram, ClassLookup, LandCoverSource]],
     table: CarbonTable,
     mode: str,
 ) -> None:
-    unknown = histogram.unknown_codes(lookup)
-    if not unknown or mode != "error":
+    """With ``mode`` "error", raise one :class:`UnknownClassError` listing every code missing
+    from ``table`` on every date (histogram, lookup and source of each), with pixel counts."""
+    found = [(hist.unknown_codes(lookup), hist, source) for hist, lookup, source in dates]
+    found = [item for item in found if item[0]]
+    if not found or mode != "error":
         return
-    listing = ", ".join(f"{code} ({count} px)" for code, count in unknown.items())
-    present = {int(code) for code in table.codes[histogram.pixel_count[0, : table.n_classes] > 0]}
-    likely = [name for name in schemes_containing(present | set(unknown)) if name != table.scheme]
+    present: set[int] = set()
+    missing: dict[int, int] = {}
+    listings = []
+    for unknown, histogram, source in found:
+        listing = ", ".join(f"{code} ({count} px)" for code, count in unknown.items())
+        listings.append(f"{listing} in {str(source.path)!r}")
+        present |= {int(c) for c in table.codes[histogram.pixel_count[0, : table.n_classes] > 0]}
+        for code, count in unknown.items():
+            missing[code] = missing.get(code, 0) + count
+    likely = [name for name in schemes_containing(present | set(missing)) if name != table.scheme]
     hint = f" The codes fit the built-in scheme(s) {', '.join(likely)}." if likely else ""
     raise UnknownClassError(
-        f"Land-cover classes {listing} in {str(source.path)!r} have no row in density table "
+        f"Land-cover classes {'; '.join(listings)} have no row in density table "
         f"{table.source!r}.{hint} Add rows for them, pick the raster's scheme with --scheme, or pass "
         "--unknown zero (no carbon) or --unknown nodata (excluded); both count them in the summary.",
-        missing=unknown,
+        missing=missing,
     )
 
 

@@ -1,20 +1,16 @@
-"""Write outputs safely: staged temporary names, tiled GeoTIFF blocks, COG conversion, tables.
+"""Write outputs: tiled GeoTIFF blocks, COG conversion, tables.
 
-Every output is written under a hidden temporary name in its final folder and renamed only when
-the whole run succeeds (:class:`StagedOutputs`); a failed run removes its temporaries, so nothing
-that looks like a result is left behind. Existing outputs are refused unless ``overwrite``.
+Writers write to the staged temporary paths of :mod:`geocarbon.staging`, which owns the output
+folder (lock, manifest, renames on success, clean-up on failure).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -27,80 +23,16 @@ from rasterio.windows import Window
 
 from geocarbon import kernels
 from geocarbon.blocks import Block
-from geocarbon.errors import OutputExistsError
 from geocarbon.grid import GridSpec
+
+# Re-exported for the web map and figures.
+from geocarbon.staging import StagedOutputs as StagedOutputs
+from geocarbon.staging import refuse_existing as refuse_existing
 
 #: Internal tile size of written rasters (and the alignment of write blocks).
 TILE_SIZE = 512
 #: Float outputs use NaN for nodata: it cannot collide with any real density or change.
 FLOAT_NODATA = float("nan")
-
-
-def refuse_existing(paths: Sequence[Path], *, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` naming every existing output unless ``overwrite``."""
-    existing = [str(path) for path in paths if path.exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(
-            f"Output(s) already exist: {', '.join(existing)}. Use --overwrite (overwrite=True) to "
-            "replace them, or choose another output folder."
-        )
-
-
-class StagedOutputs:
-    """Temporary paths for a set of final outputs, renamed into place on success.
-
-    >>> with StagedOutputs([Path("out/a.tif")], overwrite=False) as staged:  # doctest: +SKIP
-    ...     write(staged.temp(Path("out/a.tif")))
-    """
-
-    def __init__(self, finals: Sequence[Path], *, overwrite: bool) -> None:
-        refuse_existing(finals, overwrite=overwrite)
-        token = uuid.uuid4().hex[:8]
-        # Hidden, unmistakably partial, and with the final suffix (GDAL drivers look at it).
-        self._temps = {
-            final: final.with_name(f".{final.stem}.{token}.partial{final.suffix}")
-            for final in finals
-        }
-        self._extra: list[Path] = []
-        self._folders: list[Path] = []
-
-    def temp(self, final: Path) -> Path:
-        return self._temps[final]
-
-    def scratch(self, final: Path, suffix: str) -> Path:
-        """Another temporary file beside ``final`` (intermediate), removed whatever happens."""
-        path = self._temps[final].with_name(f"{self._temps[final].stem}.scratch{suffix}")
-        self._extra.append(path)
-        return path
-
-    def scratch_folder(self, final: Path) -> Path:
-        """A temporary folder beside ``final`` (intermediate files), removed whatever happens."""
-        path = self._temps[final].with_name(f"{self._temps[final].stem}.scratch")
-        path.mkdir()
-        self._folders.append(path)
-        return path
-
-    def __enter__(self) -> StagedOutputs:
-        for final in self._temps:
-            final.parent.mkdir(parents=True, exist_ok=True)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        for path in self._extra:
-            path.unlink(missing_ok=True)
-        for folder in self._folders:
-            shutil.rmtree(folder, ignore_errors=True)
-        if exc_type is None:
-            for final, temp in self._temps.items():
-                os.replace(temp, final)
-        else:
-            for temp in self._temps.values():
-                temp.unlink(missing_ok=True)
 
 
 #: Uncompressed intermediates save compressing and decompressing every band (about 40% of a

@@ -25,12 +25,11 @@ from geocarbon.pipeline import (
     prepare_table,
 )
 from geocarbon.raster_io import LandCoverSource, landcover_from_array, open_landcover
+from geocarbon.staging import OutputFolder, StagedOutputs
 from geocarbon.stocks import Histogram
 from geocarbon.streaming import BlockPlan, stream_histogram
 from geocarbon.tables import CarbonTable
 from geocarbon.writers import (
-    StagedOutputs,
-    refuse_existing,
     write_csv,
     write_geoparquet,
     write_json,
@@ -103,29 +102,34 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         if config.out_dir is None
         else zonal_output_paths(config.out_dir, parents=config.parent_field is not None)
     )
-    refuse_existing(list(paths.values()), overwrite=config.overwrite)
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     index = build_zone_index(regions, source.grid, config.coverage)
     options = config.stream_options(source)
-    if config.dask:
-        from geocarbon.distributed import dask_pass
+    with OutputFolder(
+        config.out_dir,
+        list(paths.values()),
+        inputs=[source.path, config.regions, config.densities],
+        overwrite=config.overwrite,
+        command="zonal",
+    ) as staged:
+        if config.dask:
+            from geocarbon.distributed import dask_pass
 
-        histogram, _ = dask_pass(BlockPlan(source, lookup, area, index), options, config.dask)
-    else:
-        histogram = stream_histogram(source, lookup, area, options, zones=index)
-    check_unknown(histogram, lookup, source, table, config.unknown)
-    names = dict(region_ids=index.ids, region_names=index.names)
-    wide = region_table(
-        histogram, lookup, table, unknown_as_valid=config.unknown == "zero", **names
-    )
-    by_class = region_class_table(histogram, table, **names)
-    parents = parent_table(wide, index.parent_ids) if index.parent_ids is not None else None
-    _warn_empty_regions(wide)
-    frame = _region_frame(regions, wide)
-    summary = _zonal_summary(source, table, area, index, histogram, lookup, wide, config)
-    if paths:
-        with StagedOutputs(list(paths.values()), overwrite=config.overwrite) as staged:
+            histogram, _ = dask_pass(BlockPlan(source, lookup, area, index), options, config.dask)
+        else:
+            histogram = stream_histogram(source, lookup, area, options, zones=index)
+        check_unknown([(histogram, lookup, source)], table, config.unknown)
+        names = dict(region_ids=index.ids, region_names=index.names)
+        wide = region_table(
+            histogram, lookup, table, unknown_as_valid=config.unknown == "zero", **names
+        )
+        by_class = region_class_table(histogram, table, **names)
+        parents = parent_table(wide, index.parent_ids) if index.parent_ids is not None else None
+        _warn_empty_regions(wide)
+        frame = _region_frame(regions, wide)
+        summary = _zonal_summary(source, table, area, index, histogram, lookup, wide, config)
+        if paths:
             _write_zonal(staged, paths, frame, by_class, parents, summary)
     return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
 
@@ -178,6 +182,7 @@ def _zonal_summary(
 ) -> dict[str, Any]:
     raster_total_ha = float(histogram.area_ha[: index.n_regions + 1].sum())
     unassigned = wide[wide["region_id"] == UNASSIGNED_ID].iloc[0]
+    regions = wide[wide["region_id"] != UNASSIGNED_ID]
     return {
         "geocarbon_version": __version__,
         "landcover": str(source.path),
@@ -201,12 +206,15 @@ def _zonal_summary(
             "raster": area.total_ha(source.grid.shape),
             "regions_plus_unassigned": raster_total_ha,
             "unassigned_valid": float(unassigned["valid_area_ha"]),
-            "regions_valid": float(wide["valid_area_ha"].sum() - unassigned["valid_area_ha"]),
+            "regions_valid": float(regions["valid_area_ha"].sum()),
         },
+        # The regions' own stock (overlapping regions each count their share); pixels outside
+        # every region are reported apart, never added in.
         "totals": {
-            "stock_total_mg": float(wide["stock_total_mg"].sum()),
-            "stock_total_tg": float(wide["stock_total_tg"].sum()),
+            "stock_total_mg": float(regions["stock_total_mg"].sum()),
+            "stock_total_tg": float(regions["stock_total_tg"].sum()),
             "stock_total_mg_unassigned": float(unassigned["stock_total_mg"]),
+            "stock_total_tg_unassigned": float(unassigned["stock_total_tg"]),
         },
     }
 
