@@ -7,6 +7,7 @@ here is arithmetic on small arrays and pandas frames; the pixel pass is elsewher
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -110,7 +111,7 @@ def region_class_table(
     return frame
 
 
-def parent_table(regions: pd.DataFrame, parent_ids: tuple[str, ...]) -> pd.DataFrame:
+def parent_table(regions: pd.DataFrame, parent_ids: tuple[object, ...]) -> pd.DataFrame:
     """Roll regions up to their parents: additive columns are summed, mean density recomputed."""
     children = regions[regions["region_id"] != UNASSIGNED_ID].assign(parent_id=list(parent_ids))
     additive = [
@@ -123,6 +124,37 @@ def parent_table(regions: pd.DataFrame, parent_ids: tuple[str, ...]) -> pd.DataF
         frame["stock_total_mg"].to_numpy(), frame["valid_area_ha"].to_numpy()
     )
     return frame
+
+
+def regions_with_statistics(
+    regions: gpd.GeoDataFrame, statistics: pd.DataFrame, *, keep_unassigned: bool = True
+) -> gpd.GeoDataFrame:
+    """Regions (as :func:`geocarbon.zones.read_regions` returns them) beside their statistics.
+
+    ``statistics`` holds one row per region in the regions' order, then optionally the
+    ``unassigned`` row, which is kept (without geometry) when ``keep_unassigned``. Rows are
+    joined by position, so ``region_id`` keeps the values and type the regions were read with
+    (an integer id stays an integer, ``"0101"`` stays text); its ``region_name`` and any other
+    column of the same name are the regions' own.
+    """
+    n = len(regions)
+    own = pd.DataFrame(regions.drop(columns=regions.geometry.name)).reset_index(drop=True)
+    rest = statistics.drop(columns=[c for c in own.columns if c in statistics.columns])
+    head = pd.concat([own, rest.iloc[:n].reset_index(drop=True)], axis=1)
+    frame = head
+    if keep_unassigned and len(statistics) > n:
+        tail = statistics.iloc[n:].reset_index(drop=True)
+        frame = pd.concat([head.astype({"region_id": object}), tail], ignore_index=True)
+    geometry = list(regions.geometry.values) + [None] * (len(frame) - n)
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=regions.crs)
+
+
+def mapped_regions(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The rows with a geometry (not ``unassigned``), ``region_id`` back to its own type
+    (int64 ids are written as Integer64 in GeoPackage and int64 in Parquet)."""
+    rows = frame[frame.geometry.notna()].copy()
+    rows["region_id"] = rows["region_id"].infer_objects()
+    return rows
 
 
 def _ratio(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -21,14 +21,20 @@ then a ``discard`` row for pixels a layer does not cover (dropped at the end).
 
 from __future__ import annotations
 
+import codecs
+import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
+import shapely.affinity
 from numpy.typing import NDArray
 
 from geocarbon import kernels
@@ -36,9 +42,9 @@ from geocarbon.blocks import Block
 from geocarbon.choices import COVERAGE_MODES
 from geocarbon.errors import InputFileError, RegionError
 from geocarbon.grid import GridSpec
-from geocarbon.tables import region_key
 
 POLYGONAL = ("Polygon", "MultiPolygon")
+POLYGONAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of Polygon and MultiPolygon
 #: Runs of pixels: row, first column, end column (exclusive) and zone, one entry per run.
 Runs = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]
 #: A region's closed rings in pixel coordinates: xs, ys and where each ring starts.
@@ -49,8 +55,9 @@ Rings = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
 class ZoneIndex:
     """Regions ready for block-wise rasterization on one grid.
 
-    ``ids`` are region ids as text (the key for region-specific densities); ``geometries`` are in
-    the grid's CRS; ``layer_of`` gives each region's layer (no two regions of a layer conflict).
+    ``ids`` are region ids as text (:func:`id_text`, the key for region-specific densities);
+    ``parent_ids`` the parent values as read; ``geometries`` are in the grid's CRS (parts moved
+    by 360 degrees onto a geographic raster's longitudes); ``layer_of`` gives each region's layer (no two regions of a layer conflict).
     ``layer_spans`` hold each layer's pixel runs, computed once for the whole grid (pixel
     centres; plus boundary pixels in ``all-touched``); ``boundary_spans`` the pixels a region
     boundary crosses (``exact``).
@@ -58,7 +65,7 @@ class ZoneIndex:
 
     ids: tuple[str, ...]
     names: tuple[str, ...]
-    parent_ids: tuple[str, ...] | None
+    parent_ids: tuple[object, ...] | None
     geometries: NDArray[np.object_]
     layer_of: NDArray[np.int32]
     mode: str
@@ -136,26 +143,34 @@ def read_regions(
     name_field: str | None = None,
     parent_field: str | None = None,
     layer: str | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a region layer (any format pyogrio reads) and check its fields and geometries.
 
-    Returns a GeoDataFrame with columns ``region_id`` (text), ``region_name``, ``parent_id``
-    (when asked), the original attributes, and polygonal geometries (invalid ones repaired, with a
-    warning naming them).
+    Returns a GeoDataFrame with only ``region_id`` (the id field's values, type and text kept:
+    integers stay int64, text stays text), ``region_name`` (text), ``parent_id`` (when asked, as
+    read) and polygonal 2-D geometries (invalid ones repaired, collections reduced to their
+    polygons, each with a warning naming them). Other attributes are dropped, so they never
+    collide with the statistics written next to these columns.
+
+    ``encoding`` is the text encoding of a Shapefile's attributes; without it and without a
+    ``.cpg`` file, UTF-8 and then GB18030 (GBK) are recognised, the latter with a warning.
 
     Raises
     ------
     InputFileError
-        Missing file or layer.
+        Missing file or layer, several layers and none chosen, unknown encoding.
     RegionError
-        Empty layer, missing fields, duplicate ids, null or non-polygon geometries, no CRS.
+        Empty layer, missing fields, null/duplicate/mixed-type ids, null parents, null or
+        non-polygon geometries, no CRS.
     """
     label = (
         "the regions GeoDataFrame" if isinstance(source, gpd.GeoDataFrame) else repr(str(source))
     )
-    frame = (
-        source.copy() if isinstance(source, gpd.GeoDataFrame) else _read_file(Path(source), layer)
-    )
+    if isinstance(source, gpd.GeoDataFrame):
+        frame = source.copy()
+    else:
+        frame = _read_file(Path(source), layer, encoding)
     if frame.empty:
         raise RegionError(f"Regions {label} hold no features; give a layer with region polygons.")
     missing = [f for f in (id_field, name_field, parent_field) if f and f not in frame.columns]
@@ -166,20 +181,164 @@ def read_regions(
             "Choose them with --id-field / --name-field / --parent-field."
         )
     if frame.crs is None:
-        raise RegionError(f"Regions {label} have no CRS; set one (e.g. ogr2ogr -a_srs EPSG:4326).")
-    ids = frame[id_field].map(region_key)
-    duplicated = sorted(set(ids[ids.duplicated()]))
-    if duplicated:
         raise RegionError(
-            f"Regions {label}: field {id_field!r} repeats id(s) {', '.join(duplicated)}; ids must be "
-            "unique (dissolve the parts first, e.g. with ogr2ogr -dialect sqlite ST_Union)."
+            f"Regions {label} have no CRS; set one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg "
+            "regions.shp (or add the .prj file of a Shapefile)."
         )
-    frame = frame.assign(region_id=ids)
-    frame["region_name"] = frame[name_field].astype(str) if name_field else frame["region_id"]
+    features = _feature_names(frame, label, [f for f in (id_field, name_field) if f])
+    ids = _id_values(frame[id_field], id_field, features)
+    regions = gpd.GeoDataFrame(
+        {"region_id": ids.to_numpy(), "region_name": _names(frame, name_field, ids, features)},
+        geometry=_polygonal_geometries(frame.geometry, features).values,
+        crs=frame.crs,
+    )
     if parent_field:
-        frame["parent_id"] = frame[parent_field].map(region_key)
-    frame = frame.set_geometry(_polygonal_geometries(frame, label))
-    return frame
+        parents = _typed_values(frame[parent_field], parent_field, features)
+        regions.insert(2, "parent_id", parents.to_numpy())
+    return regions
+
+
+#: Text ids reserved for the row of pixels outside every region.
+RESERVED_IDS = ("unassigned",)
+
+
+def id_text(value: object) -> str:
+    """A region id as text, exactly as written: integers in decimal, text unchanged.
+
+    This is the key a density table's ``region_id`` is matched on; outputs keep the values.
+    """
+    if isinstance(value, bool | np.bool_):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _FeatureNames:
+    """How messages name features: FID (files) or row (GeoDataFrames), with id and name."""
+
+    label: str
+    kind: str
+    index: pd.Index
+    fields: tuple[tuple[str, pd.Series], ...]
+
+    def describe(self, positions: Sequence[int] | NDArray[np.intp], limit: int = 10) -> str:
+        shown = [self._one(int(p)) for p in list(positions)[:limit]]
+        more = len(positions) - limit
+        return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+    def _one(self, position: int) -> str:
+        known = [
+            f"{field} {values.iloc[position]!r}"
+            for field, values in self.fields
+            if not _is_null(values.iloc[position])
+        ]
+        suffix = f" ({', '.join(known)})" if known else ""
+        return f"{self.kind} {self.index[position]}{suffix}"
+
+
+def _feature_names(frame: pd.DataFrame, label: str, fields: list[str]) -> _FeatureNames:
+    kind = "row" if label.startswith("the regions") else "FID"
+    unique = tuple(dict.fromkeys(fields))
+    return _FeatureNames(label, kind, frame.index, tuple((f, frame[f]) for f in unique))
+
+
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _typed_values(series: pd.Series, field: str, features: _FeatureNames) -> pd.Series:
+    """An id-like field as integers (int64), text or floats; nulls and mixed types refused."""
+    null = np.flatnonzero(series.isna().to_numpy())
+    if len(null):
+        raise RegionError(
+            f"Regions {features.label}: field {field!r} is empty (null) for "
+            f"{features.describe(null)}; give every region a value, or drop those features."
+        )
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        kinds = {"bool"}
+    elif pd.api.types.is_integer_dtype(dtype):
+        return series.astype(np.uint64 if dtype == np.uint64 else np.int64)
+    elif pd.api.types.is_float_dtype(dtype):
+        return series.astype(np.float64)
+    elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return series
+    else:
+        kinds = {_value_kind(v) for v in series.tolist()}
+        if kinds == {"integer"}:
+            return pd.Series(series.tolist(), index=series.index, dtype=np.int64)
+        if kinds == {"text"}:
+            return series.astype(str)
+    listing = ", ".join(sorted(kinds))
+    raise RegionError(
+        f"Regions {features.label}: field {field!r} holds {listing} values; region ids and parents "
+        "must be all integers or all text (convert the field, e.g. with ogr2ogr -sql CAST)."
+    )
+
+
+def _value_kind(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "integer"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _id_values(series: pd.Series, field: str, features: _FeatureNames) -> pd.Series:
+    """The id field, typed, unique (compared exactly) and not a reserved word."""
+    ids = _typed_values(series, field, features)
+    text = ids.map(id_text)
+    repeated = np.flatnonzero(ids.duplicated(keep=False).to_numpy())
+    if len(repeated):
+        values = ", ".join(dict.fromkeys(text.iloc[repeated]))
+        raise RegionError(
+            f"Regions {features.label}: field {field!r} repeats id(s) {values} "
+            f"({features.describe(repeated)}); ids must be unique (dissolve the parts first, e.g. "
+            "with ogr2ogr -dialect sqlite ST_Union ... GROUP BY the id)."
+        )
+    reserved = np.flatnonzero(text.isin(RESERVED_IDS).to_numpy())
+    if len(reserved):
+        raise RegionError(
+            f"Regions {features.label}: id {RESERVED_IDS[0]!r} ({features.describe(reserved)}) "
+            "is the name of the row for pixels outside every region; rename that region."
+        )
+    padded = np.flatnonzero((text != text.str.strip()).to_numpy())
+    if len(padded):
+        warnings.warn(
+            f"Regions {features.label}: id(s) {', '.join(repr(t) for t in text.iloc[padded][:10])} "
+            f"of field {field!r} start or end with spaces; they are kept as written, so a density "
+            "table's region_id (spaces stripped) will not match them. Strip them to match.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return ids
+
+
+def _names(
+    frame: pd.DataFrame, name_field: str | None, ids: pd.Series, features: _FeatureNames
+) -> list[str]:
+    """Display names as text; a null name falls back to the region's id, with a warning."""
+    if name_field is None:
+        return [id_text(v) for v in ids]
+    values = frame[name_field].tolist()
+    null = [p for p, value in enumerate(values) if _is_null(value)]
+    if null:
+        warnings.warn(
+            f"Regions {features.label}: field {name_field!r} is empty for "
+            f"{features.describe(null)}; their id is used as the name.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return [
+        id_text(ids.iloc[p]) if _is_null(value) else id_text(value)
+        for p, value in enumerate(values)
+    ]
 
 
 def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "centre") -> ZoneIndex:
@@ -191,9 +350,11 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
             "Exact coverage needs a north-up grid, and this land cover's geotransform is rotated. "
             "Warp it first (gdalwarp), or use --coverage centre."
         )
-    geometries = np.asarray(regions.to_crs(grid.crs).geometry.values, dtype=object)
+    ids = tuple(id_text(value) for value in regions["region_id"])
+    geometries = _onto_raster_longitudes(
+        np.asarray(regions.to_crs(grid.crs).geometry.values, dtype=object), grid, ids
+    )
     tree = shapely.STRtree(geometries)
-    ids = tuple(regions["region_id"])
     centre, boundary, rings = _region_runs(geometries, grid, with_boundary=mode != "centre")
     # Conflicts are decided on the grid: regions conflict when they would claim the same pixel.
     candidates = _bbox_pairs(geometries, tree)
@@ -274,9 +435,11 @@ def block_zones(index: ZoneIndex, grid: GridSpec, block: Block) -> BlockZones:
 
 
 GEOPARQUET_SUFFIXES = (".parquet", ".geoparquet")
+#: Formats that may hold several layers (listing them is cheap): a layer must then be chosen.
+MULTI_LAYER_SUFFIXES = (".gpkg", ".sqlite", ".gdb", ".kml", ".gml", ".zip")
 
 
-def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def _read_file(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
     if not path.exists():
         raise InputFileError(f"Regions file {str(path)!r} does not exist.")
     if path.suffix.lower() in GEOPARQUET_SUFFIXES:
@@ -287,60 +450,213 @@ def _read_file(path: Path, layer: str | None) -> gpd.GeoDataFrame:
             raise InputFileError(
                 f"Regions file {str(path)!r} cannot be read as GeoParquet: {exc}"
             ) from exc
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputFileError(
+                f"Unknown encoding {encoding!r} for regions file {str(path)!r}; give one such as "
+                "GBK, GB18030, UTF-8 or CP1252 (--encoding)."
+            ) from None
+    guess = encoding is None and _undeclared_shapefile_encoding(path)
     try:
-        if layer is not None:
-            # Listing layers parses some formats (GeoJSON) whole: only when a layer is named.
-            layers = [name for name, _ in pyogrio.list_layers(path)]
-            if layer not in layers:
-                raise InputFileError(
-                    f"Regions file {str(path)!r} has no layer {layer!r}; its layers are "
-                    f"{', '.join(layers)} (--layer)."
-                )
+        _check_layer(path, layer)
         # pyogrio directly: geopandas.read_file would list (and so parse) the layers again.
         # Through Arrow: about half the time of feature-by-feature reading on large GeoJSON.
-        frame = pyogrio.read_dataframe(path, layer=layer, use_arrow=True)
+        # An undeclared Shapefile encoding is read as Latin-1 (bytes kept) and decoded below.
+        frame = pyogrio.read_dataframe(
+            path,
+            layer=layer,
+            use_arrow=True,
+            fid_as_index=True,
+            encoding="ISO-8859-1" if guess else encoding,
+        )
     except pyogrio.errors.DataSourceError as exc:
         raise InputFileError(
             f"Regions file {str(path)!r} cannot be read as vector data: {exc}"
         ) from exc
-    return frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
+    frame = frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
+    return _decode_latin1(frame, path) if guess else _checked_text(frame, path)
 
 
-def _polygonal_geometries(frame: gpd.GeoDataFrame, label: str) -> gpd.GeoSeries:
-    geometry = frame.geometry
-    null = frame.loc[geometry.isna() | geometry.is_empty, "region_id"].tolist()
-    if null:
-        raise RegionError(
-            f"Regions {label}: id(s) {', '.join(null)} have no geometry; remove or fix them."
+def _check_layer(path: Path, layer: str | None) -> None:
+    """A named layer must exist; a file with several layers needs one named."""
+    if layer is None and not (path.is_dir() or path.suffix.lower() in MULTI_LAYER_SUFFIXES):
+        return  # listing layers parses some formats (GeoJSON) whole
+    layers = [str(name) for name, kind in pyogrio.list_layers(path) if layer or kind]
+    if layer is not None and layer not in layers:
+        raise InputFileError(
+            f"Regions file {str(path)!r} has no layer {layer!r}; its layers are "
+            f"{', '.join(layers)} (--layer)."
         )
-    wrong = ~geometry.geom_type.isin(POLYGONAL)
-    if wrong.any():
-        listing = ", ".join(
-            f"{rid} ({kind})"
-            for rid, kind in zip(
-                frame.loc[wrong, "region_id"], geometry[wrong].geom_type, strict=True
-            )
+    if layer is None and len(layers) > 1:
+        raise InputFileError(
+            f"Regions file {str(path)!r} has {len(layers)} layers ({', '.join(layers)}); "
+            "choose one with --layer."
         )
-        raise RegionError(f"Regions {label} must be polygons; id(s) {listing} are not.")
-    invalid = ~geometry.is_valid
-    if invalid.any():
-        names = ", ".join(frame.loc[invalid, "region_id"])
+
+
+def _undeclared_shapefile_encoding(path: Path) -> bool:
+    """A Shapefile with neither a .cpg file nor a code page in its .dbf header."""
+    if path.suffix.lower() != ".shp":
+        return False
+    if any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return False
+    dbf = next(
+        (p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()), None
+    )
+    if dbf is None:
+        return False
+    with dbf.open("rb") as handle:
+        header = handle.read(32)
+    return len(header) == 32 and header[29] == 0  # byte 29: language driver id, 0 = none
+
+
+def _decode_latin1(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Text read as Latin-1 (each byte one character) decoded as UTF-8, else GB18030 with a
+    warning, else left as Latin-1 (GDAL's own assumption)."""
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    texts = [
+        c for c in columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+    ]
+    raw = [str(c).encode("latin-1") for c in columns] + [
+        str(v).encode("latin-1") for c in texts for v in frame[c].dropna().tolist()
+    ]
+    codec = next((name for name in ("utf-8", "gb18030") if _decodes(raw, name)), None)
+    if codec is None or all(b.isascii() for b in raw):
+        return frame
+    if codec == "gb18030":
         warnings.warn(
-            f"Regions {label}: invalid geometries of id(s) {names} were repaired (shapely.make_valid).",
+            f"Regions file {str(path)!r} declares no encoding (no .cpg file) and its text is not "
+            "UTF-8; it was read as GB18030 (GBK), the usual encoding of Chinese Shapefiles. To "
+            f"silence this, give --encoding GBK or add {path.with_suffix('.cpg').name} holding GBK.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        repaired = geometry.copy()
-        repaired[invalid] = [
-            _polygonal_part(g) for g in shapely.make_valid(geometry[invalid].values)
-        ]
-        geometry = repaired
-    return geometry
+    decoded = frame.copy()
+    for column in texts:
+        decoded[column] = frame[column].map(
+            lambda v: v if _is_null(v) else str(v).encode("latin-1").decode(codec)
+        )
+    return decoded.rename(columns={c: str(c).encode("latin-1").decode(codec) for c in columns})
+
+
+def _decodes(raw: list[bytes], codec: str) -> bool:
+    try:
+        for value in raw:
+            value.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _checked_text(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Text that is not valid UTF-8 fails later inside pyarrow: name the field and the fix now."""
+    for column in frame.columns:
+        if column == frame.geometry.name or not pd.api.types.is_string_dtype(frame[column]):
+            continue
+        try:
+            frame[column].tolist()
+        except (pa.ArrowException, UnicodeDecodeError):
+            raise InputFileError(
+                f"Regions file {str(path)!r}: field {column!r} is not valid text in the encoding "
+                "it was read with; give its encoding, e.g. --encoding GBK (or add a .cpg file "
+                "holding it next to a Shapefile)."
+            ) from None
+    return frame
+
+
+def _polygonal_geometries(geometry: gpd.GeoSeries, features: _FeatureNames) -> gpd.GeoSeries:
+    """2-D polygons: nulls refused, collections reduced to their polygons, invalid ones repaired."""
+    values = np.asarray(geometry.values, dtype=object)
+    null = np.flatnonzero(shapely.is_missing(values) | shapely.is_empty(values))
+    if len(null):
+        raise RegionError(
+            f"Regions {features.label}: {features.describe(null)} have no geometry (null or "
+            "empty); remove or fix them."
+        )
+    values = np.where(shapely.has_z(values), shapely.force_2d(values), values)
+    kinds = shapely.get_type_id(values)
+    mixed = np.flatnonzero(~np.isin(kinds, POLYGONAL_TYPE_IDS))
+    if len(mixed):
+        parts = np.array([_polygonal_part(values[p]) for p in mixed], dtype=object)
+        unusable = mixed[shapely.is_empty(parts)]
+        if len(unusable):
+            listing = ", ".join(
+                f"{features.describe([p])} is a {values[p].geom_type}" for p in unusable[:10]
+            )
+            raise RegionError(
+                f"Regions {features.label} must be polygons: {listing} without any polygon; "
+                "remove those features or give them their polygons."
+            )
+        warnings.warn(
+            f"Regions {features.label}: only the polygons of {features.describe(mixed)} "
+            f"({', '.join(sorted({values[p].geom_type for p in mixed}))}) are used; their points "
+            "and lines cover no area.",
+            UserWarning,
+            stacklevel=4,
+        )
+        values[mixed] = parts
+    invalid = np.flatnonzero(~shapely.is_valid(values))
+    if len(invalid):
+        warnings.warn(
+            f"Regions {features.label}: invalid geometries of {features.describe(invalid)} "
+            "were repaired (shapely.make_valid).",
+            UserWarning,
+            stacklevel=4,
+        )
+        values[invalid] = [_polygonal_part(g) for g in shapely.make_valid(values[invalid])]
+    return gpd.GeoSeries(values, index=geometry.index, crs=geometry.crs)
 
 
 def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
     parts = [p for p in shapely.get_parts(geometry) if p.geom_type in POLYGONAL]
     return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _onto_raster_longitudes(
+    geometries: NDArray[np.object_], grid: GridSpec, ids: tuple[str, ...]
+) -> NDArray[np.object_]:
+    """In a geographic CRS, move each polygon part by +-360 degrees onto the raster's longitudes
+    (regions split at the antimeridian over a raster crossing it, or a 0..360 raster), and warn
+    about regions that still reach beyond the raster."""
+    if not grid.crs.is_geographic or not len(geometries):
+        return geometries
+    west, south, east, north = _block_bounds(grid.transform, grid.shape)
+    moved = np.array([_shift_parts(g, west, east) for g in geometries], dtype=object)
+    area = shapely.area(moved)
+    inside = shapely.area(shapely.intersection(moved, shapely.box(west, south, east, north)))
+    share_out = np.where(area > 0, 1.0 - inside / np.where(area > 0, area, 1.0), 0.0)
+    partly = np.flatnonzero((share_out > 1e-6) & (inside > 0))
+    if len(partly):
+        listing = ", ".join(f"{ids[r]} ({100 * share_out[r]:.2g} %)" for r in partly[:10])
+        warnings.warn(
+            f"{len(partly)} region(s) reach beyond the land cover's extent ({listing}"
+            f"{', ...' if len(partly) > 10 else ''} of their area outside, in degrees squared): "
+            "only their part inside the raster is counted.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return moved
+
+
+def _shift_parts(geometry: shapely.Geometry, west: float, east: float) -> shapely.Geometry:
+    parts = shapely.get_parts(geometry)
+    shifts = [_best_shift(part, west, east) for part in parts]
+    if not any(shifts):
+        return geometry
+    moved = [shapely.affinity.translate(p, xoff=s) for p, s in zip(parts, shifts, strict=True)]
+    return shapely.union_all(moved)
+
+
+def _best_shift(part: shapely.Geometry, west: float, east: float) -> float:
+    """0, 360 or -360: the shift giving the part's longitudes the most overlap with the raster's."""
+    x0, _, x1, _ = part.bounds
+
+    def overlap(shift: float) -> float:
+        return min(x1 + shift, east) - max(x0 + shift, west)
+
+    return max((0.0, 360.0, -360.0), key=overlap)
 
 
 def _bbox_pairs(geometries: NDArray[np.object_], tree: shapely.STRtree) -> list[tuple[int, int]]:

@@ -80,18 +80,18 @@ def test_empty_layer(tmp_path):
 
 def test_duplicate_ids_named(tmp_path):
     path = write(tmp_path, frame(ids=("a", "b", "a")))
-    with pytest.raises(RegionError, match=r"repeats id\(s\) a"):
+    with pytest.raises(RegionError, match=r"repeats id\(s\) a \(FID 1 \(code 'a'\), FID 3"):
         read_regions(path, id_field="code")
 
 
 def test_non_polygons_named():
     points = frame(geometries=[SQUARE, shapely.Point(3, 3)])
-    with pytest.raises(RegionError, match=r"must be polygons; id\(s\) b \(Point\)"):
+    with pytest.raises(RegionError, match=r"must be polygons: row 1 \(code 'b'\) is a Point"):
         read_regions(points, id_field="code")
 
 
 def test_null_geometry_named():
-    with pytest.raises(RegionError, match=r"id\(s\) b have no geometry"):
+    with pytest.raises(RegionError, match=r"row 1 \(code 'b'\) have no geometry"):
         read_regions(frame(geometries=[SQUARE, None]), id_field="code")
 
 
@@ -102,7 +102,7 @@ def test_no_crs():
 
 def test_invalid_geometry_repaired_with_a_warning_naming_it():
     bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])
-    with pytest.warns(UserWarning, match=r"id\(s\) b were repaired"):
+    with pytest.warns(UserWarning, match=r"geometries of row 1 \(code 'b'\) were repaired"):
         regions = read_regions(frame(geometries=[SQUARE, bowtie]), id_field="code")
     assert regions.geometry.is_valid.all()
     assert regions.geometry.iloc[1].area == pytest.approx(2.0)
