@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
-from affine import Affine
 
-from geocarbon.errors import InputFileError, RegionError
+from geocarbon.errors import RegionError
 from geocarbon.tables import CarbonTable
 from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
 from geocarbon.zones import read_regions
