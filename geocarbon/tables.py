@@ -158,6 +158,11 @@ def load_density_table(spec: str | Path, *, encoding: str | None = None) -> Carb
             spec.lower(), table.codes, table.names, table.density_mg_per_ha, scheme, table.regional
         )
     path = Path(spec)
+    if path.is_dir():
+        raise InputFileError(
+            f"Density table {str(path)!r} is a folder; give the CSV file inside it, or a built-in "
+            f"table ({', '.join(BUILTIN_TABLES)})."
+        )
     if not path.is_file():
         raise InputFileError(
             f"Density table {str(path)!r} does not exist. Give a CSV path or a built-in table "
@@ -291,8 +296,9 @@ def _binary_kind(data: bytes) -> str | None:
 def _split_rows(path: Path, text: str) -> _Rows:
     """Cells by column, and each row's physical line; header and row-shape problems raise."""
     records: list[tuple[int, list[str]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    line_after = 0
+    delimiter, first_line_is_hint = _delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line_after = 1 if first_line_is_hint and next(reader, None) is not None else 0
     try:
         for cells in reader:
             line, line_after = line_after + 1, reader.line_num
@@ -323,12 +329,19 @@ def _split_rows(path: Path, text: str) -> _Rows:
     )
 
 
-def _delimiter(text: str) -> str:
-    """Comma, else semicolon, else tab: whichever separates the header line's names."""
-    for line in text.splitlines():
+def _delimiter(text: str) -> tuple[str, bool]:
+    """The separator, and whether the first line is Excel's ``sep=X`` hint naming it.
+
+    Without a hint: comma, else semicolon, else tab, whichever separates the header's names.
+    """
+    lines = text.splitlines()
+    hint = re.fullmatch(r"sep=(.)", lines[0].strip(), re.IGNORECASE) if lines else None
+    if hint:
+        return hint.group(1), True
+    for line in lines:
         if line.strip() and not line.lstrip().startswith("#"):
-            return next((mark for mark in ",;\t" if mark in line), ",")
-    return ","
+            return next((mark for mark in ",;\t" if mark in line), ","), False
+    return ",", False
 
 
 def _header_problems(header: list[str], header_line: int) -> list[str]:

@@ -437,3 +437,20 @@ def test_class_names_are_kept_exactly_as_text(tmp_path):
         write(tmp_path, "lucode,LULC_Name,c_above,c_below,c_soil,c_dead\n" + rows)
     )
     assert table.names == tuple(names)
+
+
+def test_excel_separator_hint_line_is_honoured_and_counted(tmp_path):
+    text = "sep=;\r\nlucode;name;c_above;c_below;c_soil;c_dead\r\n1;Forest, old;15;10;60;1\r\n"
+    table = load_density_table(write(tmp_path, text))
+    assert table.names == ("Forest, old",) and table.central_mg_per_ha[0, 0] == 15
+    bad = tmp_path / "bad" / "hint.csv"
+    bad.parent.mkdir()
+    bad.write_text(text + "2;Grass;x;3;20;0\r\n")
+    refused(TableSchemaError, bad, "line 4, column 'c_above': 'x' is not a number")
+
+
+def test_folder_given_as_table_is_named(tmp_path):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    with pytest.raises(InputFileError, match=r"'.*tables' is a folder; give the CSV file inside"):
+        load_density_table(folder)
