@@ -112,11 +112,22 @@ def test_invest_every_problem_listed_at_once(tmp_path):
     with pytest.raises(TableSchemaError) as info:
         load_density_table(path)
     message = str(info.value)
+    assert "\n" not in message  # one line, however many problems
     assert "bad.csv" in message and "4 problem(s)" in message
     assert "code 1 is duplicated on lines 2, 3" in message
     assert "line 4, column 'c_above': 'abc' is not a number" in message
     assert "line 5, column 'c_below': -3.0 is negative" in message
     assert "line 6, column 'lucode': 'x' is not an integer" in message
+
+
+def test_many_problems_are_counted_beyond_the_listed_ones(tmp_path):
+    rows = "".join(f"{code},x,0,0,0\n" for code in range(40))
+    with pytest.raises(TableSchemaError) as info:
+        load_density_table(write(tmp_path, "lucode,c_above,c_below,c_soil,c_dead\n" + rows))
+    message = str(info.value)
+    assert "\n" not in message and "40 problem(s)" in message
+    assert "line 26, column 'c_above'" in message and "line 27," not in message
+    assert message.endswith("; and 15 more. Fix these rows or columns and run again.")
 
 
 def test_long_order_low_central_high(tmp_path):
@@ -196,7 +207,7 @@ def test_regional_rows_fall_back_and_are_checked(tmp_path):
         load_density_table(bad)
     message = str(info.value)
     assert "regional.csv" in message
-    assert "line 4, column 'c_above': 'x' is not a number" in message
+    assert "region '330000': line 4, column 'c_above': 'x' is not a number" in message
 
 
 def test_regional_class_without_national_row_named(tmp_path):
