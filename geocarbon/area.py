@@ -115,21 +115,28 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
     """
     if method not in AREA_METHODS:
         raise ValueError(f"area method must be one of {AREA_METHODS}, got {method!r}")
-    crs = pyproj.CRS.from_user_input(grid.crs.to_wkt())
+    crs = _horizontal_crs(grid)
     crs_name = crs.name
     if crs.is_geographic:
         if grid.is_rotated:
             raise RasterFormatError(
-                f"The geographic grid in CRS {crs_name!r} is rotated; geocarbon needs north-up "
-                "lon/lat grids. Warp it first (gdalwarp without -rotate)."
+                _named(
+                    grid,
+                    f"the geographic grid in CRS {crs_name!r} is rotated; geocarbon needs north-up "
+                    "lon/lat grids. Warp it first (gdalwarp without -rotate).",
+                )
             )
         if method in ("auto", "ellipsoid-rows"):
             return PixelArea(
                 "ellipsoid-rows", crs_name, math.nan, row_area_ha=_ellipsoid_rows(grid, crs)
             )
         raise RasterFormatError(
-            f"Area method {method!r} does not apply to the geographic CRS {crs_name!r}."
+            _named(
+                grid, f"area method {method!r} does not apply to the geographic CRS {crs_name!r}."
+            )
         )
+    if not crs.is_projected:
+        return _unprojected_area(grid, crs, method)
     nominal_ha = _nominal_area_m2(grid, crs) / SQUARE_METRES_PER_HECTARE
     if method == "planar":
         return PixelArea("planar", crs_name, nominal_ha)
@@ -139,7 +146,7 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
     ):
         return PixelArea("equal-area", crs_name, nominal_ha)
     warnings.warn(
-        f"CRS {crs_name!r} is not an equal-area projection (areal scale {scale.min():.6f} to "
+        f"{grid.name + ': ' if grid.name else ''}CRS {crs_name!r} is not an equal-area projection (areal scale {scale.min():.6f} to "
         f"{scale.max():.6f}); pixel areas are corrected by its areal scale factor. "
         "Use an equal-area CRS for exact areas, or --area planar for the nominal pixel area.",
         UserWarning,
@@ -153,6 +160,62 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
         lattice_cols=cols,
         lattice_area_ha=nominal_ha / scale,
     )
+
+
+def _named(grid: GridSpec, message: str) -> str:
+    """``message`` prefixed with the file the grid comes from, when known."""
+    return f"In {grid.name!r}, {message}" if grid.name else message[0].upper() + message[1:]
+
+
+def _horizontal_crs(grid: GridSpec) -> pyproj.CRS:
+    """The horizontal part of the grid's CRS as pyproj sees it (compound and bound CRSs unwrapped)."""
+    try:
+        crs = pyproj.CRS.from_user_input(grid.crs.to_wkt())
+    except pyproj.exceptions.CRSError as exc:
+        raise RasterFormatError(
+            _named(
+                grid,
+                f"PROJ cannot read the CRS ({exc}). Assign a standard one, e.g. gdal_edit.py "
+                "-a_srs EPSG:XXXX, or reproject with gdalwarp -t_srs.",
+            )
+        ) from exc
+    if crs.is_bound and crs.source_crs is not None:
+        crs = crs.source_crs
+    if crs.is_compound and crs.sub_crs_list:
+        crs = crs.sub_crs_list[0]
+    return crs
+
+
+def _unprojected_area(grid: GridSpec, crs: pyproj.CRS, method: str) -> PixelArea:
+    """Engineering (LOCAL_CS) and other CRSs tied to no ellipsoid: only the planar method applies,
+    and only when the axes are in units of length."""
+    kind = "an engineering (local)" if crs.type_name == "Engineering CRS" else f"a {crs.type_name}"
+    units = {axis.unit_name for axis in crs.axis_info}
+    factors = {axis.unit_conversion_factor for axis in crs.axis_info}
+    lengths = bool(crs.axis_info) and all(
+        axis.unit_name in _LENGTH_UNITS or axis.unit_name.endswith("metre")
+        for axis in crs.axis_info
+    )
+    if method == "planar" and lengths and len(factors) == 1:
+        nominal_ha = _nominal_area_m2(grid, crs) / SQUARE_METRES_PER_HECTARE
+        return PixelArea("planar", crs.name, nominal_ha)
+    planar = (
+        "or pass --area planar (area_method='planar') to take the nominal pixel area in its units "
+        f"({', '.join(sorted(units))})"
+        if lengths
+        else "its axes are not in units of length, so even --area planar cannot apply"
+    )
+    raise RasterFormatError(
+        _named(
+            grid,
+            f"the CRS {crs.name!r} is {kind} CRS, tied to no place on the Earth, so true pixel "
+            "areas cannot be computed. Reproject the raster to a real CRS (assign its true CRS with "
+            f"gdal_edit.py -a_srs EPSG:XXXX, then gdalwarp -t_srs), {planar}.",
+        )
+    )
+
+
+_LENGTH_UNITS = {"metre", "meter", "kilometre", "foot", "US survey foot", "Foot (International)"}
 
 
 def ellipsoid_band_area_m2(
@@ -191,14 +254,22 @@ def _ellipsoid_rows(grid: GridSpec, crs: pyproj.CRS) -> NDArray[np.float64]:
     edges_deg = (top + pixel_height * np.arange(grid.height + 1)) * degrees_per_unit
     if np.any(np.abs(edges_deg) > 90.0 + 1e-9):
         raise RasterFormatError(
-            f"Rows of the grid in CRS {crs.name!r} reach beyond the poles (latitudes "
-            f"{edges_deg.min():.4f} to {edges_deg.max():.4f}); check its geotransform."
+            _named(
+                grid,
+                f"rows of the grid in CRS {crs.name!r} reach beyond the poles (latitudes "
+                f"{edges_deg.min():.4f} to {edges_deg.max():.4f}); check its geotransform "
+                "(gdalinfo shows it; gdal_translate -a_ullr sets it).",
+            )
         )
     edges_deg = np.clip(edges_deg, -90.0, 90.0)
     ellipsoid = crs.ellipsoid
     if ellipsoid is None:
         raise RasterFormatError(
-            f"The geographic CRS {crs.name!r} names no ellipsoid; assign a full CRS."
+            _named(
+                grid,
+                f"the geographic CRS {crs.name!r} names no ellipsoid; assign a full CRS "
+                "(gdal_edit.py -a_srs EPSG:4326).",
+            )
         )
     area_m2 = ellipsoid_band_area_m2(
         edges_deg[1:],
@@ -226,14 +297,20 @@ def _areal_scale_lattice(
     a, b, c, d, e, f = tuple(grid.transform)[:6]
     xs = a * col_grid.ravel() + b * row_grid.ravel() + c
     ys = d * col_grid.ravel() + e * row_grid.ravel() + f
-    to_lonlat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
-    lon, lat = to_lonlat.transform(xs, ys)
-    factors = pyproj.Proj(crs).get_factors(lon, lat)
-    scale = np.asarray(factors.areal_scale, dtype=np.float64).reshape(row_grid.shape)
+    try:
+        to_lonlat = pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+        lon, lat = to_lonlat.transform(xs, ys)
+        factors = pyproj.Proj(crs).get_factors(lon, lat)
+        scale = np.asarray(factors.areal_scale, dtype=np.float64).reshape(row_grid.shape)
+    except pyproj.exceptions.ProjError:
+        scale = np.full(row_grid.shape, np.nan)
     if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
         raise RasterFormatError(
-            f"pyproj gives no areal scale factor for parts of the grid in CRS {crs.name!r}; "
-            "reproject the raster to an equal-area CRS, or use --area planar."
+            _named(
+                grid,
+                f"pyproj gives no areal scale factor for parts of the grid in CRS {crs.name!r}; "
+                "reproject the raster to an equal-area CRS, or use --area planar.",
+            )
         )
     return rows, cols, scale
 

@@ -124,3 +124,17 @@ def test_unknown_method_rejected():
     grid = GridSpec(CRS.from_epsg(3035), Affine(100, 0, 0, 0, -100, 0), 2, 2)
     with pytest.raises(ValueError, match="area method"):
         pixel_area(grid, "guess")
+
+
+def test_engineering_crs_needs_planar_and_names_the_file():
+    local = CRS.from_wkt('LOCAL_CS["mine grid",UNIT["metre",1],AXIS["E",EAST],AXIS["N",NORTH]]')
+    grid = GridSpec(local, Affine(10, 0, 0, 0, -10, 100), 3, 3, name="site.tif")
+    with pytest.raises(RasterFormatError, match=r"In 'site.tif', .*engineering.*--area planar"):
+        pixel_area(grid)
+    assert pixel_area(grid, "planar").nominal_ha == pytest.approx(0.01)
+
+
+def test_compound_crs_uses_its_horizontal_part():
+    compound = CRS.from_user_input("EPSG:3035+5773")  # LAEA Europe + EGM96 height
+    area = pixel_area(GridSpec(compound, Affine(100, 0, 4321000, 0, -100, 3210000), 2, 2))
+    assert area.method == "equal-area" and area.nominal_ha == pytest.approx(1.0)
