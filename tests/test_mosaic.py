@@ -64,3 +64,31 @@ def test_empty_folder(tmp_path):
     (tmp_path / "none").mkdir()
     with pytest.raises(InputFileError, match="no .tif"):
         open_landcover(tmp_path / "none")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"crs": "EPSG:3857"}, "CRS EPSG:3857 instead of"),
+        ({"transform": "half"}, "pixel size"),
+        ({"dtype": "int16"}, "dtype/nodata int16"),
+        ({"count": 2}, "2 bands"),
+        ({"crs": None}, "has no CRS"),
+    ],
+)
+def test_a_tile_unlike_the_others_is_named(tmp_path, change, expected):
+    from tests.conftest import LANDCOVER_4X4, ONE_HA_TRANSFORM, write_raster
+
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    write_raster(folder / "a.tif", LANDCOVER_4X4)
+    transform = ONE_HA_TRANSFORM * Affine.translation(4, 0)
+    array = LANDCOVER_4X4.astype(change.get("dtype", "uint8"))
+    if change.get("count") == 2:
+        array = np.stack([array, array])
+    if change.get("transform") == "half":
+        transform = transform * Affine.scale(0.5)
+    crs = change.get("crs", "EPSG:3035")
+    write_raster(folder / "odd one.tif", array, transform=transform, crs=crs)
+    with pytest.raises(RasterFormatError, match=rf"odd one.tif.*{expected}"):
+        open_landcover(folder)
