@@ -223,7 +223,7 @@ class _FeatureNames:
     label: str
     kind: str
     index: pd.Index
-    fields: tuple[tuple[str, pd.Series], ...]
+    fields: tuple[tuple[str, list[object]], ...]
 
     def describe(self, positions: Sequence[int] | NDArray[np.intp], limit: int = 10) -> str:
         shown = [self._one(int(p)) for p in list(positions)[:limit]]
@@ -232,9 +232,9 @@ class _FeatureNames:
 
     def _one(self, position: int) -> str:
         known = [
-            f"{field} {values.iloc[position]!r}"
+            f"{field} {values[position]!r}"
             for field, values in self.fields
-            if not _is_null(values.iloc[position])
+            if not _is_null(values[position])
         ]
         suffix = f" ({', '.join(known)})" if known else ""
         return f"{self.kind} {self.index[position]}{suffix}"
@@ -243,7 +243,7 @@ class _FeatureNames:
 def _feature_names(frame: pd.DataFrame, label: str, fields: list[str]) -> _FeatureNames:
     kind = "row" if label.startswith("the regions") else "FID"
     unique = tuple(dict.fromkeys(fields))
-    return _FeatureNames(label, kind, frame.index, tuple((f, frame[f]) for f in unique))
+    return _FeatureNames(label, kind, frame.index, tuple((f, frame[f].tolist()) for f in unique))
 
 
 def _is_null(value: object) -> bool:

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 import shapely
 
-from geocarbon.errors import RegionError
+from geocarbon.errors import InputFileError, RegionError
 from geocarbon.tables import CarbonTable
 from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
 from geocarbon.zones import read_regions
@@ -156,3 +156,191 @@ def test_mixed_integer_and_text_ids_are_refused_early(tmp_path):
 def test_an_id_called_unassigned_is_refused(tmp_path):
     with pytest.raises(RegionError, match=r"id 'unassigned' \(row 1 \(code 'unassigned'\)\)"):
         read_regions(halves(code=["a", "unassigned"]), id_field="code")
+
+
+# 4. Input attributes never collide with output columns -----------------------------------
+
+
+def test_a_previous_runs_regions_gpkg_is_valid_input(tmp_path):
+    first = tmp_path / "first.gpkg"
+    halves(code=[1, 2], label=["a", "b"]).to_file(first)
+    zonal(tmp_path, first, name_field="label", out="run1")
+    again = zonal(tmp_path, tmp_path / "run1" / "regions.gpkg", id_field="region_id", out="run2")
+    columns = list(again.regions.columns)
+    assert not [c for c in columns if c.endswith(("_x", "_y"))]
+    assert "stock_total_mg" in columns and len({c.lower() for c in columns}) == len(columns)
+    written = gpd.read_file(tmp_path / "run2" / "regions.gpkg")
+    assert written["stock_total_mg"].tolist() == pytest.approx([376.0, 312.0])
+    assert written["region_id"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("field", ["REGION_ID", "region_id", "FID", "Geometry", "REGION_NAME"])
+def test_id_fields_named_like_output_columns_write_cleanly(tmp_path, field):
+    path = tmp_path / "regions.geojson"
+    others = {"Region_Name": ["x", "y"], "STOCK_TOTAL_MG": [9.0, 9.0], "fid_": [5, 6]}
+    halves(**{field: ["a", "b"], **{k: v for k, v in others.items() if k != field}}).to_file(path)
+    zonal(tmp_path, path, id_field=field)
+    written = gpd.read_file(tmp_path / "out" / "regions.gpkg")
+    assert written["region_id"].tolist() == ["a", "b"]
+    assert len({c.lower() for c in written.columns}) == len(written.columns)
+
+
+def test_an_fid_named_id_field_in_a_geopackage(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    halves(code=["a", "b"]).to_file(path)
+    zonal(tmp_path, path, id_field="code")
+    # an id field called fid (GeoPackage's own key) read from a GeoDataFrame
+    frame = halves(fid=np.array([10, 20]), Region_ID=["p", "q"])
+    result = zonal(tmp_path, frame, id_field="fid", name_field="Region_ID", out="other")
+    assert gpd.read_file(tmp_path / "other" / "regions.gpkg")["region_id"].tolist() == [10, 20]
+    assert result.regions["region_name"].tolist()[:2] == ["p", "q"]
+
+
+# 2. GBK Shapefiles without a .cpg ------------------------------------------------------
+
+
+def gbk_shapefile(tmp_path, names=("北京市", "天津市")):
+    path = tmp_path / "省界.shp"
+    halves(code=["11", "12"], 名称=list(names)).to_file(path, encoding="GBK", engine="pyogrio")
+    path.with_suffix(".cpg").unlink()
+    return path
+
+
+def test_a_gbk_shapefile_without_cpg_is_read_as_gb18030_with_a_warning(tmp_path):
+    path = gbk_shapefile(tmp_path)
+    with pytest.warns(UserWarning, match=r"省界.shp.*GB18030.*--encoding GBK.*省界.cpg"):
+        regions = read_regions(path, id_field="code", name_field="名称")
+    assert regions["region_name"].tolist() == ["北京市", "天津市"]
+
+
+def test_a_named_encoding_reads_it_silently(tmp_path, recwarn):
+    path = gbk_shapefile(tmp_path)
+    regions = read_regions(path, id_field="code", name_field="名称", encoding="GBK")
+    assert regions["region_name"].tolist() == ["北京市", "天津市"]
+    assert not [w for w in recwarn if "GB18030" in str(w.message)]
+    with pytest.raises(InputFileError, match=r"Unknown encoding 'NOPE'.*--encoding"):
+        read_regions(path, id_field="code", encoding="NOPE")
+
+
+def test_a_utf8_shapefile_without_cpg_is_read_as_utf8(tmp_path, recwarn):
+    path = tmp_path / "regions.shp"
+    halves(code=["11", "12"], name=["北京市", "Zürich"]).to_file(path, encoding="UTF-8")
+    path.with_suffix(".cpg").unlink()
+    regions = read_regions(path, id_field="code", name_field="name")
+    assert regions["region_name"].tolist() == ["北京市", "Zürich"]
+    assert not [w for w in recwarn if "GB18030" in str(w.message)]
+
+
+def test_a_gbk_shapefile_in_a_zonal_run(tmp_path):
+    path = gbk_shapefile(tmp_path)
+    with pytest.warns(UserWarning, match="GB18030"):
+        zonal(tmp_path, path, name_field="名称")
+    csv = pd.read_csv(tmp_path / "out" / "regions.csv", dtype=str)
+    assert csv["region_name"].tolist() == ["北京市", "天津市", "unassigned"]
+
+
+# 3. Mixed geometry types -----------------------------------------------------------------
+
+
+def test_a_collection_of_polygons_and_lines_uses_its_polygons_with_a_warning(tmp_path):
+    collection = shapely.GeometryCollection(
+        [box(0, 0, 2, 4), shapely.LineString([(X0, Y0), (X0 + 400, Y0 - 400)])]
+    )
+    path = tmp_path / "regions.geojson"
+    gpd.GeoDataFrame(
+        {"code": ["a", "b"]}, geometry=[collection, box(2, 0, 4, 4)], crs=EQUAL_AREA_CRS
+    ).to_file(path)
+    with pytest.warns(
+        UserWarning, match=r"only the polygons of FID 0 \(code 'a'\) \(GeometryCollection\)"
+    ):
+        result = zonal(tmp_path, path)
+    assert result.regions.set_index("region_id").loc["a", "stock_total_mg"] == pytest.approx(376)
+
+
+def test_a_collection_without_polygons_is_refused_naming_it(tmp_path):
+    lines = shapely.GeometryCollection([shapely.LineString([(X0, Y0), (X0 + 400, Y0 - 400)])])
+    path = tmp_path / "regions.gpkg"
+    gpd.GeoDataFrame(
+        {"code": ["a", "b"]}, geometry=[box(0, 0, 2, 4), lines], crs=EQUAL_AREA_CRS
+    ).to_file(path)
+    with pytest.raises(RegionError, match=r"FID 2 \(code 'b'\) is a GeometryCollection without"):
+        zonal(tmp_path, path)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# 7. Siblings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("geometry", [None, shapely.Polygon()], ids=["null", "empty"])
+def test_null_and_empty_geometries_name_the_feature(tmp_path, geometry):
+    path = tmp_path / "regions.gpkg"
+    gpd.GeoDataFrame(
+        {"code": [1, 2], "name": ["A", "B"]},
+        geometry=[box(0, 0, 1, 1), geometry],
+        crs=EQUAL_AREA_CRS,
+    ).to_file(path)
+    with pytest.raises(RegionError, match=r"FID 2 \(code 2, name 'B'\) have no geometry"):
+        read_regions(path, id_field="code", name_field="name")
+
+
+def test_a_shapefile_without_prj_says_how_to_set_a_crs(tmp_path):
+    path = tmp_path / "regions.shp"
+    halves(code=["a", "b"]).to_file(path)
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(
+        RegionError, match=r"regions.shp' have no CRS; set one, e.g. ogr2ogr -a_srs"
+    ):
+        zonal(tmp_path, path)
+
+
+def test_regions_in_another_crs_are_reprojected(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    halves(code=["a", "b"]).to_crs("EPSG:4326").to_file(path)
+    result = zonal(tmp_path, path).regions.set_index("region_id")
+    assert result.loc["a", "pixel_count"] == 8 and result.loc["b", "pixel_count"] == 7
+
+
+def test_ids_with_spaces_are_kept_as_written_with_a_warning(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    halves(code=[" 11", "11"]).to_file(path)
+    with pytest.warns(UserWarning, match=r"id\(s\) ' 11' of field 'code' start or end with spaces"):
+        regions = read_regions(path, id_field="code")
+    assert regions["region_id"].tolist() == [" 11", "11"]
+
+
+def test_null_names_fall_back_to_the_id_with_a_warning(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    halves(code=[1, 2], name=["A", None]).to_file(path)
+    with pytest.warns(UserWarning, match=r"field 'name' is empty for FID 2 \(code 2\)"):
+        regions = read_regions(path, id_field="code", name_field="name")
+    assert regions["region_name"].tolist() == ["A", "2"]
+
+
+def test_null_parents_are_refused_naming_the_feature(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    halves(code=[1, 2], parent=pd.array([10, None], dtype="Int64")).to_file(path)
+    with pytest.raises(RegionError, match=r"field 'parent' is empty \(null\) for FID 2 \(code 2\)"):
+        zonal(tmp_path, path, parent_field="parent")
+
+
+def test_z_geometries_are_used_in_2d(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    flat = halves(code=["a", "b"])
+    flat.set_geometry(shapely.force_3d(flat.geometry.values, 5.0)).to_file(path)
+    regions = read_regions(path, id_field="code")
+    assert not regions.geometry.has_z.any()
+    assert zonal(tmp_path, path).regions["pixel_count"].tolist()[:2] == [8, 7]
+
+
+def test_a_file_with_several_layers_needs_one_named(tmp_path):
+    path = tmp_path / "regions.gpkg"
+    halves(code=["a", "b"]).to_file(path, layer="provinces")
+    halves(code=["c", "d"]).to_file(path, layer="prefectures")
+    with pytest.raises(
+        InputFileError, match=r"has 2 layers \(provinces, prefectures\); choose one with --layer"
+    ):
+        zonal(tmp_path, path)
+    assert read_regions(path, id_field="code", layer="prefectures")["region_id"].tolist() == [
+        "c",
+        "d",
+    ]
