@@ -265,7 +265,7 @@ def _decode_as(path: Path, data: bytes, encoding: str) -> str:
     except UnicodeDecodeError as exc:
         raise InputFileError(
             f"Density table {str(path)!r} is not {encoding} text: byte 0x{data[exc.start]:02x} "
-            f"(line {data[: exc.start].count(10) + 1}) cannot be decoded. Give the file's real "
+            f"(line {_line_of(data, exc.start, encoding)}) cannot be decoded. Give the file's real "
             f"encoding, or {SAVE_AS_CSV}."
         ) from None
     if "\x00" in text:
@@ -274,6 +274,11 @@ def _decode_as(path: Path, data: bytes, encoding: str) -> str:
             f"encoding (UTF-16?) or not a text file. Give the file's real encoding, or {SAVE_AS_CSV}."
         )
     return text.removeprefix("\ufeff")
+
+
+def _line_of(data: bytes, offset: int, encoding: str) -> int:
+    """The line holding byte ``offset`` of text in ``encoding`` (newline bytes differ: UTF-16)."""
+    return data[:offset].decode(encoding, errors="replace").count("\n") + 1
 
 
 def _binary_kind(data: bytes) -> str | None:

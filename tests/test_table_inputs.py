@@ -454,3 +454,14 @@ def test_folder_given_as_table_is_named(tmp_path):
     folder.mkdir()
     with pytest.raises(InputFileError, match=r"'.*tables' is a folder; give the CSV file inside"):
         load_density_table(folder)
+
+
+def test_given_utf16_encoding_failure_names_the_physical_line(tmp_path):
+    # An unpaired surrogate on line 3 of a UTF-16-LE file.
+    data = (INVEST_HEADER + "1,1,0,0,0\n").encode("utf-16-le") + b"\x00\xd8\x41\x00"
+    path = write(tmp_path, data, "u16le.csv")
+    with pytest.raises(InputFileError) as info:
+        load_density_table(path, encoding="utf-16-le")
+    message = str(info.value)
+    assert "u16le.csv" in message and "is not utf-16-le text" in message and "(line 3)" in message
+    assert "\n" not in message
