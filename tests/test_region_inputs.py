@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
+from affine import Affine
 
 from geocarbon.errors import InputFileError, RegionError
 from geocarbon.tables import CarbonTable
@@ -344,3 +345,60 @@ def test_a_file_with_several_layers_needs_one_named(tmp_path):
         "c",
         "d",
     ]
+
+
+# 5. The antimeridian ---------------------------------------------------------------------
+
+
+def lonlat_run(tmp_path, transform, width, regions):
+    landcover = write_raster(
+        tmp_path / "lonlat.tif",
+        np.ones((10, width), np.uint8),
+        crs="EPSG:4326",
+        transform=transform,
+    )
+    path = tmp_path / "regions.geojson"
+    regions.to_file(path)
+    return run_zonal(
+        ZonalConfig(
+            landcover=landcover, regions=path, densities=table(), id_field="code", progress=False
+        )
+    ).regions.set_index("region_id")
+
+
+def test_regions_split_at_the_antimeridian_over_a_raster_crossing_it(tmp_path):
+    # 0.5-degree pixels from 170 to 190 east, 0 to 5 north
+    split = shapely.MultiPolygon([shapely.box(179, 0, 180, 5), shapely.box(-180, 0, -179, 5)])
+    east_of_180 = shapely.box(-175, 0, -172, 5)
+    regions = gpd.GeoDataFrame(
+        {"code": [1, 2, 3]}, geometry=[split, east_of_180, shapely.box(171, 0, 172, 5)], crs=4326
+    )
+    result = lonlat_run(tmp_path, Affine(0.5, 0, 170, 0, -0.5, 5), 40, regions)
+    assert result.loc[1, "pixel_count"] == 4 * 10  # 2 degrees x 5 degrees
+    assert result.loc[2, "pixel_count"] == 6 * 10
+    assert result.loc[3, "pixel_count"] == 2 * 10
+    assert result.loc["unassigned", "pixel_count"] == 400 - 120
+
+
+def test_minus_180_to_180_regions_over_a_0_to_360_raster(tmp_path):
+    split = shapely.MultiPolygon([shapely.box(170, 0, 180, 5), shapely.box(-180, 0, -170, 5)])
+    regions = gpd.GeoDataFrame(
+        {"code": ["fiji", "west", "east"]},
+        geometry=[split, shapely.box(-10, 0, -5, 5), shapely.box(5, 0, 10, 5)],
+        crs=4326,
+    )
+    result = lonlat_run(tmp_path, Affine(1, 0, 0, 0, -0.5, 5), 360, regions)
+    assert result.loc["fiji", "pixel_count"] == 20 * 10
+    assert result.loc["west", "pixel_count"] == 5 * 10
+    assert result.loc["east", "pixel_count"] == 5 * 10
+
+
+def test_regions_partly_beyond_a_lonlat_raster_are_named_in_a_warning(tmp_path):
+    regions = gpd.GeoDataFrame(
+        {"code": ["inside", "across"]},
+        geometry=[shapely.box(172, 0, 174, 5), shapely.box(160, 0, 175, 5)],
+        crs=4326,
+    )
+    with pytest.warns(UserWarning, match=r"1 region\(s\) reach beyond .*\(across \(67 %\)"):
+        result = lonlat_run(tmp_path, Affine(0.5, 0, 170, 0, -0.5, 5), 40, regions)
+    assert result.loc["across", "pixel_count"] == 10 * 10
