@@ -190,7 +190,12 @@ def _read_csv(path: Path, encoding: str | None, *, stacklevel: int) -> CarbonTab
         raise TableSchemaError(
             f"Density table {str(path)!r} has columns {list(rows.columns)}, which match neither "
             f"accepted shape. Expected InVEST's {', '.join(INVEST_COLUMNS)} or the long form "
-            "class_code, class_name, pool, low, central, high (either with an optional region_id)."
+            "class_code, class_name, pool, low, central, high (either with an optional region_id)"
+            + (
+                "; separate the columns with commas (or semicolons or tabs)."
+                if len(rows.columns) == 1
+                else "."
+            )
         )
     if not rows.lines:
         raise _schema_error(path, ["the table has no rows under its header; add one per class"])

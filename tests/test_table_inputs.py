@@ -465,3 +465,10 @@ def test_given_utf16_encoding_failure_names_the_physical_line(tmp_path):
     message = str(info.value)
     assert "u16le.csv" in message and "is not utf-16-le text" in message and "(line 3)" in message
     assert "\n" not in message
+
+
+def test_table_with_another_separator_says_how_to_separate(tmp_path):
+    path = write(tmp_path, "lucode|c_above|c_below|c_soil|c_dead\n1|1|0|0|0\n", "pipes.csv")
+    refused(
+        TableSchemaError, path, "['lucode|c_above|c_below|c_soil|c_dead']", "separate the columns"
+    )
