@@ -3,7 +3,8 @@
 Leaflet places an image overlay by stretching it linearly between two lat/lon corners in Web
 Mercator, so the image itself must be in Web Mercator (EPSG:3857); an overlay left in its own CRS
 lands hundreds of metres to kilometres off at mid latitudes. Large rasters become an XYZ tile
-pyramid instead of one image. matplotlib provides the colour ramps.
+pyramid instead of one image. matplotlib provides the colour ramps, here and for the classes of
+region choropleths (:func:`quantile_edges`, :func:`diverging_edges`, :func:`class_colours`).
 """
 
 from __future__ import annotations
@@ -202,3 +203,50 @@ def _tiles(
 
 def _tile_count(west: float, south: float, east: float, north: float, zoom: int) -> int:
     return len(_tiles(west, south, east, north, zoom))
+
+
+def quantile_edges(values: NDArray[np.float64], k: int = 5) -> NDArray[np.float64]:
+    """Edges of up to ``k`` quantile classes of the finite ``values`` (lowest value first)."""
+    import mapclassify
+
+    finite = values[np.isfinite(values)]
+    if len(np.unique(finite)) < 2:
+        low = float(finite.min()) if finite.size else 0.0
+        return np.array([low, low + 1.0])
+    bins = mapclassify.Quantiles(finite, k=min(k, len(np.unique(finite)))).bins
+    return np.concatenate([[finite.min()], bins])
+
+
+def diverging_edges(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Classes symmetric about zero: +-1/3, 2/3 and all of the largest magnitude."""
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    steps = np.unique(np.quantile(np.concatenate([finite, [top]]), [1 / 3, 2 / 3, 1.0]))
+    steps = steps[steps > 0]
+    return np.concatenate([-steps[::-1], [0.0], steps])
+
+
+def class_colours(n: int, diverging: bool) -> list[str]:
+    """``n`` #rrggbb colours: YlGn, or RdBu centred on zero when ``diverging``."""
+    import matplotlib
+
+    if diverging:
+        # red = carbon source (negative), blue = sink (positive), centred on zero
+        cmap = matplotlib.colormaps["RdBu"]
+        half = n // 2
+        return [
+            matplotlib.colors.to_hex(cmap(0.1 + 0.35 * k / max(half - 1, 1))) for k in range(half)
+        ] + [
+            matplotlib.colors.to_hex(cmap(0.55 + 0.35 * k / max(half - 1, 1)))
+            for k in range(n - half)
+        ]
+    cmap = matplotlib.colormaps["YlGn"]
+    return [matplotlib.colors.to_hex(cmap(0.15 + 0.8 * k / max(n - 1, 1))) for k in range(n)]
+
+
+def colour_of(value: float, edges: NDArray[np.float64], colours: list[str]) -> str:
+    """The colour of the class holding ``value``; grey for NaN."""
+    if not np.isfinite(value):
+        return "#bdbdbd"
+    index = int(np.clip(np.searchsorted(edges, value, side="left") - 1, 0, len(colours) - 1))
+    return colours[index]

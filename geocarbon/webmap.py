@@ -2,26 +2,32 @@
 
 Region layers are choropleths (quantile classes, or classes symmetric about zero for change) with
 a legend carrying units, a tooltip (name and value) and a popup (per-pool table, top
-transitions). Rasters become Web Mercator image overlays or tile pyramids (:mod:`overlays`). All
-user text is HTML-escaped before it reaches the page: folium puts tooltip and popup values into
-``innerHTML`` as they are.
+transitions). Rasters become Web Mercator image overlays or tile pyramids (:mod:`overlays`).
+
+User text (region names and ids, class names, the results folder's name, labels made from file
+names) never reaches folium or branca: branca compiles what folium renders as a Jinja template,
+so text there would be evaluated (``{{7*7}}`` shows 49) or crash the page (``{#``). folium draws
+geometry, colours and numbers only; every text travels as JSON data in :class:`PageText` to
+:func:`geocarbon.webassets.map_script`, which sets it on the page as text, never as HTML.
 """
 
 from __future__ import annotations
 
-import html
 import json
-from dataclasses import dataclass
+import re
+import shutil
+import uuid
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from geocarbon import overlays
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, OutputExistsError
 from geocarbon.units import MG_PER_TG, POOLS
 
 #: (layer name, source column, scale, units, diverging)
@@ -38,6 +44,63 @@ BASEMAPS = (
     ("Esri.WorldGrayCanvas", "Light"),
     ("Esri.WorldImagery", "Satellite"),
 )
+#: What a map writes into its ``<page>_files`` folder (anything else there is not replaced).
+FILES_WRITTEN = re.compile(r"^(overlay_.+\.png|classes_.+\.png|tiles_.+|lib)$")
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Legend:
+    """A legend: title, units and (label, ``#rrggbb``) stops."""
+
+    title: str
+    units: str
+    stops: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class OverlayText:
+    """One switchable layer: its label and legend, and the folium variables that draw it.
+
+    ``group`` is the JavaScript variable of its FeatureGroup; ``shapes`` that of the GeoJson
+    whose features (property ``region``: index into :attr:`PageText.regions`, ``value``: the
+    formatted value) get tooltips and popups; ``tiles`` the relative URL template of an XYZ
+    pyramid, added to the group by the page script.
+    """
+
+    label: str
+    group: str
+    legend: Legend
+    shown: bool = False
+    shapes: str | None = None
+    tiles: str | None = None
+    max_native_zoom: int | None = None
+
+
+@dataclass(frozen=True)
+class RegionText:
+    """A region's name, its (pool, value) rows and (from, to, amounts) largest transitions."""
+
+    name: str
+    pools: tuple[tuple[str, str], ...]
+    transitions: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class PageText:
+    """Every text a map page shows, with the folium layers it belongs to (sent as JSON)."""
+
+    title: str
+    bases: tuple[tuple[str, str], ...]  # (label, JavaScript variable of the tile layer)
+    overlays: tuple[OverlayText, ...]
+    regions: tuple[RegionText, ...]
+
+    def layer_names(self) -> list[str]:
+        """The JavaScript variables of every layer the page text refers to."""
+        names = [variable for _, variable in self.bases]
+        for overlay in self.overlays:
+            names += [overlay.group] + ([overlay.shapes] if overlay.shapes else [])
+        return names
 
 
 @dataclass(frozen=True)
@@ -81,7 +144,7 @@ def load_results(folder: Path) -> MapInputs:
         tuple(rasters),
         Path(landcover) if landcover and Path(landcover).exists() else None,
         summary.get("scheme"),
-        f"geocarbon: {folder.name}",
+        f"geocarbon: {folder.resolve().name}",
     )
 
 
@@ -93,34 +156,59 @@ def _summary(folder: Path) -> dict[str, Any]:
 
 
 def build_map(
-    inputs: MapInputs, files_dir: Path, *, max_overlay_px: int = 1024, tile_threshold_px: int = 4096
+    inputs: MapInputs,
+    files_dir: Path,
+    *,
+    files_url: str | None = None,
+    max_overlay_px: int = 1024,
+    tile_threshold_px: int = 4096,
 ) -> Any:
-    """Assemble the folium map; overlay images and tiles are written into ``files_dir``."""
+    """Assemble the folium map; overlay images and tiles are written into ``files_dir``.
+
+    ``files_url`` is how the page links that folder (default: its name, percent-encoded).
+    """
     import folium
     from folium import plugins
+
+    from geocarbon.webassets import map_script
 
     fmap = folium.Map(tiles=None, control_scale=True)
     # Only Leaflet itself: folium's jQuery/Bootstrap/awesome-markers defaults are not used here.
     fmap.default_js = [js for js in fmap.default_js if js[0] == "leaflet"]
     fmap.default_css = [css for css in fmap.default_css if css[0] == "leaflet_css"]
-    for index, (provider, name) in enumerate(BASEMAPS):
-        folium.TileLayer(provider, name=name, control=True, show=index == 0).add_to(fmap)
-    bounds = []
+    bases = []
+    for index, (provider, label) in enumerate(BASEMAPS):
+        base = folium.TileLayer(provider, control=False, show=index == 0).add_to(fmap)
+        bases.append((label, base.get_name()))
+    layers: list[OverlayText] = []
+    regions: tuple[RegionText, ...] = ()
+    bounds: list[Bounds] = []
     if inputs.regions is not None:
-        bounds.append(_add_regions(fmap, inputs.regions.to_crs("EPSG:4326"), inputs.transitions))
-    for label, path, diverging, units in inputs.rasters:
-        bounds.append(
-            _add_raster(
-                fmap, path, label, diverging, units, files_dir, max_overlay_px, tile_threshold_px
-            )
+        frame = inputs.regions.to_crs("EPSG:4326")
+        regions = tuple(_region_text(row, inputs.transitions) for _, row in frame.iterrows())
+        layers += _add_regions(fmap, frame)
+        west, south, east, north = frame.total_bounds
+        bounds.append(((south, west), (north, east)))
+    for raster in inputs.rasters:
+        layer, raster_bounds = _add_raster(
+            fmap,
+            raster,
+            files_dir=files_dir,
+            files_url=quote(files_dir.name) if files_url is None else files_url,
+            max_px=max_overlay_px,
+            tile_px=tile_threshold_px,
         )
+        layers.append(layer)
+        bounds.append(raster_bounds)
     if inputs.landcover is not None and inputs.scheme:
-        bounds.append(
-            _add_classes(fmap, inputs.landcover, inputs.scheme, files_dir, max_overlay_px)
+        layer, class_bounds = _add_classes(
+            fmap, inputs.landcover, inputs.scheme, files_dir, max_overlay_px
         )
-    folium.LayerControl(collapsed=False).add_to(fmap)
+        layers.append(layer)
+        bounds.append(class_bounds)
     plugins.Fullscreen().add_to(fmap)
-    _add_title(fmap, inputs.title)
+    page = PageText(inputs.title, tuple(bases), tuple(layers), regions)
+    map_script(fmap.get_name(), page.layer_names(), asdict(page)).add_to(fmap)
     south = min(b[0][0] for b in bounds)
     west = min(b[0][1] for b in bounds)
     north = max(b[1][0] for b in bounds)
@@ -153,49 +241,101 @@ def write_map(
     """Write ``out`` (HTML) and its ``<name>_files`` folder for a results folder.
 
     Rasters longer than ``tile_threshold_px`` on a side become XYZ tile pyramids beside the page.
+    The page and its folder are written under hidden temporary names and renamed into place when
+    both are complete: a failed map leaves nothing behind, and a previous map as it was.
     """
     from geocarbon.webassets import default_assets_dir, localize
-    from geocarbon.writers import refuse_existing
 
     files_dir = out.parent / f"{out.stem}_files"
-    refuse_existing([out], overwrite=overwrite)
+    _refuse_outputs(out, files_dir, overwrite=overwrite)
+    inputs = load_results(results)
     out.parent.mkdir(parents=True, exist_ok=True)
-    page = (
-        build_map(load_results(results), files_dir, tile_threshold_px=tile_threshold_px)
-        .get_root()
-        .render()
-    )
-    if offline:
-        page = localize(page, out, assets or default_assets_dir())
-    temp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    temp.write_text(page, encoding="utf-8")
-    temp.replace(out)
+    staged = out.parent / f".{out.stem}.{uuid.uuid4().hex[:8]}.partial"
+    staged_page = staged.with_name(f"{staged.name}.html")
+    try:
+        page = (
+            build_map(
+                inputs,
+                staged,
+                files_url=quote(files_dir.name),
+                tile_threshold_px=tile_threshold_px,
+            )
+            .get_root()
+            .render()
+        )
+        if offline:
+            page = localize(page, out, assets or default_assets_dir(), files_dir=staged)
+        staged_page.write_text(page, encoding="utf-8")
+        if staged.exists():
+            _replace_folder(staged, files_dir)
+        staged_page.replace(out)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        staged_page.unlink(missing_ok=True)
     return out
 
 
-def _add_regions(fmap: Any, regions: gpd.GeoDataFrame, transitions: pd.DataFrame | None) -> Any:
+def _refuse_outputs(out: Path, files_dir: Path, *, overwrite: bool) -> None:
+    """Refuse an ``out`` that is a folder, and existing outputs unless ``overwrite``."""
+    from geocarbon.writers import refuse_existing
+
+    if out.is_dir():
+        raise OutputExistsError(
+            f"--out {str(out)!r} is a folder; name the HTML page to write, for example "
+            f"{str(out / 'map.html')!r}."
+        )
+    refuse_existing([out], overwrite=overwrite)
+    if not files_dir.exists():
+        return
+    foreign = (
+        [files_dir.name]
+        if not files_dir.is_dir()
+        else sorted(p.name for p in files_dir.iterdir() if not FILES_WRITTEN.match(p.name))
+    )
+    if foreign or not overwrite:
+        reason = f"holds {', '.join(foreign)}, which a map did not write" if foreign else "exists"
+        raise OutputExistsError(
+            f"The map's files folder {str(files_dir)!r} {reason}. "
+            + ("Move it away" if foreign else "Use --overwrite (overwrite=True) to replace it")
+            + ", or choose another --out name."
+        )
+
+
+def _replace_folder(staged: Path, final: Path) -> None:
+    """Rename ``staged`` to ``final``, removing a previous ``final`` (already checked as ours)."""
+    old = staged.with_name(f"{staged.name}.old")
+    if final.exists():
+        final.rename(old)
+    staged.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
+    """One choropleth per quantity the regions hold; no text but formatted numbers in folium."""
     import folium
 
     frame = regions.copy()
     if {"net_change_mg_p5", "net_change_mg_p95"} <= set(frame.columns):
         frame["uncertainty_band_mg"] = frame["net_change_mg_p95"] - frame["net_change_mg_p5"]
-    frame["name_html"] = [
-        html.escape(str(name)) for name in frame.get("region_name", frame["region_id"])
-    ]
-    frame["popup_html"] = [_popup(row, transitions) for _, row in frame.iterrows()]
-    shown = False
+    layers: list[OverlayText] = []
     for name, column, scale, units, diverging in REGION_LAYERS:
         if column not in frame.columns:
             continue
         values = frame[column].to_numpy(dtype=float) * scale
-        edges = _diverging_edges(values) if diverging else _quantile_edges(values)
-        colours = _class_colours(len(edges) - 1, diverging)
-        layer_frame = frame[["region_id", "name_html", "popup_html", frame.geometry.name]].copy()
-        layer_frame["value"] = [_format(v, units) for v in values]
-        layer_frame["fill"] = [_colour_of(v, edges, colours) for v in values]
-        group = folium.FeatureGroup(name=f"{name} ({units})", show=not shown)
-        folium.GeoJson(
-            layer_frame.to_json(drop_id=True),
+        edges = overlays.diverging_edges(values) if diverging else overlays.quantile_edges(values)
+        colours = overlays.class_colours(len(edges) - 1, diverging)
+        shapes = gpd.GeoDataFrame(
+            {
+                "region": np.arange(len(frame)),
+                "value": [_format(v, units) for v in values],
+                "fill": [overlays.colour_of(v, edges, colours) for v in values],
+            },
+            geometry=frame.geometry.to_numpy(),
+            crs=frame.crs,
+        )
+        group = folium.FeatureGroup(show=not layers)
+        geojson = folium.GeoJson(
+            shapes.to_json(drop_id=True),
             style_function=lambda f: {
                 "fillColor": f["properties"]["fill"],
                 "color": "#333333",
@@ -203,71 +343,67 @@ def _add_regions(fmap: Any, regions: gpd.GeoDataFrame, transitions: pd.DataFrame
                 "fillOpacity": 0.75,
             },
             highlight_function=lambda f: {"weight": 3},
-            tooltip=folium.GeoJsonTooltip(
-                fields=["name_html", "value"], aliases=["Region", f"{name} ({units})"]
-            ),
-            popup=folium.GeoJsonPopup(fields=["popup_html"], labels=False),
         ).add_to(group)
         group.add_to(fmap)
-        Legend(
-            group,
-            f"{name}",
-            units,
-            [(_range_label(edges, k), c) for k, c in enumerate(colours)],
-            shown=not shown,
-        ).add_to(fmap)
-        shown = True
-    west, south, east, north = frame.total_bounds
-    return ((south, west), (north, east))
+        stops = tuple((_range_label(edges, k), c) for k, c in enumerate(colours))
+        layers.append(
+            OverlayText(
+                f"{name} ({units})",
+                group.get_name(),
+                Legend(name, units, stops),
+                shown=not layers,
+                shapes=geojson.get_name(),
+            )
+        )
+    return layers
 
 
 def _add_raster(
     fmap: Any,
-    path: Path,
-    label: str,
-    diverging: bool,
-    units: str,
+    raster: tuple[str, Path, bool, str],
+    *,
     files_dir: Path,
+    files_url: str,
     max_px: int,
     tile_px: int,
-) -> Any:
+) -> tuple[OverlayText, Bounds]:
     import folium
     import rasterio
 
+    label, path, diverging, units = raster
     ramp = overlays.ramp_for(path, diverging=diverging, label=label, units=units)
     values, overlay = overlays.mercator_overlay(path, max_px=max_px)
     with rasterio.open(path) as dataset:
         large = max(dataset.width, dataset.height) > tile_px
-    group = folium.FeatureGroup(name=f"{label} ({units})", show=False)
+    group = folium.FeatureGroup(show=False)
+    tiles_url, max_zoom = None, None
     if large:
         tiles = files_dir / f"tiles_{path.stem}"
         zooms = overlays.tile_zooms(path)
         overlays.write_tiles(path, tiles, ramp, zooms)
-        folium.TileLayer(
-            tiles=f"{files_dir.name}/{tiles.name}/{{z}}/{{x}}/{{y}}.png",
-            attr="geocarbon",
-            name=label,
-            min_zoom=0,
-            max_native_zoom=zooms[1],
-            overlay=True,
-            opacity=0.8,
-        ).add_to(group)
+        # percent-encoded: Leaflet reads {...} in a URL template, and # ? % break a URL
+        tiles_url, max_zoom = f"{files_url}/{quote(tiles.name)}/{{z}}/{{x}}/{{y}}.png", zooms[1]
     else:
         image = files_dir / f"overlay_{path.stem}.png"
         overlays.write_png(overlays.colour(values, ramp), image)
-        folium.raster_layers.ImageOverlay(
-            str(image.resolve()),
-            bounds=[list(overlay.bounds[0]), list(overlay.bounds[1])],
-            opacity=0.8,
-        ).add_to(group)
+        _image_overlay(image, overlay.bounds).add_to(group)
     group.add_to(fmap)
-    stops = [(_format(v, units), c) for v, c in ramp.colours()]
-    Legend(group, label, units, stops, shown=False).add_to(fmap)
-    return overlay.bounds
+    stops = tuple((_format(v, units), c) for v, c in ramp.colours())
+    text = OverlayText(
+        f"{label} ({units})",
+        group.get_name(),
+        Legend(label, units, stops),
+        tiles=tiles_url,
+        max_native_zoom=max_zoom,
+    )
+    return text, overlay.bounds
 
 
-def _add_classes(fmap: Any, landcover: Path, scheme_name: str, files_dir: Path, max_px: int) -> Any:
+def _add_classes(
+    fmap: Any, landcover: Path, scheme_name: str, files_dir: Path, max_px: int
+) -> tuple[OverlayText, Bounds]:
     import folium
+    import matplotlib.colors
     from rasterio.enums import Resampling
 
     from geocarbon.schemes import get_scheme
@@ -280,101 +416,57 @@ def _add_classes(fmap: Any, landcover: Path, scheme_name: str, files_dir: Path, 
     overlays.write_png(
         overlays.colour_classes(codes, {c: scheme.color_of(c) for c in present}), image
     )
-    group = folium.FeatureGroup(name=f"Land cover ({scheme.name})", show=False)
-    folium.raster_layers.ImageOverlay(
-        str(image.resolve()),
-        bounds=[list(overlay.bounds[0]), list(overlay.bounds[1])],
-        opacity=0.8,
-    ).add_to(group)
+    group = folium.FeatureGroup(show=False)
+    _image_overlay(image, overlay.bounds).add_to(group)
     group.add_to(fmap)
-    Legend(
-        group,
-        f"Land cover ({scheme.title})",
-        "",
-        [(f"{c} {scheme.name_of(c)}", scheme.color_of(c)) for c in present],
-        shown=False,
-    ).add_to(fmap)
-    return overlay.bounds
+    stops = tuple(
+        (f"{c} {scheme.name_of(c)}", matplotlib.colors.to_hex(scheme.color_of(c))) for c in present
+    )
+    legend = Legend(f"Land cover ({scheme.title})", "", stops)
+    return OverlayText(f"Land cover ({scheme.name})", group.get_name(), legend), overlay.bounds
 
 
-def _popup(row: pd.Series, transitions: pd.DataFrame | None) -> str:
-    """Per-pool table (and the region's largest transitions), every text escaped."""
-    lines = [f"<b>{html.escape(str(row.get('region_name', row['region_id'])))}</b><table>"]
+def _image_overlay(image: Path, bounds: Bounds) -> Any:
+    """An image overlay embedding the PNG (a data URL: no path reaches the page)."""
+    import base64
+
+    import folium
+
+    data = base64.b64encode(image.read_bytes()).decode("ascii")
+    return folium.raster_layers.ImageOverlay(
+        f"data:image/png;base64,{data}",
+        bounds=[list(bounds[0]), list(bounds[1])],
+        opacity=0.8,
+    )
+
+
+def _region_text(row: pd.Series, transitions: pd.DataFrame | None) -> RegionText:
+    """A region's name, per-pool rows and largest transitions, as plain text."""
+    pools = []
     for pool in POOLS:
-        for column, scale, units in (
-            (f"stock_{pool}_mg", 1 / MG_PER_TG, "Tg C"),
-            (f"change_{pool}_mg", 1 / MG_PER_TG, "Tg C"),
-        ):
+        for column, label in ((f"stock_{pool}_mg", "stock"), (f"change_{pool}_mg", "change")):
             if column in row and pd.notna(row[column]):
-                label = "stock" if column.startswith("stock") else "change"
-                lines.append(
-                    f"<tr><td>{pool} {label}</td><td>{_format(row[column] * scale, units)}</td></tr>"
-                )
-    lines.append("</table>")
+                pools.append((f"{pool} {label}", _format(row[column] / MG_PER_TG, "Tg C")))
+    moves: list[tuple[str, str, str]] = []
     if transitions is not None and "period" in row and pd.notna(row.get("period")):
         moved = transitions[
             (transitions["region_id"].astype(str) == str(row["region_id"]))
             & (transitions["period"] == row["period"])
         ]
         moved = moved[moved["class_from"] != moved["class_to"]]
-        top = moved.reindex(moved["change_total_mg"].abs().sort_values(ascending=False).index).head(
-            3
-        )
-        items = [
-            f"<li>{html.escape(str(t.name_from))} &rarr; {html.escape(str(t.name_to))}: "
-            f"{t.area_ha:,.1f} ha, {t.change_total_mg:+,.0f} Mg C</li>"
-            for t in top.itertuples()
+        top = moved.reindex(moved["change_total_mg"].abs().sort_values(ascending=False).index)
+        moves = [
+            (
+                str(t.name_from),
+                str(t.name_to),
+                f"{t.area_ha:,.1f} ha, {t.change_total_mg:+,.0f} Mg C",
+            )
+            for t in top.head(3).itertuples()
         ]
-        if items:
-            lines.append("<b>Largest transitions</b><ul>" + "".join(items) + "</ul>")
-    return "".join(lines)
+    return RegionText(str(row.get("region_name", row["region_id"])), tuple(pools), tuple(moves))
 
 
-def _quantile_edges(values: NDArray[np.float64], k: int = 5) -> NDArray[np.float64]:
-    import mapclassify
-
-    finite = values[np.isfinite(values)]
-    if len(np.unique(finite)) < 2:
-        low = float(finite.min()) if finite.size else 0.0
-        return np.array([low, low + 1.0])
-    bins = mapclassify.Quantiles(finite, k=min(k, len(np.unique(finite)))).bins
-    return np.concatenate([[finite.min()], bins])
-
-
-def _diverging_edges(values: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Classes symmetric about zero: +-1/3, 2/3 and all of the largest magnitude."""
-    finite = np.abs(values[np.isfinite(values)])
-    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    steps = np.unique(np.quantile(np.concatenate([finite, [top]]), [1 / 3, 2 / 3, 1.0]))
-    steps = steps[steps > 0]
-    return np.concatenate([-steps[::-1], [0.0], steps])
-
-
-def _class_colours(n: int, diverging: bool) -> list[str]:
-    import matplotlib
-
-    if diverging:
-        # red = carbon source (negative), blue = sink (positive), centred on zero
-        cmap = matplotlib.colormaps["RdBu"]
-        half = n // 2
-        return [
-            matplotlib.colors.to_hex(cmap(0.1 + 0.35 * k / max(half - 1, 1))) for k in range(half)
-        ] + [
-            matplotlib.colors.to_hex(cmap(0.55 + 0.35 * k / max(half - 1, 1)))
-            for k in range(n - half)
-        ]
-    cmap = matplotlib.colormaps["YlGn"]
-    return [matplotlib.colors.to_hex(cmap(0.15 + 0.8 * k / max(n - 1, 1))) for k in range(n)]
-
-
-def _colour_of(value: float, edges: NDArray[np.float64], colours: list[str]) -> str:
-    if not np.isfinite(value):
-        return "#bdbdbd"
-    index = int(np.clip(np.searchsorted(edges, value, side="left") - 1, 0, len(colours) - 1))
-    return colours[index]
-
-
-def _range_label(edges: NDArray[np.float64], k: int) -> str:
+def _range_label(edges: Any, k: int) -> str:
     return f"{edges[k]:,.4g} to {edges[k + 1]:,.4g}"
 
 
@@ -382,74 +474,3 @@ def _format(value: float, units: str) -> str:
     if not np.isfinite(value):
         return "no data"
     return f"{value:,.4g} {units}".strip()
-
-
-def _add_title(fmap: Any, title: str) -> None:
-    from branca.element import Element
-
-    box = (
-        '<div style="position: fixed; top: 10px; left: 50px; z-index: 1000; background: white; '
-        f'padding: 4px 8px; font: 14px sans-serif; border-radius: 4px;">{html.escape(title)}</div>'
-    )
-    fmap.get_root().html.add_child(Element(box))
-
-
-def _legend_template() -> Any:
-    from jinja2 import Template
-
-    return Template(
-        """
-{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = L.control({position: 'bottomright'});
-{{ this.get_name() }}.onAdd = function () {
-  var div = L.DomUtil.create('div', 'geocarbon-legend');
-  div.style.cssText = 'background: white; padding: 6px 8px; font: 12px sans-serif; border-radius: 4px; box-shadow: 0 0 4px #888;';
-  div.innerHTML = {{ this.body|tojson }};
-  return div;
-};
-{% if this.shown %}{{ this.get_name() }}.addTo({{ this.map_name }});{% endif %}
-{{ this.map_name }}.on('overlayadd', function (e) {
-  if (e.layer === {{ this.layer_name }}) { {{ this.get_name() }}.addTo({{ this.map_name }}); }
-});
-{{ this.map_name }}.on('overlayremove', function (e) {
-  if (e.layer === {{ this.layer_name }}) { {{ this.get_name() }}.remove(); }
-});
-{% endmacro %}
-"""
-    )
-
-
-def legend_html(title: str, units: str, stops: list[tuple[str, str]]) -> str:
-    """The legend's inner HTML; every text escaped (it is set as innerHTML)."""
-    head = (
-        f"<div><b>{html.escape(title)}</b>"
-        + (f" ({html.escape(units)})" if units else "")
-        + "</div>"
-    )
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:10px;background:{html.escape(colour)};'
-        f'margin-right:4px;"></span>{html.escape(label)}</div>'
-        for label, colour in stops
-    )
-    return head + rows
-
-
-def Legend(layer: Any, title: str, units: str, stops: list[tuple[str, str]], *, shown: bool) -> Any:  # noqa: N802
-    """A Leaflet control with the legend of ``layer``, on the map while the layer is."""
-    from branca.element import MacroElement
-
-    class _Legend(MacroElement):  # type: ignore[misc]
-        _template = _legend_template()
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._name = "Legend"
-            self.body, self.shown = legend_html(title, units, stops), shown
-            self.layer_name = layer.get_name()
-
-        def render(self, **kwargs: Any) -> Any:
-            assert self._parent is not None
-            self.map_name = self._parent.get_name()
-            return super().render(**kwargs)
-
-    return _Legend()

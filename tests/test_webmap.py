@@ -7,7 +7,6 @@ registry by `geocarbon web-assets`, as .ci/run does); requests to any other host
 from __future__ import annotations
 
 import functools
-import html
 import http.server
 import re
 import threading
@@ -25,7 +24,7 @@ from geocarbon.change_pipeline import stock_change
 from geocarbon.errors import InputFileError, OutputExistsError
 from geocarbon.overlays import mercator_overlay
 from geocarbon.tables import CarbonTable
-from geocarbon.webassets import default_assets_dir, localize, required_packages
+from geocarbon.webassets import default_assets_dir, localize, required_packages, script_json
 from geocarbon.webmap import empty_map_html, write_map
 
 from conftest import IN_CI
@@ -36,17 +35,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 TRANSFORM = Affine(0.002, 0, 119.6, 0, -0.002, 30.1)
 
 
-def table() -> CarbonTable:
+def table(class_names: tuple[str, str, str]) -> CarbonTable:
     density = np.zeros((3, 4, 3))
     density[:, 3, :] = [[10, 10, 10], [90, 100, 110], [40, 50, 60]]
-    return CarbonTable(
-        "web test", np.array([1, 2, 3]), ("Crop", "Forest", "Grass"), density, "clcd"
-    )
+    return CarbonTable("web test", np.array([1, 2, 3]), class_names, density, "clcd")
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("results")
+def change_results(
+    folder: Path,
+    *,
+    names: list[str],
+    ids: list[str],
+    class_names: tuple[str, str, str] = ("Crop", "Forest", "Grass"),
+    out_name: str = "change",
+) -> Path:
+    """A change run (2000, 2020) over three regions with the given names, ids and class names."""
     rows, cols = np.mgrid[0:60, 0:90]
     start = np.where(cols < 30, 1, np.where(rows < 30, 2, 3)).astype(np.uint8)
     end = start.copy()
@@ -71,7 +74,7 @@ def results(tmp_path_factory) -> Path:
     lon = lambda c: 119.6 + 0.002 * c  # noqa: E731
     lat = lambda r: 30.1 - 0.002 * r  # noqa: E731
     regions = gpd.GeoDataFrame(
-        {"code": ["W", "NE", "SE"], "name": ["West county", HOSTILE, "South-east <b>county</b>"]},
+        {"code": ids, "name": names},
         geometry=[
             shapely.box(lon(0), lat(60), lon(30), lat(0)),
             shapely.box(lon(30), lat(30), lon(90), lat(0)),
@@ -80,11 +83,11 @@ def results(tmp_path_factory) -> Path:
         crs="EPSG:4326",
     )
     regions.to_file(folder / "regions.gpkg")
-    out = folder / "change"
+    out = folder / out_name
     stock_change(
         paths,
         [2000, 2020],
-        table(),
+        table(class_names),
         regions=folder / "regions.gpkg",
         id_field="code",
         name_field="name",
@@ -93,6 +96,15 @@ def results(tmp_path_factory) -> Path:
         monte_carlo=None,
     )
     return out
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    return change_results(
+        tmp_path_factory.mktemp("results"),
+        names=["West county", HOSTILE, "South-east <b>county</b>"],
+        ids=["W", "NE", "SE"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +122,18 @@ def assets() -> Path:
 
 def test_map_page_escapes_names_and_has_layers(results, tmp_path):
     page = write_map(results, tmp_path / "map.html").read_text(encoding="utf-8")
-    assert HOSTILE not in page  # only its escaped form reaches the page
-    # escaped once by geocarbon, its "&" then JSON-encoded by folium: decodes to &lt;script&gt;
-    assert html.escape(HOSTILE).replace("&", "\\u0026") in page
+    assert HOSTILE not in page  # it travels only as JSON data, "<" and "/" escaped
+    assert script_json(HOSTILE) in page
     for layer in (
         "Stock at end (Tg C)",
         "Net change (Tg C)",
         "Annual net change (Mg C/yr)",
-        "Density change 2000-2020",
+        "Density change 2000-2020 (Mg C/ha)",
+        "Land cover (clcd)",
+        "OpenStreetMap",
+        "Satellite",
     ):
-        assert layer in page
-    assert "Land cover (clcd)" in page and "OpenStreetMap" in page and "Satellite" in page
+        assert script_json(layer) in page
     assert (tmp_path / "map_files" / "overlay_change_2000-2020_total_mg_per_ha.png").exists()
     with pytest.raises(OutputExistsError, match="map.html"):
         write_map(results, tmp_path / "map.html")
@@ -214,6 +227,18 @@ def served(tmp_path):
     server.shutdown()
 
 
+def tooltips(page, paths) -> dict[str, str]:
+    """Hover every region: its name (the first cell, exactly as on the page) -> the value row."""
+    seen = {}
+    for k in range(paths.count()):
+        paths.nth(k).hover()
+        tooltip = page.locator(".leaflet-tooltip").last
+        tooltip.wait_for()
+        cells = tooltip.locator("td")
+        seen[cells.nth(0).text_content()] = cells.nth(1).text_content()
+    return seen
+
+
 def test_map_in_a_real_browser(results, assets, browser, served):
     folder, base_url = served
     write_map(results, folder / "map.html", offline=True, assets=assets)
@@ -236,15 +261,10 @@ def test_map_in_a_real_browser(results, assets, browser, served):
     assert paths.count() == len(regions)  # one interactive path per region
     legend = page.locator(".geocarbon-legend:visible")
     assert legend.count() == 1 and "Tg C" in legend.inner_text()
-    seen = {}
-    for k in range(paths.count()):
-        paths.nth(k).hover()
-        tooltip = page.locator(".leaflet-tooltip").last
-        tooltip.wait_for()
-        seen[tooltip.inner_text().split("\n")[1].strip()] = tooltip.inner_text()
-    assert any(HOSTILE in text for text in seen.values()), seen  # shown as text
+    seen = tooltips(page, paths)
+    assert HOSTILE in seen, seen  # shown as text
     assert page.locator(".leaflet-tooltip script, .leaflet-popup script").count() == 0
-    hostile_text = next(text for text in seen.values() if HOSTILE in text)
+    hostile_text = seen[HOSTILE]
     expected = regions.loc["NE", "stock_end_mg"] / 1e6
     assert f"{expected:,.4g} Tg C" in hostile_text
     # switch on the change raster: its Web Mercator image loads, and its legend shows
@@ -270,7 +290,8 @@ def test_large_rasters_become_a_tile_pyramid_in_the_right_place(results, tmp_pat
     tiles = sorted(
         (tmp_path / "map_files").glob("tiles_change_2000-2020_total_mg_per_ha/*/*/*.png")
     )
-    assert tiles and "map_files/tiles_change_2000-2020_total_mg_per_ha/{z}/{x}/{y}.png" in page
+    url = "map_files/tiles_change_2000-2020_total_mg_per_ha/{z}/{x}/{y}.png"
+    assert tiles and script_json(url) in page
     # a marked pixel of a lon/lat raster is drawn where XYZ tile arithmetic puts its lon/lat
     transform = Affine(0.01, 0, 100.0, 0, -0.01, 45.0)
     array = np.zeros((100, 100), np.float32)
@@ -316,5 +337,6 @@ def test_map_of_a_stock_run(tmp_path, sample):
         )
     )
     page = write_map(tmp_path / "stock", tmp_path / "map.html").read_text(encoding="utf-8")
-    assert "Carbon density (Mg C/ha)" in page and "Land cover (clcd)" in page
+    assert script_json("Carbon density (Mg C/ha)") in page
+    assert script_json("Land cover (clcd)") in page
     assert "data:image/png;base64" in page  # overlays travel inside the page
