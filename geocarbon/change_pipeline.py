@@ -55,7 +55,7 @@ from geocarbon.writers import (
     write_json,
     write_vector,
 )
-from geocarbon.zonal import UNASSIGNED_ID
+from geocarbon.zonal import UNASSIGNED_ID, regions_with_statistics
 from geocarbon.zones import ZoneIndex, block_zones, build_zone_index, read_regions
 
 ALL_ID = "all"
@@ -142,10 +142,6 @@ def run_change(config: ChangeConfig) -> ChangeResult:
 
 def _run_change(config: ChangeConfig) -> ChangeResult:
     periods = _check_dates(config)
-    sources = _aligned_sources(config)
-    grid = sources[0].grid
-    table = prepare_table(config.densities, config.scheme)
-    index, regions_frame = _zone_index(config, grid)
     paths = (
         {}
         if config.out_dir is None
@@ -153,28 +149,33 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             config.out_dir,
             periods,
             rasters=config.write_rasters,
-            regions=index is not None,
+            regions=config.regions is not None,
             npv=config.valuation is not None,
             date_years=tuple(config.years) if config.date_rasters else (),
         )
     )
-    area = pixel_area(grid, config.area_method)
-    lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
-    options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
-    groups = _raster_groups(paths, periods, config) if paths and config.write_rasters else []
-    plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(groups))
-    with OutputFolder(
+    output = OutputFolder(
         config.out_dir,
         list(paths.values()),
         inputs=[
-            *(source.path for source in sources),
+            *(item.path if isinstance(item, LandCoverSource) else item for item in config.landcovers),
             config.regions,
             config.densities,
             config.align_to,
         ],
         overwrite=config.overwrite,
         command="change",
-    ) as staged:
+    )
+    sources = _aligned_sources(config)
+    grid = sources[0].grid
+    table = prepare_table(config.densities, config.scheme)
+    index, regions_frame = _zone_index(config, grid)
+    area = pixel_area(grid, config.area_method)
+    lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
+    options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
+    groups = _raster_groups(paths, periods, config) if paths and config.write_rasters else []
+    plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(groups))
+    with output as staged:
         if config.dask:
             # Workers write tiled chunks into a scratch folder; the client makes the COGs.
             bands = {final: label for group in groups for final, label in group.items()}
@@ -573,9 +574,8 @@ def _accounts_result(
     summary = _summary(config, table, periods, change, transitions, area_method, sources, dates)
     regions = None
     if regions_frame is not None:
-        main = change[change["period"] == periods[-1].label].drop(columns=["region_name"])
-        merged = regions_frame.merge(main, on="region_id", how="left")
-        regions = gpd.GeoDataFrame(merged, crs=regions_frame.crs)
+        main = change[change["period"] == periods[-1].label]
+        regions = regions_with_statistics(regions_frame, main, keep_unassigned=False)
     return _Tables(change, transitions, series, regions, summary)
 
 

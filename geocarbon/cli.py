@@ -6,7 +6,10 @@ code 1; anything else keeps its traceback, because it is a bug.
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -211,7 +214,8 @@ def zonal(
         area, totals = result.summary["area_ha"], result.summary["totals"]
         click.echo(
             f"{result.summary['n_regions']} regions hold {totals['stock_total_tg']:.6g} Tg C "
-            f"on {area['regions_valid']:.6g} ha; unassigned: {area['unassigned_valid']:.6g} ha "
+            f"on {area['regions_valid']:.6g} ha; outside every region (not included): "
+            f"{totals['stock_total_tg_unassigned']:.6g} Tg C on {area['unassigned_valid']:.6g} ha "
             f"(coverage {result.summary['coverage']}, area method {result.summary['area_method']})."
         )
         for path in result.outputs:
@@ -453,14 +457,18 @@ def _show_warning(
 
 
 def expand_years(argv: Sequence[str]) -> list[str]:
-    """``--years 2000 2010 2020`` -> ``--years 2000 --years 2010 --years 2020`` for click."""
+    """``--years 2000 2010 2020`` -> ``--years 2000 --years 2010 --years 2020`` for click.
+
+    Every token after ``--years`` up to the next option is a year (``2016.5`` too, so that click
+    names it as not a whole year instead of reporting ``--years`` missing).
+    """
     expanded: list[str] = []
     in_years = False
     for token in argv:
         if token == "--years":
             in_years = True
             continue
-        if in_years and token.lstrip("-").isdigit() and not token.startswith("--"):
+        if in_years and not (token.startswith("-") and not _is_number(token)):
             expanded += ["--years", token]
             continue
         in_years = False
@@ -468,9 +476,37 @@ def expand_years(argv: Sequence[str]) -> list[str]:
     return expanded
 
 
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM, SIGHUP): unwind so that every run cleans up."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+def _install_signal_handlers() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 bad input, 2 usage)."""
     warnings.showwarning = _show_warning
+    _install_signal_handlers()
+    # GDAL's and libtiff's own messages (logged by rasterio) would print raw lines around ours;
+    # failures reach the user as geocarbon's one-line errors instead.
+    logging.getLogger("rasterio").addHandler(logging.NullHandler())
     try:
         cli.main(
             args=expand_years(list(argv) if argv is not None else sys.argv[1:]),
@@ -480,9 +516,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GeoCarbonError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 1
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Aborted; no outputs were written.", err=True)
+        return 130
+    except Terminated as exc:
+        click.echo(f"Stopped by {exc}; no outputs were written.", err=True)
+        return 143
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -135,9 +135,16 @@ def run_stock(config: StockConfig) -> StockResult:
 
 
 def _run_stock(config: StockConfig) -> StockResult:
+    paths = stock_output_paths(config.out_dir, write_rasters=config.write_rasters)
+    output = OutputFolder(
+        config.out_dir,
+        list(paths.values()),
+        inputs=[config.landcover, config.densities],
+        overwrite=config.overwrite,
+        command="stock",
+    )
     source = open_landcover(config.landcover)
     table = prepare_table(config.densities, config.scheme)
-    paths = stock_output_paths(config.out_dir, write_rasters=config.write_rasters)
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
@@ -150,13 +157,7 @@ def _run_stock(config: StockConfig) -> StockResult:
         if name in paths
     }
     options = config.stream_options(source)
-    with OutputFolder(
-        config.out_dir,
-        list(paths.values()),
-        inputs=[config.landcover, config.densities],
-        overwrite=config.overwrite,
-        command="stock",
-    ) as staged:
+    with output as staged:
         if config.dask:
             from geocarbon.distributed import dask_pass
 

@@ -312,12 +312,13 @@ class OutputFolder:
         self._lock: FolderLock | None = None
         self._staged: StagedOutputs | None = None
         self._previous: list[Path] = []
+        self.check()
 
-    def __enter__(self) -> StagedOutputs:
-        if self.out_dir is None:
-            self._staged = StagedOutputs([], overwrite=True)
-            return self._staged.__enter__()
+    def check(self) -> None:
+        """The checks that need no lock (run at construction, so before any input is read)."""
         folder = self.out_dir
+        if folder is None:
+            return
         check_not_inputs(
             [*self.finals, folder / LOCK_NAME, folder / MANIFEST_NAME],
             self._inputs,
@@ -327,6 +328,14 @@ class OutputFolder:
             raise ConfigError(
                 f"Output folder {str(folder)!r} is a file; give a folder (it is created if missing)."
             )
+        refuse_existing(self.finals, overwrite=self.overwrite)
+
+    def __enter__(self) -> StagedOutputs:
+        if self.out_dir is None:
+            self._staged = StagedOutputs([], overwrite=True)
+            return self._staged.__enter__()
+        folder = self.out_dir
+        self.check()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             lock = FolderLock(folder)
@@ -372,7 +381,7 @@ class OutputFolder:
         finally:
             self._release()
         if isinstance(exc, Exception) and not isinstance(exc, GeoCarbonError):
-            if _is_write_failure(exc):
+            if _is_write_failure(exc, self.out_dir):
                 raise _write_error(exc, self.out_dir) from None
 
     def _commit(self, folder: Path) -> None:
@@ -419,28 +428,53 @@ def add_to_manifest(folder: Path, paths: Sequence[Path]) -> None:
     os.replace(temp, folder / MANIFEST_NAME)
 
 
-def _is_write_failure(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in {
-        errno.ENOSPC,
-        errno.EDQUOT,
-        errno.EFBIG,
-        errno.EROFS,
-        errno.EACCES,
-        errno.EPERM,
-    }:
+#: Less free space than this under the output folder makes a failed write a full disk (GDAL and
+#: libtiff report it as "write error at scanline ...", without the cause).
+NEARLY_FULL_BYTES = 16 * 2**20
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (GDAL's messages hide in the chain)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _text(exc: BaseException) -> str:
+    return " ".join(str(item).lower() for item in _chain(exc))
+
+
+def _disk_full(folder: Path | None) -> bool:
+    if folder is None or not folder.exists():
+        return False
+    return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+
+
+def _is_write_failure(exc: BaseException, folder: Path | None = None) -> bool:
+    if any(isinstance(item, OSError) and item.errno in _WRITE_ERRNOS for item in _chain(exc)):
         return True
-    text = str(exc).lower()
-    return any(marker in text for marker in (*_FULL_DISK, *_REFUSED))
+    text = _text(exc)
+    if any(marker in text for marker in (*_FULL_DISK, *_REFUSED)):
+        return True
+    io_failure = "write" in text or "read error" in text or isinstance(exc, OSError)
+    return io_failure and _disk_full(folder)
 
 
 def _write_error(exc: BaseException, folder: Path | None) -> GeoCarbonError:
-    """One line for a write the disk or folder refused; the original error for anything else."""
+    """One line for a write the disk or folder refused."""
     where = str(folder) if folder is not None else "the output folder"
-    text = str(exc).lower()
+    text = _text(exc)
+    errnos = {item.errno for item in _chain(exc) if isinstance(item, OSError)}
     name = getattr(exc, "filename", None)
     culprit = f" writing {str(name)!r}" if name else ""
-    if (isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}) or any(
-        marker in text for marker in _FULL_DISK
+    if (
+        errnos & {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+        or any(marker in text for marker in _FULL_DISK)
+        or _disk_full(folder)
     ):
         free = shutil.disk_usage(folder).free if folder is not None and folder.exists() else None
         left = f" ({free / 2**20:,.0f} MB free)" if free is not None else ""
@@ -448,9 +482,7 @@ def _write_error(exc: BaseException, folder: Path | None) -> GeoCarbonError:
             f"The disk under {where!r} is full{left}{culprit}; nothing was written. Free some "
             "space or choose an output folder on another disk (--out)."
         )
-    if (isinstance(exc, OSError) and exc.errno in {errno.EROFS, errno.EACCES, errno.EPERM}) or any(
-        marker in text for marker in _REFUSED
-    ):
+    if errnos & {errno.EROFS, errno.EACCES, errno.EPERM} or any(m in text for m in _REFUSED):
         return OutputWriteError(
             f"Cannot write into {where!r}{culprit}: the folder is read-only or not yours "
             f"({exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}). Choose a "

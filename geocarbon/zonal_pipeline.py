@@ -35,8 +35,15 @@ from geocarbon.writers import (
     write_json,
     write_vector,
 )
-from geocarbon.zonal import UNASSIGNED_ID, parent_table, region_class_table, region_table
-from geocarbon.zones import ZoneIndex, build_zone_index, read_regions, region_area_ha
+from geocarbon.zonal import (
+    UNASSIGNED_ID,
+    mapped_regions,
+    parent_table,
+    region_class_table,
+    region_table,
+    regions_with_statistics,
+)
+from geocarbon.zones import ZoneIndex, build_zone_index, id_text, read_regions, region_area_ha
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +94,18 @@ def run_zonal(config: ZonalConfig) -> ZonalResult:
 
 
 def _run_zonal(config: ZonalConfig) -> ZonalResult:
+    paths = (
+        {}
+        if config.out_dir is None
+        else zonal_output_paths(config.out_dir, parents=config.parent_field is not None)
+    )
+    output = OutputFolder(
+        config.out_dir,
+        list(paths.values()),
+        inputs=[_landcover_path(config.landcover), config.regions, config.densities],
+        overwrite=config.overwrite,
+        command="zonal",
+    )
     source = _landcover(config.landcover)
     table = prepare_table(config.densities, config.scheme)
     regions = read_regions(
@@ -97,22 +116,11 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         layer=config.layer,
     )
     _warn_unmatched_regional_rows(table, regions)
-    paths = (
-        {}
-        if config.out_dir is None
-        else zonal_output_paths(config.out_dir, parents=config.parent_field is not None)
-    )
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     index = build_zone_index(regions, source.grid, config.coverage)
     options = config.stream_options(source)
-    with OutputFolder(
-        config.out_dir,
-        list(paths.values()),
-        inputs=[source.path, config.regions, config.densities],
-        overwrite=config.overwrite,
-        command="zonal",
-    ) as staged:
+    with output as staged:
         if config.dask:
             from geocarbon.distributed import dask_pass
 
@@ -134,12 +142,16 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
 
 
+def _landcover_path(landcover: Path | LandCoverSource) -> Path | None:
+    return landcover.path if isinstance(landcover, LandCoverSource) else landcover
+
+
 def _landcover(landcover: Path | LandCoverSource) -> LandCoverSource:
     return landcover if isinstance(landcover, LandCoverSource) else open_landcover(landcover)
 
 
 def _warn_unmatched_regional_rows(table: CarbonTable, regions: gpd.GeoDataFrame) -> None:
-    unmatched = sorted(set(table.regional) - set(regions["region_id"]))
+    unmatched = sorted(set(table.regional) - {id_text(v) for v in regions["region_id"]})
     if unmatched:
         warnings.warn(
             f"Density table {table.source!r} has rows for region_id(s) {', '.join(unmatched)}, which "
@@ -162,12 +174,9 @@ def _warn_empty_regions(wide: pd.DataFrame) -> None:
 
 
 def _region_frame(regions: gpd.GeoDataFrame, wide: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Region attributes and geometries joined to their statistics; ``unassigned`` last, no geometry."""
-    attributes = regions.drop(columns=["region_name"]).assign(
-        region_area_ha=region_area_ha(regions)
-    )
-    frame = wide.merge(attributes, on="region_id", how="left")
-    return gpd.GeoDataFrame(frame, geometry=regions.geometry.name, crs=regions.crs)
+    """Regions (id, name, parent as read) and geometries beside their statistics, joined by
+    position; ``unassigned`` last, without geometry."""
+    return regions_with_statistics(regions.assign(region_area_ha=region_area_ha(regions)), wide)
 
 
 def _zonal_summary(
@@ -227,7 +236,7 @@ def _write_zonal(
     parents: pd.DataFrame | None,
     summary: dict[str, Any],
 ) -> None:
-    spatial = frame[frame["region_id"] != UNASSIGNED_ID]
+    spatial = mapped_regions(frame)
     write_vector(spatial, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions")
     write_geoparquet(spatial, staged.temp(paths["regions.parquet"]))
     write_csv(
