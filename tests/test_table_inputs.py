@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 
 from geocarbon.errors import GeoCarbonError, InputFileError, TableSchemaError, UnknownClassError
 from geocarbon.kernels import classify
@@ -127,8 +128,6 @@ def test_lookup_classifies_64_bit_codes_exactly(tmp_path, dtype, codes, stray):
     path = write(tmp_path, INVEST_HEADER + "".join(f"{code},1,0,0,0\n" for code in codes))
     table = load_density_table(path)
     raster = write_raster(tmp_path / "lc.tif", np.array([[codes[0], codes[1], stray]], dtype))
-    import rasterio
-
     with rasterio.open(raster) as dataset:
         pixels = dataset.read(1)
     lookup = build_class_lookup(table.codes, dtype=dtype)
