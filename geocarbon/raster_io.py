@@ -133,14 +133,15 @@ _VSI_ON_DISK = ("vsizip", "vsitar", "vsigzip", "vsi7z", "vsirar", "vsisubfile", 
 def _describe_virtual(text: str) -> LandCoverSource:
     """A GDAL virtual path, repaired where pathlib folded ``//`` (``/vsizip//abs``, ``https://``)."""
     error: RasterioError | None = None
-    for name in _virtual_candidates(text):
+    candidates = _virtual_candidates(text)
+    for name in candidates:
         try:
             with _quiet(), rasterio.open(name) as dataset:
                 return replace(_describe(name, Path(name), dataset), dataset=name)
         except RasterioError as exc:
             error = error or exc
     raise InputFileError(
-        f"Land-cover raster {text!r} cannot be opened by GDAL: {error}. Check the path inside "
+        f"Land-cover raster {candidates[0]!r} cannot be opened by GDAL: {error}. Check the path inside "
         "the archive or the URL (an absolute path in a zip reads /vsizip//home/me/file.zip/inner.tif)."
     )
 

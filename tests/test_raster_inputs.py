@@ -213,6 +213,15 @@ def test_vsizip_path_is_read(tmp_path, landcover_tif, pools_csv, capsys):
         open_landcover(f"/vsizip/{archive}/maps/missing.tif")
 
 
+def test_vsicurl_url_folded_by_pathlib_is_put_back():
+    # Port 9 on this machine refuses at once: no network is reached.
+    url = "/vsicurl/http://127.0.0.1:9/landcover.tif"
+    with pytest.raises(
+        InputFileError, match=r"'/vsicurl/http://127\.0\.0\.1:9/landcover.tif' cannot"
+    ):
+        open_landcover(Path(url))
+
+
 def test_vsimem_path_is_read():
     with MemoryFile() as memory:
         with memory.open(
