@@ -47,6 +47,12 @@ _FULL_DISK = ("no space left", "disk space", "disk is full", "file too large", "
 _REFUSED = ("read-only file system", "permission denied", "attempt to write a readonly")
 
 
+def final_name(path: Path) -> str:
+    """The name a staged temporary will be renamed to (``.a.0123abcd.partial.gpkg`` -> ``a.gpkg``)."""
+    match = re.match(r"^\.(.+)\.[0-9a-f]{8}\.partial(\.[^.]*)?$", path.name)
+    return match.group(1) + (match.group(2) or "") if match else path.name
+
+
 def refuse_existing(paths: Sequence[Path], *, overwrite: bool) -> None:
     """Raise :class:`OutputExistsError` naming every existing output unless ``overwrite``."""
     existing = [str(path) for path in paths if path.exists()]

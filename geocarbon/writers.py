@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,10 +24,12 @@ from rasterio.windows import Window
 
 from geocarbon import kernels
 from geocarbon.blocks import Block
+from geocarbon.errors import GeoCarbonWarning
 from geocarbon.grid import GridSpec
 
 # Re-exported for the web map and figures.
 from geocarbon.staging import StagedOutputs as StagedOutputs
+from geocarbon.staging import final_name
 from geocarbon.staging import refuse_existing as refuse_existing
 
 #: Internal tile size of written rasters (and the alignment of write blocks).
@@ -282,8 +285,32 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+class WideTableWarning(GeoCarbonWarning):
+    """A table has more columns than a format allows; the wide part is left to another output."""
+
+
+#: SQLite's default column limit, which GeoPackage inherits (the feature id and geometry included).
+GPKG_MAX_COLUMNS = 2000
+
+
 def write_vector(frame: Any, path: Path, *, driver: str, layer: str) -> None:
-    """Write a GeoDataFrame with pyogrio (GeoPackage, FlatGeobuf, ...)."""
+    """Write a GeoDataFrame with pyogrio (GeoPackage, FlatGeobuf, ...).
+
+    A GeoPackage holds at most :data:`GPKG_MAX_COLUMNS` columns: wider frames (a table of
+    thousands of classes) keep their per-class columns (``class_*``) out of it, with a warning;
+    the long-form tables carry them.
+    """
+    if driver == "GPKG" and len(frame.columns) + 1 > GPKG_MAX_COLUMNS:
+        per_class = [c for c in frame.columns if str(c).startswith("class_")]
+        frame = frame.drop(columns=per_class)
+        warnings.warn(
+            f"{final_name(path)}: GeoPackage allows at most "
+            f"{GPKG_MAX_COLUMNS} columns, so its {len(per_class)} per-class area columns are "
+            "left out; the per-class areas are in the long-form table (regions_by_class.csv) and "
+            "the GeoParquet file.",
+            WideTableWarning,
+            stacklevel=2,
+        )
     frame.to_file(path, driver=driver, layer=layer, engine="pyogrio")
 
 

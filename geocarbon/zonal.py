@@ -63,9 +63,11 @@ def region_table(
             frame[f"stock_total_mg_{level}"] = total_mg
             frame[f"stock_total_tg_{level}"] = total_mg / MG_PER_TG
     frame["density_mean_mg_per_ha"] = _ratio(frame["stock_total_mg"].to_numpy(), valid)
-    for index, code in enumerate(table.codes):
-        frame[f"class_{code}_area_ha"] = area[:, index]
-    return frame
+    # One block of class columns (a column at a time fragments the frame with many classes).
+    class_columns = pd.DataFrame(
+        area[:, :n], columns=[f"class_{code}_area_ha" for code in table.codes], index=frame.index
+    )
+    return pd.concat([frame, class_columns], axis=1)
 
 
 def region_stocks_mg(

@@ -1,0 +1,147 @@
+"""What runs report: the regions' own totals, every unknown code of every date, wide tables a
+format cannot hold, bad years, and quiet runs that stay quiet."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from geocarbon.change_pipeline import ChangeConfig, run_change
+from geocarbon.cli import main
+from geocarbon.errors import UnknownClassError
+from geocarbon.writers import GPKG_MAX_COLUMNS
+
+from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM
+
+X0, Y0 = ONE_HA_TRANSFORM.c, ONE_HA_TRANSFORM.f
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def left_half_region(path, *, name="left"):
+    """One region over the left two columns of the 4x4 1-ha grid."""
+    geometry = shapely.box(X0, Y0 - 400, X0 + 200, Y0)
+    frame = gpd.GeoDataFrame({"code": [name]}, geometry=[geometry], crs=EQUAL_AREA_CRS)
+    frame.to_file(path, driver="GPKG")
+    return path
+
+
+def test_zonal_prints_and_summarises_the_regions_own_total(
+    capsys, landcover_tif, pools_csv, tmp_path
+):
+    """A region over half the raster: the printed total and the summary are its own stock; the
+    rest of the raster (unassigned) is reported apart, never added in."""
+    regions = left_half_region(tmp_path / "r.gpkg")
+    out = tmp_path / "out"
+    code, stdout, err = cli(
+        capsys,
+        "zonal",
+        str(landcover_tif),
+        "--regions",
+        str(regions),
+        "--id-field",
+        "code",
+        "-d",
+        str(pools_csv),
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    # left two columns: 4 x class 1 (86) + 4 x class 3 (8) = 376 Mg C; the right half holds
+    # 3 x 86 + 4 x 28 = 370 Mg C... minus the nodata pixel: 2 x 86 + 5 x 28 = 312 Mg C.
+    summary = json.loads((out / "zonal_summary.json").read_text())
+    assert summary["totals"]["stock_total_mg"] == pytest.approx(376.0)
+    assert summary["totals"]["stock_total_mg_unassigned"] == pytest.approx(312.0)
+    assert "1 regions hold 0.000376 Tg C" in stdout
+    assert "0.000312 Tg C" in stdout and "not included" in stdout
+
+
+def test_change_lists_every_unknown_code_of_every_date(raster_factory, pools_csv, tmp_path):
+    first = np.array([[1, 7], [2, 2]], np.uint8)
+    second = np.array([[1, 1], [9, 9]], np.uint8)
+    a = raster_factory("a.tif", first)
+    b = raster_factory("b.tif", second)
+    out = tmp_path / "out"
+    with pytest.raises(UnknownClassError) as caught:
+        run_change(
+            ChangeConfig(
+                landcovers=(a, b),
+                years=(2000, 2020),
+                densities=pools_csv,
+                out_dir=out,
+                progress=False,
+                monte_carlo=None,
+            )
+        )
+    message = str(caught.value)
+    assert "7 (1 px)" in message and "a.tif" in message
+    assert "9 (2 px)" in message and "b.tif" in message
+    assert caught.value.missing == {7: 1, 9: 2}
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("years", [["2016.5", "2030"], ["2016", "x"]])
+def test_years_that_are_not_whole_are_named(capsys, raster_factory, pools_csv, tmp_path, years):
+    a = raster_factory("a.tif", np.ones((2, 2), np.uint8))
+    b = raster_factory("b.tif", np.ones((2, 2), np.uint8))
+    code, _, err = cli(
+        capsys, "change", str(a), str(b), "--years", *years, "-d", str(pools_csv), "--out",
+        str(tmp_path / "out"),
+    )  # fmt: skip
+    bad = years[0] if years[0] != "2016" else years[1]
+    assert code == 2 and f"'{bad}'" in err and "--years" in err
+    assert "Missing option" not in err
+
+
+def test_thousands_of_classes_fit_every_output_quietly(capsys, raster_factory, tmp_path):
+    """A table of 2500 classes: the GeoPackage leaves the per-class columns to the long table
+    (SQLite's column limit), GeoParquet and CSV keep them, and pandas says nothing."""
+    n_classes = 2500
+    codes = np.arange(1, n_classes + 1)
+    table = tmp_path / "many.csv"
+    pd.DataFrame(
+        {"lucode": codes, "c_above": 1.0, "c_below": 0.5, "c_soil": 2.0, "c_dead": 0.0}
+    ).to_csv(table, index=False)
+    landcover = raster_factory(
+        "lc.tif", np.arange(16, dtype=np.uint16).reshape(4, 4) * 150 + 1, nodata=0
+    )
+    regions = left_half_region(tmp_path / "r.gpkg")
+    out = tmp_path / "out"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, stdout, err = cli(
+            capsys,
+            "zonal",
+            str(landcover),
+            "--regions",
+            str(regions),
+            "--id-field",
+            "code",
+            "-d",
+            str(table),
+            "--out",
+            str(out),
+            "-q",
+        )
+    assert code == 0, err
+    assert stdout == ""
+    assert not [w for w in caught if issubclass(w.category, pd.errors.PerformanceWarning)]
+    assert "GeoPackage allows at most" in err and "regions_by_class.csv" in err
+    gpkg_columns = pyogrio.read_info(out / "regions.gpkg")["fields"]
+    assert len(gpkg_columns) < GPKG_MAX_COLUMNS
+    assert not any(str(c).startswith("class_") for c in gpkg_columns)
+    parquet = gpd.read_parquet(out / "regions.parquet")
+    assert f"class_{n_classes}_area_ha" in parquet.columns
+    long = pd.read_csv(out / "regions_by_class.csv")
+    assert long["area_ha"].sum() == pytest.approx(16.0)
