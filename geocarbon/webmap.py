@@ -17,6 +17,8 @@ import json
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -190,20 +192,22 @@ def build_map(
         west, south, east, north = frame.total_bounds
         bounds.append(((south, west), (north, east)))
     for raster in inputs.rasters:
-        layer, raster_bounds = _add_raster(
-            fmap,
-            raster,
-            files_dir=files_dir,
-            files_url=quote(files_dir.name) if files_url is None else files_url,
-            max_px=max_overlay_px,
-            tile_px=tile_threshold_px,
-        )
+        with _readable(raster[1]):
+            layer, raster_bounds = _add_raster(
+                fmap,
+                raster,
+                files_dir=files_dir,
+                files_url=quote(files_dir.name) if files_url is None else files_url,
+                max_px=max_overlay_px,
+                tile_px=tile_threshold_px,
+            )
         layers.append(layer)
         bounds.append(raster_bounds)
     if inputs.landcover is not None and inputs.scheme:
-        layer, class_bounds = _add_classes(
-            fmap, inputs.landcover, inputs.scheme, files_dir, max_overlay_px
-        )
+        with _readable(inputs.landcover):
+            layer, class_bounds = _add_classes(
+                fmap, inputs.landcover, inputs.scheme, files_dir, max_overlay_px
+            )
         layers.append(layer)
         bounds.append(class_bounds)
     plugins.Fullscreen().add_to(fmap)
@@ -273,6 +277,20 @@ def write_map(
         shutil.rmtree(staged, ignore_errors=True)
         staged_page.unlink(missing_ok=True)
     return out
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn a GDAL read failure of ``path`` into one line naming it."""
+    from rasterio.errors import RasterioError
+
+    try:
+        yield
+    except RasterioError as error:
+        raise InputFileError(
+            f"Cannot read {str(path)!r} for the map ({error}). Run geocarbon again to rewrite it, "
+            "or remove it from the results folder."
+        ) from None
 
 
 def _refuse_outputs(out: Path, files_dir: Path, *, overwrite: bool) -> None:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
+import shutil
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import geopandas as gpd
+import jinja2
 import numpy as np
 import pytest
 import rasterio
@@ -21,6 +25,7 @@ from affine import Affine
 from pyproj import Transformer
 
 from geocarbon.change_pipeline import stock_change
+from geocarbon.cli import main
 from geocarbon.errors import InputFileError, OutputExistsError
 from geocarbon.overlays import mercator_overlay
 from geocarbon.tables import CarbonTable
@@ -30,6 +35,18 @@ from geocarbon.webmap import empty_map_html, write_map
 from conftest import IN_CI
 
 HOSTILE = "<script>alert(1)</script>"
+# Template syntax in every text a user controls: none may be evaluated, all must show as typed
+JINJA = "{{7*7}}"
+STATEMENT = "{% if 1 %}x{% endif %}"
+COMMENT = "{#"
+PWN = "{{ cycler.__init__.__globals__.os.makedirs('PWNED') }}"
+IMG = "<img src=x onerror=alert(2)>"
+HOSTILE_NAMES = [f"{JINJA} county", f"{PWN} {HOSTILE}", f"{STATEMENT} {COMMENT} {IMG}"]
+HOSTILE_IDS = [JINJA, f"{COMMENT} {STATEMENT}", PWN]
+HOSTILE_CLASSES = (f"Crop {JINJA}", f"Forest {STATEMENT}", f"Grass {COMMENT} {IMG}")
+HOSTILE_FOLDER = f"results {JINJA} {STATEMENT} {COMMENT} {PWN} {IMG}"
+HOSTILE_PERIOD = "{{7*7}}{#%"  # a raster named change_<period>_total_mg_per_ha.tif
+HOSTILE_PAGE = "map {{7*7}} {# #?%'\"&"  # the page's name, and so its _files folder's
 CHROMIUM = Path("/usr/bin/chromium")
 # 0.002 degree pixels over a hilly corner of Zhejiang (synthetic classes)
 TRANSFORM = Affine(0.002, 0, 119.6, 0, -0.002, 30.1)
@@ -105,6 +122,31 @@ def results(tmp_path_factory) -> Path:
         names=["West county", HOSTILE, "South-east <b>county</b>"],
         ids=["W", "NE", "SE"],
     )
+
+
+@pytest.fixture(scope="module")
+def hostile_results(tmp_path_factory) -> Path:
+    out = change_results(
+        tmp_path_factory.mktemp("hostile"),
+        names=HOSTILE_NAMES,
+        ids=HOSTILE_IDS,
+        class_names=HOSTILE_CLASSES,
+        out_name=HOSTILE_FOLDER,
+    )
+    shutil.copy(
+        out / "change_2000-2020_total_mg_per_ha.tif",
+        out / f"change_{HOSTILE_PERIOD}_total_mg_per_ha.tif",
+    )
+    return out
+
+
+def hostile_texts() -> list[str]:
+    return [
+        *HOSTILE_NAMES,
+        *HOSTILE_CLASSES,
+        f"geocarbon: {HOSTILE_FOLDER}",
+        f"Density change {HOSTILE_PERIOD} (Mg C/ha)",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -340,3 +382,151 @@ def test_map_of_a_stock_run(tmp_path, sample):
     assert script_json("Carbon density (Mg C/ha)") in page
     assert script_json("Land cover (clcd)") in page
     assert "data:image/png;base64" in page  # overlays travel inside the page
+
+
+def test_user_text_never_reaches_a_template(hostile_results, tmp_path, monkeypatch):
+    """Region names and ids, class names, the results folder's and a raster's name hold Jinja
+    syntax; the page carries them as JSON data only, and nothing is evaluated."""
+    monkeypatch.chdir(tmp_path)  # where the PWNED payload would create its folder
+    out = tmp_path / f"{HOSTILE_PAGE}.html"
+    page = write_map(hostile_results, out, tile_threshold_px=50).read_text(encoding="utf-8")
+    assert not list(tmp_path.rglob("PWNED")) and not (hostile_results / "PWNED").exists()
+    for text in hostile_texts():
+        assert script_json(text) in page, text
+    for raw in ("{{", "{%", "{#", "<script>alert", IMG, "49 county", "Crop 49"):
+        assert raw not in page, raw
+    # inert even if a template engine read the whole page once more
+    assert jinja2.Template(page, keep_trailing_newline=True).render() == page
+    # the tile URL names the page's folder and the raster percent-encoded ({ } # ? % ' " &)
+    tiles = f"tiles_change_{HOSTILE_PERIOD}_total_mg_per_ha"
+    url = f"{quote(f'{HOSTILE_PAGE}_files')}/{quote(tiles)}/{{z}}/{{x}}/{{y}}.png"
+    assert script_json(url) in page
+    assert list((tmp_path / f"{HOSTILE_PAGE}_files" / tiles).glob("*/*/*.png"))
+    # nothing staged is left beside the page
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, f"{HOSTILE_PAGE}_files"])
+
+
+def test_script_json_reads_back_exactly_and_is_inert():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+
+    @given(values)
+    def check(value):
+        text = script_json(value)
+        assert json.loads(text) == value
+        assert text.isascii()
+        for forbidden in ("{{", "{%", "{#", "<", ">", "&", "'"):
+            assert forbidden not in text
+        assert jinja2.Template(text, keep_trailing_newline=True).render() == text
+
+    check()
+    assert json.loads(script_json([PWN, HOSTILE, "\u2028"])) == [PWN, HOSTILE, "\u2028"]
+
+
+def test_out_naming_a_folder_is_one_line_and_writes_nothing(results, tmp_path, capsys):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    for extra in ([], ["--overwrite"]):
+        assert main(["map", str(results), "--out", str(folder), *extra]) != 0
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("Error: ") and "\n" not in error, error
+        assert "is a folder" in error and str(folder / "map.html") in error
+    assert list(tmp_path.iterdir()) == [folder] and not list(folder.iterdir())
+
+
+def test_files_folder_is_replaced_only_when_asked_and_only_if_a_map_wrote_it(results, tmp_path):
+    files = tmp_path / "map_files"
+    files.mkdir()
+    (files / "overlay_old.png").write_bytes(b"old")
+    with pytest.raises(OutputExistsError, match="map_files.*--overwrite"):
+        write_map(results, tmp_path / "map.html")
+    assert not (tmp_path / "map.html").exists()
+    write_map(results, tmp_path / "map.html", overwrite=True)
+    assert not (files / "overlay_old.png").exists()  # the old map's files are gone
+    assert (files / "overlay_change_2000-2020_total_mg_per_ha.png").exists()
+    (files / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="notes.txt"):
+        write_map(results, tmp_path / "map.html", overwrite=True)
+    assert (files / "notes.txt").read_text() == "mine"
+
+
+def test_unreadable_raster_is_named_and_the_failed_map_leaves_nothing(results, tmp_path):
+    broken = tmp_path / "results"
+    shutil.copytree(results, broken)
+    raster = broken / "change_2999-3000_total_mg_per_ha.tif"  # read after the good one
+    data = (results / "change_2000-2020_total_mg_per_ha.tif").read_bytes()
+    raster.write_bytes(data[: len(data) // 2])
+    maps = tmp_path / "maps"
+    with pytest.raises(InputFileError, match="change_2999-3000_total_mg_per_ha.tif"):
+        write_map(broken, maps / "map.html")
+    assert list(maps.iterdir()) == []  # no page, no files folder, no staged leftovers
+
+
+def open_page(browser, url: str):
+    """A page on ``url`` with no network but this machine; (page, errors, dialogs)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    errors, dialogs = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text)
+        ),
+    )
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
+    page.goto(url)
+    return page, errors, dialogs
+
+
+def test_hostile_text_shows_as_typed_in_a_real_browser(
+    hostile_results, assets, browser, served, monkeypatch
+):
+    folder, base_url = served
+    monkeypatch.chdir(folder)
+    write_map(
+        hostile_results,
+        folder / f"{HOSTILE_PAGE}.html",
+        offline=True,
+        assets=assets,
+        tile_threshold_px=50,
+    )
+    page, errors, dialogs = open_page(browser, f"{base_url}/{quote(HOSTILE_PAGE)}.html")
+    page.wait_for_selector("path.leaflet-interactive")
+    title = f"geocarbon: {HOSTILE_FOLDER}"
+    assert page.title() == title
+    assert page.locator(".geocarbon-title").text_content() == title
+    paths = page.locator("path.leaflet-interactive")
+    assert set(tooltips(page, paths)) == set(HOSTILE_NAMES)
+    shown_names, moves = set(), []
+    for k in range(paths.count()):
+        paths.nth(k).click()
+        popup = page.locator(".leaflet-popup-content .geocarbon-popup").last
+        popup.wait_for()
+        shown_names.add(popup.locator("b").first.text_content())
+        moves += popup.locator("li").all_text_contents()
+    assert shown_names == set(HOSTILE_NAMES)
+    for name in HOSTILE_CLASSES:  # class names of the density table, in the transitions
+        assert any(
+            move.startswith(f"{name} \u2192 ") or f"\u2192 {name}:" in move for move in moves
+        )
+    labels = [t.strip() for t in page.locator(".leaflet-control-layers label").all_text_contents()]
+    raster_label = f"Density change {HOSTILE_PERIOD} (Mg C/ha)"
+    assert raster_label in labels and "Net change (Tg C)" in labels
+    page.locator(".leaflet-control-layers label").filter(has_text=HOSTILE_PERIOD).click()
+    legend = page.locator(".geocarbon-legend").filter(has_text=HOSTILE_PERIOD)
+    assert legend.locator("b").text_content() == f"Density change {HOSTILE_PERIOD}"
+    # its tiles load from the page's folder, whose name and the raster's are percent-encoded
+    page.wait_for_selector("img.leaflet-tile-loaded")
+    body = page.locator("body").inner_text()
+    assert "49 county" not in body and "Crop 49" not in body and "Forest x" not in body
+    assert page.locator("img[src=x], .leaflet-popup script, .leaflet-tooltip script").count() == 0
+    assert not list(folder.rglob("PWNED"))
+    assert not errors, errors
+    assert not dialogs, dialogs
