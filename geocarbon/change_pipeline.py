@@ -36,8 +36,15 @@ from geocarbon.pipeline import (
     RunOptions,
     check_unknown,
     prepare_table,
+    warn_nodata_classes,
 )
-from geocarbon.raster_io import LandCoverSource, WindowReader, landcover_from_array, open_landcover
+from geocarbon.raster_io import (
+    LandCoverSource,
+    WindowReader,
+    as_source,
+    landcover_from_array,
+    open_landcover,
+)
 from geocarbon.staging import OutputFolder, StagedOutputs
 from geocarbon.stocks import DatesBlockResult, Histogram, process_dates_block
 from geocarbon.streaming import StreamOptions, run_blocks
@@ -158,7 +165,10 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
         config.out_dir,
         list(paths.values()),
         inputs=[
-            *(item.path if isinstance(item, LandCoverSource) else item for item in config.landcovers),
+            *(
+                item.path if isinstance(item, LandCoverSource) else item
+                for item in config.landcovers
+            ),
             config.regions,
             config.densities,
             config.align_to,
@@ -168,7 +178,8 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     )
     sources = _aligned_sources(config)
     grid = sources[0].grid
-    table = prepare_table(config.densities, config.scheme)
+    table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
+    warn_nodata_classes(sources, table)
     index, regions_frame = _zone_index(config, grid)
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
@@ -264,10 +275,7 @@ def _check_dates(config: ChangeConfig) -> list[Period]:
 
 def _aligned_sources(config: ChangeConfig) -> list[LandCoverSource]:
     """Open every date; put them on one grid, or explain how their grids differ."""
-    sources = [
-        item if isinstance(item, LandCoverSource) else open_landcover(item)
-        for item in config.landcovers
-    ]
+    sources = [as_source(item, nodata=config.nodata) for item in config.landcovers]
     if config.align_to is None:
         for source in sources[1:]:
             check_same_grid(
@@ -315,7 +323,11 @@ def _zone_index(
     if not config.id_field:
         raise ConfigError("Regions need an id field (--id-field).")
     regions = read_regions(
-        config.regions, id_field=config.id_field, name_field=config.name_field, layer=config.layer
+        config.regions,
+        id_field=config.id_field,
+        name_field=config.name_field,
+        layer=config.layer,
+        encoding=config.encoding,
     )
     return build_zone_index(regions, grid, config.coverage), regions
 

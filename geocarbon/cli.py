@@ -66,6 +66,17 @@ dask_option = click.option(
     help="Run the pixel pass on a Dask cluster: a scheduler address (tcp://host:8786), or local:N "
     "worker processes. Inputs and the output folder must be reachable from every worker.",
 )
+nodata_option = click.option(
+    "--nodata",
+    type=int,
+    help="Land-cover code that marks no data, replacing the raster's own (as gdal_edit.py "
+    "-a_nodata would), e.g. an undeclared border of 0.",
+)
+encoding_option = click.option(
+    "--encoding",
+    help="Text encoding of the density table and the regions' attributes, e.g. GBK (default: "
+    "UTF-8, with GBK/GB18030 detected and reported).",
+)
 area_option = click.option(
     "--area",
     "area_method",
@@ -89,6 +100,8 @@ def cli() -> None:
 @scheme_option
 @unknown_option
 @area_option
+@nodata_option
+@encoding_option
 @click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
 @dask_option
 @memory_option
@@ -102,6 +115,8 @@ def stock(
     scheme: str | None,
     unknown: str,
     area_method: str,
+    nodata: int | None,
+    encoding: str | None,
     no_rasters: bool,
     dask: str | None,
     memory_mb: int,
@@ -119,6 +134,8 @@ def stock(
         scheme=scheme,
         unknown=unknown,
         area_method=area_method,
+        nodata=nodata,
+        encoding=encoding,
         write_rasters=not no_rasters,
         overwrite=overwrite,
         memory_mb=memory_mb,
@@ -157,6 +174,8 @@ def stock(
 @scheme_option
 @unknown_option
 @area_option
+@nodata_option
+@encoding_option
 @click.option("--map", "with_map", is_flag=True, help="Also write map.html into the output folder.")
 @dask_option
 @memory_option
@@ -176,6 +195,8 @@ def zonal(
     scheme: str | None,
     unknown: str,
     area_method: str,
+    nodata: int | None,
+    encoding: str | None,
     with_map: bool,
     dask: str | None,
     memory_mb: int,
@@ -199,6 +220,8 @@ def zonal(
         scheme=scheme,
         unknown=unknown,
         area_method=area_method,
+        nodata=nodata,
+        encoding=encoding,
         overwrite=overwrite,
         memory_mb=memory_mb,
         threads=threads,
@@ -277,6 +300,8 @@ def zonal(
 @scheme_option
 @unknown_option
 @area_option
+@nodata_option
+@encoding_option
 @click.option("--no-rasters", is_flag=True, help="Only the tables.")
 @click.option(
     "--date-rasters",

@@ -64,3 +64,7 @@ class OutputWriteError(GeoCarbonError, OSError):
 
 class GeoCarbonWarning(UserWarning):
     """Root of every warning geocarbon gives, so users can filter them as one family."""
+
+
+class NodataClassWarning(GeoCarbonWarning):
+    """A raster's nodata value is also a class of the density table: that class is excluded."""

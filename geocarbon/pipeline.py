@@ -9,6 +9,7 @@ everything succeeded.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import lcm
@@ -23,9 +24,14 @@ from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.blocks import block_shape_for_budget
 from geocarbon.choices import UNKNOWN_MODES
-from geocarbon.errors import UnknownClassError
+from geocarbon.errors import NodataClassWarning, UnknownClassError
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
-from geocarbon.raster_io import LandCoverSource, open_landcover
+from geocarbon.raster_io import (
+    LandCoverSource,
+    nodata_class_conflict,
+    open_landcover,
+    undeclared_nodata_hint,
+)
 from geocarbon.schemes import schemes_containing
 from geocarbon.staging import OutputFolder
 from geocarbon.stocks import Histogram
@@ -74,6 +80,10 @@ class RunOptions:
     threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     block_shape: tuple[int, int] | None = None
     progress: bool | None = None
+    #: The land cover's nodata code, replacing the raster's own (like ``gdal_edit -a_nodata``).
+    nodata: int | None = None
+    #: Text encoding of the density table and the regions' attributes (None: UTF-8, else detected).
+    encoding: str | None = None
 
     def __post_init__(self) -> None:
         if self.unknown not in UNKNOWN_MODES:
@@ -143,8 +153,9 @@ def _run_stock(config: StockConfig) -> StockResult:
         overwrite=config.overwrite,
         command="stock",
     )
-    source = open_landcover(config.landcover)
-    table = prepare_table(config.densities, config.scheme)
+    source = open_landcover(config.landcover, nodata=config.nodata)
+    table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
+    warn_nodata_classes([source], table)
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
@@ -208,9 +219,15 @@ def _run_stock(config: StockConfig) -> StockResult:
     return StockResult(classes, summary, tuple(paths.values()))
 
 
-def prepare_table(densities: str | Path | CarbonTable, scheme: str | None) -> CarbonTable:
+def prepare_table(
+    densities: str | Path | CarbonTable, scheme: str | None, *, encoding: str | None = None
+) -> CarbonTable:
     """Load the density table and, when the raster's scheme differs from the table's, crosswalk it."""
-    table = densities if isinstance(densities, CarbonTable) else load_density_table(densities)
+    table = (
+        densities
+        if isinstance(densities, CarbonTable)
+        else load_density_table(densities, encoding=encoding)
+    )
     return crosswalk_table(table, scheme) if scheme else table
 
 
@@ -253,12 +270,28 @@ def check_unknown(
             missing[code] = missing.get(code, 0) + count
     likely = [name for name in schemes_containing(present | set(missing)) if name != table.scheme]
     hint = f" The codes fit the built-in scheme(s) {', '.join(likely)}." if likely else ""
+    # A missing code that looks like an undeclared nodata value must not be counted as land.
+    nodata_hint = "".join(undeclared_nodata_hint(source, unknown) for unknown, _, source in found)
+    fixes = (
+        "Otherwise add rows for them, pick the raster's scheme with --scheme, or pass --unknown "
+        "nodata (excluded)."
+        if nodata_hint
+        else "Add rows for them, pick the raster's scheme with --scheme, or pass --unknown zero "
+        "(no carbon) or --unknown nodata (excluded); both count them in the summary."
+    )
     raise UnknownClassError(
         f"Land-cover classes {'; '.join(listings)} have no row in density table "
-        f"{table.source!r}.{hint} Add rows for them, pick the raster's scheme with --scheme, or pass "
-        "--unknown zero (no carbon) or --unknown nodata (excluded); both count them in the summary.",
+        f"{table.source!r}.{hint}{nodata_hint} {fixes}",
         missing=missing,
     )
+
+
+def warn_nodata_classes(sources: Sequence[LandCoverSource], table: CarbonTable) -> None:
+    """Warn when a raster's nodata value is a class of the table (that class is then excluded)."""
+    for source in sources:
+        conflict = nodata_class_conflict(source, table.codes, table.names)
+        if conflict:
+            warnings.warn(conflict, NodataClassWarning, stacklevel=4)
 
 
 def _summary_document(

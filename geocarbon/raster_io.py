@@ -110,6 +110,16 @@ def open_landcover(path: str | Path | list[Path], *, nodata: int | None = None) 
     return source if nodata is None else with_nodata(source, nodata)
 
 
+def as_source(
+    landcover: str | Path | list[Path] | LandCoverSource, *, nodata: int | None = None
+) -> LandCoverSource:
+    """``landcover`` opened (see :func:`open_landcover`), or as given when already a source;
+    ``nodata`` replaces its nodata value either way."""
+    if not isinstance(landcover, LandCoverSource):
+        return open_landcover(landcover, nodata=nodata)
+    return landcover if nodata is None else with_nodata(landcover, nodata)
+
+
 def with_nodata(source: LandCoverSource, nodata: int) -> LandCoverSource:
     """``source`` with ``nodata`` as its nodata code instead of its own (which becomes a code)."""
     if isinstance(nodata, bool) or not isinstance(nodata, int | np.integer):

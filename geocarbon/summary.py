@@ -110,6 +110,10 @@ def with_total_row(classes: pd.DataFrame, totals: StockTotals) -> pd.DataFrame:
     for column in classes.columns:
         if column.startswith("stock_"):
             total[column] = float(classes[column].sum())
-    frame = pd.concat([classes, pd.DataFrame([total])], ignore_index=True)
-    frame["class_code"] = frame["class_code"].astype("Int64")
+    # Codes stay exact integers (uint64 codes beyond the int64 range included).
+    codes = classes["class_code"].astype(
+        "UInt64" if classes["class_code"].dtype == np.uint64 else "Int64"
+    )
+    frame = pd.concat([classes.assign(class_code=codes), pd.DataFrame([total])], ignore_index=True)
+    frame["class_code"] = frame["class_code"].astype(codes.dtype)
     return frame

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.errors import InputFileError, SchemeError, TableSchemaError
+from geocarbon.errors import GeoCarbonWarning, InputFileError, SchemeError, TableSchemaError
 from geocarbon.schemes import get_scheme
 from geocarbon.units import LEVELS, POOLS
 
@@ -66,7 +66,7 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)
 _GROUPED_DIGITS = re.compile(r"[0-9][,\s'’][0-9]")
 
 
-class EncodingGuessWarning(UserWarning):
+class EncodingGuessWarning(GeoCarbonWarning):
     """A density table was not UTF-8 and was read as GB18030; its names may be wrong if not."""
 
 

@@ -23,8 +23,13 @@ from geocarbon.pipeline import (
     RunOptions,
     check_unknown,
     prepare_table,
+    warn_nodata_classes,
 )
-from geocarbon.raster_io import LandCoverSource, landcover_from_array, open_landcover
+from geocarbon.raster_io import (
+    LandCoverSource,
+    as_source,
+    landcover_from_array,
+)
 from geocarbon.staging import OutputFolder, StagedOutputs
 from geocarbon.stocks import Histogram
 from geocarbon.streaming import BlockPlan, stream_histogram
@@ -106,14 +111,16 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         overwrite=config.overwrite,
         command="zonal",
     )
-    source = _landcover(config.landcover)
-    table = prepare_table(config.densities, config.scheme)
+    source = as_source(config.landcover, nodata=config.nodata)
+    table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
+    warn_nodata_classes([source], table)
     regions = read_regions(
         config.regions,
         id_field=config.id_field,
         name_field=config.name_field,
         parent_field=config.parent_field,
         layer=config.layer,
+        encoding=config.encoding,
     )
     _warn_unmatched_regional_rows(table, regions)
     area = pixel_area(source.grid, config.area_method)
@@ -144,10 +151,6 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
 
 def _landcover_path(landcover: Path | LandCoverSource) -> Path | None:
     return landcover.path if isinstance(landcover, LandCoverSource) else landcover
-
-
-def _landcover(landcover: Path | LandCoverSource) -> LandCoverSource:
-    return landcover if isinstance(landcover, LandCoverSource) else open_landcover(landcover)
 
 
 def _warn_unmatched_regional_rows(table: CarbonTable, regions: gpd.GeoDataFrame) -> None:

@@ -145,3 +145,55 @@ def test_thousands_of_classes_fit_every_output_quietly(capsys, raster_factory, t
     assert f"class_{n_classes}_area_ha" in parquet.columns
     long = pd.read_csv(out / "regions_by_class.csv")
     assert long["area_ha"].sum() == pytest.approx(16.0)
+
+
+def ring_raster(raster_factory):
+    """A 6x6 land cover whose border of 0 is not declared nodata (nodata is 255)."""
+    codes = np.zeros((6, 6), np.uint8)
+    codes[1:5, 1:5] = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 1, 1], [3, 3, 1, 1]])
+    return raster_factory("ring.tif", codes)
+
+
+def test_undeclared_nodata_ring_is_named_and_declared_with_nodata(
+    capsys, raster_factory, pools_csv, tmp_path
+):
+    landcover = ring_raster(raster_factory)
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, "stock", str(landcover), "-d", str(pools_csv), "--out", str(out))
+    assert code == 1 and "0 (20 px)" in err and "ring.tif" in err
+    assert "--nodata 0" in err and "gdal_edit.py -a_nodata 0" in err
+    assert "--unknown zero, which would count those pixels as land" in err
+    assert not out.exists() or list(out.iterdir()) == []
+    code, _, err = cli(
+        capsys, "stock", str(landcover), "-d", str(pools_csv), "--out", str(out), "--nodata", "0"
+    )
+    assert code == 0, err
+    summary = json.loads((out / "stock_summary.json").read_text())
+    assert summary["pixel_count"]["nodata"] == 20 and summary["pixel_count"]["valid"] == 16
+
+
+def test_nodata_equal_to_a_class_warns_naming_both(capsys, raster_factory, pools_csv, tmp_path):
+    landcover = raster_factory("lc.tif", np.array([[1, 2], [3, 2]], np.uint8), nodata=1)
+    code, _, err = cli(
+        capsys, "stock", str(landcover), "-d", str(pools_csv), "--out", str(tmp_path / "o"), "-q"
+    )
+    assert code == 0
+    warning = [line for line in err.splitlines() if line.startswith("Warning")]
+    assert len(warning) == 1 and "1" in warning[0] and "Forest" in warning[0]
+    assert "lc.tif" in warning[0]
+
+
+def test_gbk_table_with_encoding_option(capsys, landcover_tif, tmp_path):
+    table = tmp_path / "gbk.csv"
+    table.write_bytes(
+        "lucode,LULC_Name,C_above,C_below,C_soil,C_dead\n1,森林,15,10,60,1\n2,草地,5,3,20,0\n"
+        "3,建设用地,2,1,5,0\n".encode("gbk")
+    )
+    out = tmp_path / "out"
+    code, _, err = cli(
+        capsys, "stock", str(landcover_tif), "-d", str(table), "--out", str(out), "-q",
+        "--encoding", "GBK",
+    )  # fmt: skip
+    assert code == 0 and "Warning" not in err
+    names = pd.read_csv(out / "stock_summary.csv", encoding="utf-8")["class_name"].tolist()
+    assert names[:3] == ["森林", "草地", "建设用地"]
