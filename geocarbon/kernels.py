@@ -248,6 +248,10 @@ def _grow(out_row, out_c0, out_c1):  # type: ignore[no-untyped-def]
     return row, c0, c1
 
 
+#: Pixel coordinates closer than this to a pixel line are on it (as GDAL's all-touched snaps).
+ON_LINE_PX = 1e-9
+
+
 @njit(cache=True, nogil=True)
 def segment_pixels(
     xs: NDArray[np.float64],
@@ -256,40 +260,105 @@ def segment_pixels(
     height: int,
     width: int,
 ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    """(row, col) of every pixel a ring segment passes through (grid traversal; may repeat)."""
+    """(row, col) of every pixel whose interior a ring segment passes through (may repeat).
+
+    As in GDAL's all-touched rasterization, a segment along a pixel line, or crossing one at a
+    pixel corner, does not touch the pixels on either side of the line or at the corner: such
+    pixels are inside or outside whole, which the pixel-centre rule decides. Coordinates within
+    ``ON_LINE_PX`` of a pixel line are taken to be on it. Segments are clipped to the grid (plus
+    a pixel), so regions far beyond the raster cost nothing.
+    """
     total = 0
     for ring in range(ring_starts.shape[0] - 1):
         for i in range(ring_starts[ring], ring_starts[ring + 1] - 1):
-            total += abs(int(np.floor(xs[i + 1])) - int(np.floor(xs[i])))
-            total += abs(int(np.floor(ys[i + 1])) - int(np.floor(ys[i]))) + 1
+            total += _crossed_count(xs[i], ys[i], xs[i + 1], ys[i + 1], height, width)
     rows = np.empty(total, np.int32)
     cols = np.empty(total, np.int32)
     n = 0
     for ring in range(ring_starts.shape[0] - 1):
         for i in range(ring_starts[ring], ring_starts[ring + 1] - 1):
-            x0, y0, x1, y1 = xs[i], ys[i], xs[i + 1], ys[i + 1]
-            col, row = int(np.floor(x0)), int(np.floor(y0))
-            end_col, end_row = int(np.floor(x1)), int(np.floor(y1))
-            dx, dy = x1 - x0, y1 - y0
-            step_col = 1 if dx > 0 else -1
-            step_row = 1 if dy > 0 else -1
-            next_x = (col + (1 if step_col > 0 else 0) - x0) / dx if dx != 0 else np.inf
-            next_y = (row + (1 if step_row > 0 else 0) - y0) / dy if dy != 0 else np.inf
-            delta_x = abs(1.0 / dx) if dx != 0 else np.inf
-            delta_y = abs(1.0 / dy) if dy != 0 else np.inf
-            steps = abs(end_col - col) + abs(end_row - row)
-            for _ in range(steps + 1):
-                if 0 <= row < height and 0 <= col < width:
-                    rows[n] = row
-                    cols[n] = col
-                    n += 1
-                if next_x < next_y:
-                    col += step_col
-                    next_x += delta_x
-                else:
-                    row += step_row
-                    next_y += delta_y
+            n = _crossed_pixels(xs[i], ys[i], xs[i + 1], ys[i + 1], height, width, rows, cols, n)
     return rows[:n], cols[:n]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _snap(value: float) -> float:
+    nearest = np.floor(value + 0.5)
+    return nearest if abs(value - nearest) < ON_LINE_PX else value
+
+
+@njit(cache=True, nogil=True)
+def _clip(x0, y0, x1, y1, height, width):  # type: ignore[no-untyped-def]
+    """Parameters (t_in, t_out) of the segment's part within the grid grown by one pixel."""
+    t_in, t_out = 0.0, 1.0
+    for start, delta, low, high in (
+        (x0, x1 - x0, -1.0, width + 1.0),
+        (y0, y1 - y0, -1.0, height + 1.0),
+    ):
+        if delta == 0.0:
+            if start < low or start > high:
+                return 1.0, 0.0
+            continue
+        t_a, t_b = (low - start) / delta, (high - start) / delta
+        t_in = max(t_in, min(t_a, t_b))
+        t_out = min(t_out, max(t_a, t_b))
+    return t_in, t_out
+
+
+@njit(cache=True, nogil=True)
+def _crossed_count(x0, y0, x1, y1, height, width):  # type: ignore[no-untyped-def]
+    """An upper bound on the pixels a segment's clipped part crosses."""
+    x0, y0, x1, y1 = _snap(x0), _snap(y0), _snap(x1), _snap(y1)
+    t_in, t_out = _clip(x0, y0, x1, y1, height, width)
+    if t_out <= t_in:
+        return 0
+    xa, xb = x0 + t_in * (x1 - x0), x0 + t_out * (x1 - x0)
+    ya, yb = y0 + t_in * (y1 - y0), y0 + t_out * (y1 - y0)
+    return int(abs(np.floor(xb) - np.floor(xa)) + abs(np.floor(yb) - np.floor(ya))) + 3
+
+
+@njit(cache=True, nogil=True)
+def _crossed_pixels(x0, y0, x1, y1, height, width, rows, cols, n):  # type: ignore[no-untyped-def]
+    """Append the pixels whose interior the segment crosses: the pixel holding the middle of
+    each stretch between consecutive crossings of pixel lines."""
+    x0, y0, x1, y1 = _snap(x0), _snap(y0), _snap(x1), _snap(y1)
+    dx, dy = x1 - x0, y1 - y0
+    if (dx == 0.0 and x0 == np.floor(x0)) or (dy == 0.0 and y0 == np.floor(y0)):
+        return n  # along a pixel line
+    t_in, t_out = _clip(x0, y0, x1, y1, height, width)
+    if t_out <= t_in:
+        return n
+    length = max(abs(dx), abs(dy))
+    # next crossing of a vertical (x = k) and of a horizontal (y = k) pixel line after t_in
+    x_next = _next_line(x0 + t_in * dx, dx)
+    y_next = _next_line(y0 + t_in * dy, dy)
+    t = t_in
+    while t < t_out:
+        t_x = (x_next - x0) / dx if dx != 0.0 else np.inf
+        t_y = (y_next - y0) / dy if dy != 0.0 else np.inf
+        t_end = min(t_x, t_y, t_out)
+        if (t_end - t) * length > ON_LINE_PX:
+            middle = 0.5 * (t + t_end)
+            col = int(np.floor(x0 + middle * dx))
+            row = int(np.floor(y0 + middle * dy))
+            if 0 <= row < height and 0 <= col < width:
+                rows[n] = row
+                cols[n] = col
+                n += 1
+        if t_x <= t_end:
+            x_next += 1.0 if dx > 0 else -1.0
+        if t_y <= t_end:
+            y_next += 1.0 if dy > 0 else -1.0
+        t = t_end
+    return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _next_line(value: float, delta: float) -> float:
+    """The first integer strictly beyond ``value`` in the direction of ``delta``."""
+    if delta > 0:
+        return np.floor(value) + 1.0
+    return np.ceil(value) - 1.0
 
 
 @njit(cache=True, nogil=True)

@@ -140,11 +140,19 @@ def test_overlaps_go_to_separate_layers_and_are_reported():
 
 
 def test_touching_regions_share_a_layer_except_all_touched():
-    touching = frame()
+    # the shared edge x = 1.05 runs through a column of pixels, which both regions touch
+    touching = frame(geometries=[shapely.box(0, 0, 1.05, 1), shapely.box(1.05, 0, 2, 1)])
     grid = GridSpec(CRS.from_epsg(4326), Affine(0.1, 0, 0, 0, -0.1, 1), 10, 20)
     regions = read_regions(touching, id_field="code")
     assert build_zone_index(regions, grid, "centre").n_layers == 1
     assert build_zone_index(regions, grid, "all-touched").n_layers == 2
+
+
+def test_regions_meeting_on_a_pixel_line_share_no_pixel_in_all_touched():
+    # as in GDAL, an edge lying on a pixel line touches no pixel beyond it
+    regions = read_regions(frame(), id_field="code")
+    grid = GridSpec(CRS.from_epsg(4326), Affine(0.1, 0, 0, 0, -0.1, 1), 10, 20)
+    assert build_zone_index(regions, grid, "all-touched").n_layers == 1
 
 
 def test_exact_mode_refuses_rotated_grids():
