@@ -7,6 +7,7 @@ matplotlib :class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display
 state, nothing written. :func:`write_figures` is the I/O edge: it reads the CSV files, renders
 every figure they allow and writes the images under temporary names, renamed on success.
 
+Names (regions, classes) are drawn as typed: no text of a figure is read as mathtext or LaTeX.
 Figures only select rows, convert Mg C to Tg C and sort; every number comes from the tables,
 never from pixels. matplotlib is imported inside the functions that draw, so importing
 geocarbon does not pay for it. ``unassigned`` (land outside every region) is left out of the
@@ -202,7 +203,7 @@ def stock_by_pool_figure(stocks: pd.DataFrame) -> Figure:
     axes.set_xlabel("Carbon stock (Tg C)")
     axes.set_title("Carbon stock by pool" + ("" if year is None else f", {year}"))
     figure.legend(loc="outside right upper", title="Pool")
-    return figure
+    return _literal_text(figure)
 
 
 def net_change_figure(change: pd.DataFrame) -> Figure:
@@ -229,7 +230,7 @@ def net_change_figure(change: pd.DataFrame) -> Figure:
     axes.set_xlabel("Net change in carbon stock (Tg C)")
     axes.set_title(f"Net carbon stock change, {longest['period'].iloc[0]}")
     figure.legend(handles=_sign_legend(with_interval=with_interval), loc="outside right upper")
-    return figure
+    return _literal_text(figure)
 
 
 def transitions_figure(transitions: pd.DataFrame) -> Figure:
@@ -265,7 +266,7 @@ def transitions_figure(transitions: pd.DataFrame) -> Figure:
     axes.set_title(f"Land-cover conversions, {period}")
     if not area_ha.empty:
         figure.legend(loc="outside right upper", title="Converted to")
-    return figure
+    return _literal_text(figure)
 
 
 def stock_series_figure(series: pd.DataFrame) -> Figure:
@@ -299,7 +300,7 @@ def stock_series_figure(series: pd.DataFrame) -> Figure:
     band = " (band: 5-95 %)" if bounds else ""
     axes.set_title(f"Carbon stock over time{band}")
     figure.legend(loc="outside right upper", title="Region")
-    return figure
+    return _literal_text(figure)
 
 
 def _new_axes(n_rows: int) -> tuple[Figure, Axes]:
@@ -316,9 +317,20 @@ def _new_axes(n_rows: int) -> tuple[Figure, Axes]:
 def _bar_positions(axes: Axes, names: NDArray[np.str_]) -> NDArray[np.intp]:
     """One y position per bar, labelled with its name (two regions may share a name)."""
     positions = np.arange(len(names))
-    axes.set_yticks(positions, labels=list(names))
+    axes.set_yticks(positions, labels=list(names), parse_math=False, usetex=False)
     axes.set_ylim(-0.6, max(len(names), 1) - 0.4)
     return positions
+
+
+def _literal_text(figure: Figure) -> Figure:
+    """Draw every text of ``figure`` as typed: a region or class name holding ``$`` is not
+    mathtext (``$\\frac{$`` would crash it, ``$x$`` turn italic), nor LaTeX if ``text.usetex``."""
+    from matplotlib.text import Text
+
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
+        text.set_usetex(False)
+    return figure
 
 
 def _regions_only(frame: pd.DataFrame) -> pd.DataFrame:

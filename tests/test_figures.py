@@ -268,3 +268,76 @@ def test_unknown_format_is_refused(zonal_dir, tmp_path):
     with pytest.raises(ConfigError, match="bmpx"):
         write_figures(zonal_dir, figures_dir=tmp_path, formats=("png", "bmpx"))
     assert not tmp_path.joinpath("stock_by_pool.png").exists()
+
+
+# Names that matplotlib would read as mathtext: "$\frac{$" crashes it, "$x$" turns italic
+MATH_NAMES = ["$\\frac{$", "$x$", "cost $5 or $6", "$\\alpha_1^{2}$ county", "{{7*7}} $", "a$b"]
+
+
+@pytest.fixture(scope="module")
+def math_change_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
+    """A change run whose region names and density-table class names hold mathtext."""
+    import dataclasses
+
+    import geopandas as gpd
+
+    from geocarbon.tables import load_density_table
+
+    folder = tmp_path_factory.mktemp("mathtext")
+    regions = gpd.read_file(sample.regions)
+    assert len(regions) == N_REGIONS
+    regions["name"] = MATH_NAMES
+    regions.to_file(folder / "regions.gpkg")
+    table = load_density_table("china-clcd")
+    names = tuple(
+        f"${name}$" if k % 2 else f"$\\frac{{$ {name}" for k, name in enumerate(table.names)
+    )
+    out_dir = folder / "out"
+    geocarbon.stock_change(
+        list(sample.landcover),
+        [2000, 2020],
+        dataclasses.replace(table, names=names),
+        regions=folder / "regions.gpkg",
+        out_dir=out_dir,
+        write_rasters=False,
+        monte_carlo=None,
+        **REGION_OPTIONS,
+    )
+    return out_dir
+
+
+def test_names_with_dollars_are_drawn_as_typed(math_change_dir, tmp_path):
+    import matplotlib
+    from matplotlib.text import Text
+
+    change = read(math_change_dir / "change.csv")
+    transitions = read(math_change_dir / "transitions.csv")
+    series = read(math_change_dir / "series.csv")
+    figures = {
+        "stock_by_pool": stock_by_pool_figure(series),
+        "net_change": net_change_figure(change),
+        "transitions": transitions_figure(transitions),
+        "stock_series": stock_series_figure(series),
+    }
+    assert set(tick_labels(figures["net_change"])) == set(MATH_NAMES)
+    assert set(tick_labels(figures["stock_by_pool"])) == set(MATH_NAMES)
+    moved = transitions[transitions["class_from"] != transitions["class_to"]]
+    assert set(tick_labels(figures["transitions"])) <= set(moved["name_from"])
+    legend_texts = {t.get_text() for t in figures["transitions"].legends[0].get_texts()}
+    assert legend_texts <= set(moved["name_to"]) and any("$" in t for t in legend_texts)
+    series_legend = {t.get_text() for t in figures["stock_series"].legends[0].get_texts()}
+    assert series_legend == set(MATH_NAMES)
+    for figure in figures.values():
+        figure.canvas.draw()  # "$\frac{$" as mathtext would raise here
+        for text in figure.findobj(Text):
+            assert not text.get_parse_math(), text.get_text()
+    # written as SVG with real text, every name appears exactly as typed, not as math glyphs
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        written = write_figures(math_change_dir, figures_dir=tmp_path, formats=("svg",))
+    assert len(written) == 3  # two dates: no stock series
+    svg = (tmp_path / "net_change.svg").read_text(encoding="utf-8")
+    for name in MATH_NAMES:
+        assert f">{name}<" in svg, name
+    svg = (tmp_path / "transitions.svg").read_text(encoding="utf-8")
+    for name in legend_texts:
+        assert f">{name}<" in svg, name
