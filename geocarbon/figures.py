@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geocarbon.errors import ConfigError, InputFileError
+from geocarbon.spreadsheet import restore_formulas
 from geocarbon.units import MG_PER_TG, POOLS
 from geocarbon.writers import StagedOutputs
 from geocarbon.zonal import UNASSIGNED_ID
@@ -411,7 +412,8 @@ def _read_table(path: Path | None, columns: Sequence[str]) -> pd.DataFrame | Non
     """Read one output table (region ids as text) and check it has ``columns``; None if absent."""
     if path is None:
         return None
-    frame = pd.read_csv(path, dtype={"region_id": str})
+    # text cells a spreadsheet would run as formulas were written with a leading ' (spreadsheet.py)
+    frame = restore_formulas(pd.read_csv(path, dtype={"region_id": str}))
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise InputFileError(

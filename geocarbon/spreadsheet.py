@@ -12,6 +12,10 @@ negative numbers such as ``-12.5`` stay numbers; a text cell that merely looks l
 number (``-2``) is quoted like any other text starting with ``-``. Only the CSV tables carry the
 quote: GeoPackage, GeoParquet and JSON outputs keep every name exactly as given, since no
 spreadsheet evaluates them and programs read them.
+
+geocarbon's own readers of its CSV tables (figures, maps) take the quote off again with
+:func:`restore_formulas`. That is exact except for text that itself began with ``'`` followed by
+a formula character (``'=x`` reads back as ``=x``); a name such as ``'s-Hertogenbosch`` is kept.
 """
 
 from __future__ import annotations
@@ -56,3 +60,21 @@ def neutralise_text(value: str) -> str:
 
 def _neutralise(value: object) -> object:
     return neutralise_text(value) if isinstance(value, str) else value
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas` on a CSV table read back: a copy of ``frame`` whose text
+    cells (and column names) starting with ``'`` and then a formula character lose the ``'``."""
+    out = frame.copy()
+    for position, dtype in enumerate(frame.dtypes):
+        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            column = frame.iloc[:, position]
+            out.isetitem(position, column.map(_restore, na_action="ignore").astype(dtype))
+    out.columns = [_restore(label) for label in frame.columns]
+    return out
+
+
+def _restore(value: object) -> object:
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value

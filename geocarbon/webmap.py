@@ -30,6 +30,7 @@ import pandas as pd
 
 from geocarbon import overlays
 from geocarbon.errors import InputFileError, OutputExistsError
+from geocarbon.spreadsheet import restore_formulas
 from geocarbon.units import MG_PER_TG, POOLS
 
 #: (layer name, source column, scale, units, diverging)
@@ -123,7 +124,9 @@ def load_results(folder: Path) -> MapInputs:
         raise InputFileError(f"Results folder {str(folder)!r} does not exist.")
     regions = gpd.read_file(folder / "regions.gpkg") if (folder / "regions.gpkg").exists() else None
     transitions = (
-        pd.read_csv(folder / "transitions.csv") if (folder / "transitions.csv").exists() else None
+        restore_formulas(pd.read_csv(folder / "transitions.csv", dtype={"region_id": str}))
+        if (folder / "transitions.csv").exists()
+        else None
     )
     rasters = [
         ("Carbon density", p, False, "Mg C/ha")

@@ -341,3 +341,21 @@ def test_names_with_dollars_are_drawn_as_typed(math_change_dir, tmp_path):
     svg = (tmp_path / "transitions.svg").read_text(encoding="utf-8")
     for name in legend_texts:
         assert f">{name}<" in svg, name
+
+
+def test_figures_read_quoted_spreadsheet_cells_back_as_typed(zonal_dir, tmp_path):
+    """regions.csv cells that spreadsheets would run as formulas carry a leading ' (see
+    spreadsheet.py); the figure shows the names as typed."""
+    from geocarbon.spreadsheet import neutralise_formulas
+
+    regions = read(zonal_dir / "regions.csv")
+    names = ["=SUM(A1)", "-North", "+East", "@West", "\tSouth", "Centre"]
+    regions.loc[regions["region_id"] != "unassigned", "region_name"] = names
+    folder = tmp_path / "zonal"
+    folder.mkdir()
+    neutralise_formulas(regions).to_csv(folder / "regions.csv", index=False, lineterminator="\r\n")
+    assert "'=SUM(A1)" in (folder / "regions.csv").read_text(encoding="utf-8")
+    write_figures(folder, formats=("png",))
+    from geocarbon.figures import read_figure_tables
+
+    assert set(tick_labels(stock_by_pool_figure(read_figure_tables(folder).stocks))) == set(names)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geocarbon.spreadsheet import FORMULA_STARTS, neutralise_formulas, neutralise_text
+from geocarbon.spreadsheet import (
+    FORMULA_STARTS,
+    neutralise_formulas,
+    neutralise_text,
+    restore_formulas,
+)
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 PLAIN = ["West county", "Forest", "'=already quoted", "a=b", " =1", "", "1e3", "中文 county"]
@@ -65,3 +70,16 @@ def test_column_names_that_are_formulas_are_quoted_too():
 def test_neutralise_text(text):
     assert neutralise_text(text) == "'" + text
     assert neutralise_text("Forest") == "Forest"
+
+
+def test_reading_back_restores_the_text(table, tmp_path):
+    path = tmp_path / "regions.csv"
+    neutralise_formulas(table).to_csv(path, index=False, lineterminator="\r\n")
+    back = restore_formulas(pd.read_csv(path, keep_default_na=False, dtype={"region_id": str}))
+    expected = list(table["region_name"])
+    expected[FORMULAS.__len__() + PLAIN.index("'=already quoted")] = "=already quoted"  # documented
+    assert list(back["region_name"]) == expected
+    assert list(back["net_change_mg"]) == list(table["net_change_mg"])
+    assert restore_formulas(pd.DataFrame({"name": ["'s-Hertogenbosch"]}))["name"][0] == (
+        "'s-Hertogenbosch"
+    )

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import geopandas as gpd
 import jinja2
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
@@ -530,3 +531,25 @@ def test_hostile_text_shows_as_typed_in_a_real_browser(
     assert not list(folder.rglob("PWNED"))
     assert not errors, errors
     assert not dialogs, dialogs
+
+
+def test_map_reads_quoted_spreadsheet_cells_back_as_typed(tmp_path):
+    """CSV text cells that spreadsheets would run as formulas carry a leading ' (spreadsheet.py);
+    the map takes it off, so class names and region ids match and show as typed."""
+    from geocarbon.spreadsheet import neutralise_formulas
+
+    classes = ("-Crop", "=Forest", "@Grass")
+    out = change_results(
+        tmp_path,
+        names=['=HYPERLINK("http://x","y")', "+2 county", "@3 county"],
+        ids=["-1", "+2", "@3"],
+        class_names=classes,
+    )
+    for table_path in out.glob("*.csv"):
+        frame = pd.read_csv(table_path, dtype={"region_id": str}, keep_default_na=False)
+        neutralise_formulas(frame).to_csv(table_path, index=False, lineterminator="\r\n")
+    assert "'-1" in (out / "transitions.csv").read_text(encoding="utf-8")
+    page = write_map(out, tmp_path / "map.html").read_text(encoding="utf-8")
+    for name in classes:  # in the popups' transitions: only when region ids matched
+        assert script_json(f"{name}") + ", " in page or script_json(name) + "]" in page, name
+        assert script_json(f"'{name}")[1:-1] not in page
