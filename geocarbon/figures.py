@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 
 from geocarbon.errors import ConfigError, InputFileError
 from geocarbon.spreadsheet import restore_formulas
+from geocarbon.staging import StagedOutputs
 from geocarbon.units import MG_PER_TG, POOLS
-from geocarbon.writers import StagedOutputs
 from geocarbon.zonal import UNASSIGNED_ID
 
 if TYPE_CHECKING:

@@ -54,18 +54,19 @@ def final_name(path: Path) -> str:
 
 
 def refuse_existing(paths: Sequence[Path], *, overwrite: bool) -> None:
-    """Raise :class:`OutputExistsError` naming every existing output unless ``overwrite``."""
-    existing = [str(path) for path in paths if path.exists()]
-    if existing and not overwrite:
-        raise OutputExistsError(
-            f"Output(s) already exist: {', '.join(existing)}. Use --overwrite (overwrite=True) to "
-            "replace them, or choose another output folder."
-        )
+    """Raise :class:`OutputExistsError` naming every existing output unless ``overwrite``; an
+    output path that is a folder is refused whatever ``overwrite`` says."""
     folders = [str(path) for path in paths if path.is_dir()]
     if folders:
         raise OutputExistsError(
             f"Output path(s) {', '.join(folders)} are folders, not files; remove or rename them, "
             "or choose another output folder."
+        )
+    existing = [str(path) for path in paths if path.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"Output(s) already exist: {', '.join(existing)}. Use --overwrite (overwrite=True) to "
+            "replace them, or choose another output folder."
         )
 
 

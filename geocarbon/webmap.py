@@ -298,7 +298,7 @@ def _readable(path: Path) -> Iterator[None]:
 
 def _refuse_outputs(out: Path, files_dir: Path, *, overwrite: bool) -> None:
     """Refuse an ``out`` that is a folder, and existing outputs unless ``overwrite``."""
-    from geocarbon.writers import refuse_existing
+    from geocarbon.staging import refuse_existing
 
     if out.is_dir():
         raise OutputExistsError(

@@ -26,11 +26,8 @@ from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.errors import GeoCarbonWarning
 from geocarbon.grid import GridSpec
-
-# Re-exported for the web map and figures.
-from geocarbon.staging import StagedOutputs as StagedOutputs
-from geocarbon.staging import final_name
-from geocarbon.staging import refuse_existing as refuse_existing
+from geocarbon.spreadsheet import neutralise_formulas
+from geocarbon.staging import StagedOutputs, final_name
 
 #: Internal tile size of written rasters (and the alignment of write blocks).
 TILE_SIZE = 512
@@ -266,7 +263,11 @@ def to_cog(source: Path, destination: Path, *, threads: int = 2) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, float_format="%.10g")
+    """A spreadsheet-facing CSV: text that Excel or WPS would run as a formula is quoted
+    (:mod:`geocarbon.spreadsheet`), rows end in CRLF so a cell holding a bare CR stays one cell."""
+    neutralise_formulas(frame).to_csv(
+        path, index=False, float_format="%.10g", lineterminator="\r\n"
+    )
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
