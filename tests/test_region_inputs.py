@@ -19,24 +19,8 @@ from geocarbon.tables import CarbonTable
 from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
 from geocarbon.zones import read_regions
 
-from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM, write_raster
-
-X0, Y0 = ONE_HA_TRANSFORM.c, ONE_HA_TRANSFORM.f
-
-
-def box(col0, row0, col1, row1):
-    """A rectangle in pixel units (columns, rows) of the 4x4 grid, in CRS coordinates."""
-    return shapely.box(X0 + 100 * col0, Y0 - 100 * row1, X0 + 100 * col1, Y0 - 100 * row0)
-
-
-def table():
-    density = np.array([[15, 10, 1, 60], [5, 3, 0, 20], [2, 1, 0, 5]], float)
-    return CarbonTable(
-        "hand",
-        np.array([1, 2, 3]),
-        ("Forest", "Grass", "Urban"),
-        np.repeat(density[:, :, None], 3, 2),
-    )
+from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, write_raster
+from test_zonal import X0, Y0, box, table
 
 
 def halves(**columns):

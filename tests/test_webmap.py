@@ -286,19 +286,8 @@ def test_map_in_a_real_browser(results, assets, browser, served):
     folder, base_url = served
     write_map(results, folder / "map.html", offline=True, assets=assets)
     regions = gpd.read_file(results / "regions.gpkg").set_index("region_id")
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
-    errors, dialogs = [], []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda m: (
-            m.type == "error" and "Failed to load resource" not in m.text and errors.append(m.text)
-        ),
-    )
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     # no network but this machine: base-map tiles are refused, the page and Leaflet are local
-    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
-    page.goto(f"{base_url}/map.html")
+    page, errors, dialogs = open_page(browser, f"{base_url}/map.html")
     page.wait_for_selector("path.leaflet-interactive")
     paths = page.locator("path.leaflet-interactive")
     assert paths.count() == len(regions)  # one interactive path per region
