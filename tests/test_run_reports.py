@@ -197,3 +197,41 @@ def test_gbk_table_with_encoding_option(capsys, landcover_tif, tmp_path):
     assert code == 0 and "Warning" not in err
     names = pd.read_csv(out / "stock_summary.csv", encoding="utf-8")["class_name"].tolist()
     assert names[:3] == ["森林", "草地", "建设用地"]
+
+
+HOSTILE = '=HYPERLINK("http://example.invalid","x")'
+
+
+def test_spreadsheet_csvs_neutralise_formulas_and_other_formats_keep_exact_text(
+    landcover_tif, tmp_path
+):
+    """Names that Excel would run (=, +, -, @) are quoted in the CSVs only."""
+    table = tmp_path / "pools.csv"
+    table.write_text(
+        "lucode,LULC_Name,C_above,C_below,C_soil,C_dead\n"
+        '1,"@SUM(A1)",15,10,60,1\n2,{{7*7}},5,3,20,0\n3,-2+3,2,1,5,0\n'
+    )
+    geometry = shapely.box(X0, Y0 - 400, X0 + 400, Y0)
+    regions = tmp_path / "r.gpkg"
+    gpd.GeoDataFrame(
+        {"code": ["+1"], "name": [HOSTILE]}, geometry=[geometry], crs=EQUAL_AREA_CRS
+    ).to_file(regions)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "zonal", str(landcover_tif), "--regions", str(regions), "--id-field", "code",
+            "--name-field", "name", "-d", str(table), "--out", str(out), "-q",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    wide = pd.read_csv(out / "regions.csv", dtype=str, keep_default_na=False)
+    assert (
+        wide["region_id"].tolist()[0] == "'+1" and wide["region_name"].tolist()[0] == "'" + HOSTILE
+    )
+    long = pd.read_csv(out / "regions_by_class.csv", dtype=str, keep_default_na=False)
+    assert set(long["class_name"]) == {"'@SUM(A1)", "{{7*7}}", "'-2+3"}
+    assert (out / "regions.csv").read_bytes().count(b"\r\n") == len(wide) + 1
+    gpkg = gpd.read_file(out / "regions.gpkg")
+    parquet = gpd.read_parquet(out / "regions.parquet")
+    for frame in (gpkg, parquet):
+        assert frame["region_id"].tolist() == ["+1"] and frame["region_name"].tolist() == [HOSTILE]
