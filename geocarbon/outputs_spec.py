@@ -1,0 +1,579 @@
+"""Every file a run writes, declared once (InVEST ``MODEL_SPEC`` style), for writers and readers.
+
+Each run kind (stock, zonal, change) has a tuple of :class:`OutputFile` entries: a name pattern,
+the kind of file, a description and units (for a raster, its band's description and ``units``
+tag, exactly as written), the carbon bands a ``{pool}``/``{band}`` placeholder stands for, the
+columns (keys of a JSON document) every run writes, and the run options the file depends on.
+
+Writers ask :func:`stock_outputs`, :func:`zonal_outputs` and :func:`change_outputs` for the paths
+of a run and :func:`raster_bands` / :func:`raster_groups` for their band descriptions; readers
+(``geocarbon map``, ``geocarbon figures``, tests) ask :func:`find_outputs` which run wrote a folder
+and which of its declared files are there. Nothing here globs names: a folder's manifest
+(``.geocarbon-manifest.json``, :mod:`geocarbon.staging`) lists what its last run wrote, so a stale
+file of an earlier run is never read; a folder written before manifests existed is read from its
+summary JSON, which names the run's periods and years.
+
+Placeholders: ``{pool}`` (above, below, dead, soil), ``{band}`` (the pools and total), ``{year}``
+(a date's year) and ``{period}`` (``"2000-2020"``). Only the standard library and
+:mod:`geocarbon.units` are imported, so any module may import this one cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geocarbon.errors import InputFileError
+from geocarbon.units import POOLS
+
+KINDS = ("raster", "table", "vector", "json")
+RUNS = ("stock", "zonal", "change")
+CARBON_BANDS: tuple[str, ...] = (*POOLS, "total")
+DENSITY_UNITS = "Mg C/ha"
+#: The summary document of each run kind (also how a folder without a manifest is recognised).
+SUMMARY_NAMES = {
+    "stock": "stock_summary.json",
+    "zonal": "zonal_summary.json",
+    "change": "change_summary.json",
+}
+_PLACEHOLDER = re.compile(r"\{(pool|band|year|period)\}")
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One file (or family of files) a run writes.
+
+    ``pattern`` is the file name with placeholders; ``description`` may hold the same ones (for
+    a raster it is the band description written into the file). ``bands`` are the values of
+    ``{pool}``/``{band}``; ``columns`` those every run writes (columns of a table or vector, keys
+    of a JSON document; more may follow, such as per-class or uncertainty columns). The file is
+    written when every run option named in ``condition`` is on. ``key`` is its key in the run's
+    path dictionary (default: the file name).
+    """
+
+    pattern: str
+    kind: str
+    description: str
+    units: str = ""
+    bands: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    condition: tuple[str, ...] = ()
+    key: str | None = None
+    layer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"OutputFile {self.pattern!r}: kind {self.kind!r} not in {KINDS}")
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(_PLACEHOLDER.findall(self.pattern))
+
+    def name(self, **values: object) -> str:
+        return self.pattern.format(**values)
+
+    def describe(self, **values: object) -> str:
+        return self.description.format(**values)
+
+    def match(self, name: str) -> dict[str, str] | None:
+        """The placeholder values of file name ``name``, or None when it is not this entry's."""
+        found = re.fullmatch(_name_regex(self), name)
+        return None if found is None else found.groupdict()
+
+
+def _name_regex(entry: OutputFile) -> str:
+    parts = []
+    for literal, *rest in re.findall(r"([^{]*)(?:\{(\w+)\})?", entry.pattern):
+        parts.append(re.escape(literal))
+        placeholder = rest[0]
+        if placeholder in ("pool", "band"):
+            parts.append(f"(?P<{placeholder}>{'|'.join(map(re.escape, entry.bands))})")
+        elif placeholder == "year":
+            parts.append(r"(?P<year>-?\d+)")
+        elif placeholder == "period":
+            parts.append(r"(?P<period>.+)")
+    return "".join(parts)
+
+
+def _columns(*parts: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Column names from space-separated text and tuples, in order."""
+    return tuple(n for part in parts for n in (part.split() if isinstance(part, str) else part))
+
+
+_POOL_STOCKS = tuple(f"stock_{pool}_mg" for pool in POOLS)
+_POOL_DENSITIES = tuple(f"density_{pool}_mg_per_ha" for pool in POOLS)
+_POOL_CHANGES = tuple(f"change_{pool}_mg" for pool in POOLS)
+_REGION_STOCKS = tuple(f"stock_{band}_{unit}" for band in CARBON_BANDS for unit in ("mg", "tg"))
+_ZONAL_COLUMNS = _columns(
+    "region_id region_name region_area_ha valid_area_ha nodata_area_ha unknown_area_ha",
+    "covered_area_ha pixel_count coverage_px",
+    _REGION_STOCKS,
+    "density_mean_mg_per_ha",
+)
+_CHANGE_COLUMNS = _columns(
+    "region_id region_name period year_start year_end years compared_area_ha excluded_area_ha",
+    "changed_area_ha",
+    _POOL_CHANGES,
+    "stock_start_mg stock_end_mg net_change_mg gross_gain_mg gross_loss_mg net_change_tg",
+    "annual_net_change_mg_per_yr annual_net_change_tg_per_yr net_change_mg_co2e",
+    "annual_net_change_mg_co2e_per_yr",
+)
+_STOCK_TABLE_COLUMNS = _columns(
+    "class_code class_name pixel_count area_ha", _POOL_DENSITIES, _POOL_STOCKS, "stock_total_mg"
+)
+_BY_CLASS_COLUMNS = _columns(
+    "region_id region_name class_code class_name pixel_count coverage_px area_ha area_share",
+    _POOL_DENSITIES,
+    _POOL_STOCKS,
+    "stock_total_mg",
+)
+_STOCK_SUMMARY_KEYS = _columns(
+    "geocarbon_version landcover densities scheme crs shape area_method nominal_pixel_area_ha",
+    "raster_nodata unknown_mode unknown_classes pixel_count area_ha totals classes",
+)
+_ZONAL_SUMMARY_KEYS = _columns(
+    "geocarbon_version landcover densities regional_densities scheme crs area_method coverage",
+    "n_regions layers overlapping_regions empty_regions unknown_mode unknown_classes area_ha",
+    "totals",
+)
+_CHANGE_SUMMARY_KEYS = _columns(
+    "geocarbon_version landcovers resampled years densities scheme area_method coverage",
+    "unknown_mode valuation monte_carlo nodata_pixels_by_date periods",
+)
+_TRANSITION_COLUMNS = _columns(
+    "region_id period class_from class_to name_from name_to area_ha",
+    _POOL_CHANGES,
+    "change_total_mg",
+)
+_SERIES_COLUMNS = _columns(
+    "region_id region_name year valid_area_ha", _POOL_STOCKS, "stock_total_mg stock_total_tg"
+)
+_PARENT_COLUMNS = _columns(
+    "parent_id n_regions valid_area_ha stock_total_mg stock_total_tg density_mean_mg_per_ha"
+)
+_AREA_STOCK_UNITS = "ha, Mg C/ha, Mg C, Tg C (in each column's name)"
+_REGIONS_LAYER = "Regions with their statistics (areas, stocks, mean density)"
+_CHANGE_REGIONS = "Regions with their change over the first-to-last period"
+
+STOCK_OUTPUTS: tuple[OutputFile, ...] = (
+    OutputFile(
+        "stock_summary.csv",
+        "table",
+        "Stock per land-cover class (area, density and stock per pool) and a TOTAL row",
+        _AREA_STOCK_UNITS,
+        columns=_STOCK_TABLE_COLUMNS,
+        key="summary_csv",
+    ),
+    OutputFile(
+        "stock_summary.json",
+        "json",
+        "The run's inputs, options, pixel counts, unknown classes, totals and per-class rows",
+        columns=_STOCK_SUMMARY_KEYS,
+        key="summary_json",
+    ),
+    OutputFile(
+        "density_{pool}_mg_per_ha.tif",
+        "raster",
+        "carbon density, {pool} pool",
+        DENSITY_UNITS,
+        bands=POOLS,
+        condition=("rasters",),
+        key="{pool}",
+    ),
+    OutputFile(
+        "density_total_mg_per_ha.tif",
+        "raster",
+        "carbon density, all pools",
+        DENSITY_UNITS,
+        condition=("rasters",),
+        key="total",
+    ),
+)
+
+ZONAL_OUTPUTS: tuple[OutputFile, ...] = (
+    OutputFile(
+        "regions.gpkg",
+        "vector",
+        _REGIONS_LAYER,
+        _AREA_STOCK_UNITS,
+        columns=_ZONAL_COLUMNS,
+        layer="regions",
+    ),
+    OutputFile(
+        "regions.csv",
+        "table",
+        "One row per region, then land outside every region (unassigned); class_<code>_area_ha "
+        "columns",
+        _AREA_STOCK_UNITS,
+        columns=_ZONAL_COLUMNS,
+    ),
+    OutputFile(
+        "regions_by_class.csv",
+        "table",
+        "One row per region and land-cover class: area, share, density and stock per pool",
+        _AREA_STOCK_UNITS,
+        columns=_BY_CLASS_COLUMNS,
+    ),
+    OutputFile(
+        "regions.parquet",
+        "vector",
+        f"{_REGIONS_LAYER}, as GeoParquet",
+        _AREA_STOCK_UNITS,
+        columns=_ZONAL_COLUMNS,
+    ),
+    OutputFile(
+        "parents.csv",
+        "table",
+        "The regions' statistics added up per parent id",
+        _AREA_STOCK_UNITS,
+        columns=_PARENT_COLUMNS,
+        condition=("parents",),
+    ),
+    OutputFile(
+        "zonal_summary.json",
+        "json",
+        "The run's inputs, options, coverage, overlaps, empty regions, areas and totals",
+        columns=_ZONAL_SUMMARY_KEYS,
+    ),
+)
+
+CHANGE_OUTPUTS: tuple[OutputFile, ...] = (
+    OutputFile(
+        "change.csv",
+        "table",
+        "Change per region and period: stocks at start and end, net, gross gain and loss, "
+        "annual rate, CO2e; npv with valuation, percentiles with Monte Carlo",
+        _AREA_STOCK_UNITS,
+        columns=_CHANGE_COLUMNS,
+    ),
+    OutputFile(
+        "transitions.csv",
+        "table",
+        "Area and stock change per region, period and (class_from, class_to)",
+        _AREA_STOCK_UNITS,
+        columns=_TRANSITION_COLUMNS,
+    ),
+    OutputFile(
+        "series.csv",
+        "table",
+        "Stock per region and date (percentiles with Monte Carlo)",
+        _AREA_STOCK_UNITS,
+        columns=_SERIES_COLUMNS,
+    ),
+    OutputFile(
+        "change_summary.json",
+        "json",
+        "The run's inputs, options and per-period totals",
+        columns=_CHANGE_SUMMARY_KEYS,
+    ),
+    OutputFile(
+        "regions.gpkg",
+        "vector",
+        _CHANGE_REGIONS,
+        _AREA_STOCK_UNITS,
+        columns=_CHANGE_COLUMNS,
+        condition=("regions",),
+        layer="regions",
+    ),
+    OutputFile(
+        "regions.parquet",
+        "vector",
+        f"{_CHANGE_REGIONS}, as GeoParquet",
+        _AREA_STOCK_UNITS,
+        columns=_CHANGE_COLUMNS,
+        condition=("regions",),
+    ),
+    OutputFile(
+        "regions.csv",
+        "table",
+        f"{_CHANGE_REGIONS} (no geometry)",
+        _AREA_STOCK_UNITS,
+        columns=_CHANGE_COLUMNS,
+        condition=("regions",),
+    ),
+    OutputFile(
+        "density_{year}_{band}_mg_per_ha.tif",
+        "raster",
+        "carbon density {year}, {band}",
+        DENSITY_UNITS,
+        bands=CARBON_BANDS,
+        condition=("rasters", "date_rasters"),
+    ),
+    OutputFile(
+        "change_{period}_{band}_mg_per_ha.tif",
+        "raster",
+        "carbon density change {period}, {band}",
+        DENSITY_UNITS,
+        bands=CARBON_BANDS,
+        condition=("rasters",),
+    ),
+    OutputFile(
+        "npv_{period}_per_ha.tif",
+        "raster",
+        "net present value of the change {period}",
+        "currency/ha",
+        condition=("rasters", "valuation"),
+    ),
+)
+
+OUTPUTS: dict[str, tuple[OutputFile, ...]] = {
+    "stock": STOCK_OUTPUTS,
+    "zonal": ZONAL_OUTPUTS,
+    "change": CHANGE_OUTPUTS,
+}
+
+
+def period_labels(years: Sequence[int]) -> list[str]:
+    """The periods a change run over ``years`` reports: consecutive dates, then first-to-last
+    when there are more than two (as :func:`geocarbon.change_pipeline.periods_of`)."""
+    pairs = list(zip(years, years[1:], strict=False))
+    if len(years) > 2:
+        pairs.append((years[0], years[-1]))
+    return [f"{start}-{end}" for start, end in pairs]
+
+
+def stock_outputs(out_dir: Path, *, rasters: bool) -> dict[str, Path]:
+    """The files of a stock run, keyed as the run keys them (``summary_csv``, ``total``, ...)."""
+    return _paths("stock", out_dir, {"rasters"} if rasters else set())
+
+
+def zonal_outputs(out_dir: Path, *, parents: bool) -> dict[str, Path]:
+    """The files of a zonal run, keyed by file name."""
+    return _paths("zonal", out_dir, {"parents"} if parents else set())
+
+
+def change_outputs(
+    out_dir: Path,
+    periods: Sequence[str],
+    years: Sequence[int],
+    *,
+    rasters: bool,
+    regions: bool,
+    npv: bool,
+    date_rasters: bool,
+) -> dict[str, Path]:
+    """The files of a change run over ``periods`` (labels, ``"2000-2020"``) of ``years``, keyed by
+    file name: tables first, then each date's densities, then each period's change (and NPV)."""
+    flags = {"rasters": rasters, "regions": regions, "valuation": npv, "date_rasters": date_rasters}
+    on = {name for name, value in flags.items() if value}
+    return _paths("change", out_dir, on, years=years, periods=periods)
+
+
+def raster_bands(run: str, paths: Mapping[str, Path]) -> dict[Path, tuple[str, str]]:
+    """(description, units) of every raster among a run's ``paths``, in their order."""
+    return {path: band for group in raster_groups(run, paths) for path, band in group.items()}
+
+
+def raster_groups(run: str, paths: Mapping[str, Path]) -> list[dict[Path, tuple[str, str]]]:
+    """The rasters among a run's ``paths`` grouped as its pass writes them (one group per date,
+    then one per period; a stock run has one): final path -> (description, units)."""
+    groups: dict[tuple[str, ...], dict[Path, tuple[str, str]]] = {}
+    for path in paths.values():
+        found = identify(run, path.name)
+        if found is None or found[0].kind != "raster":
+            continue
+        entry, values = found
+        group = tuple(f"{k}={values[k]}" for k in ("year", "period") if k in values)
+        groups.setdefault(group, {})[path] = (entry.describe(**values), entry.units)
+    return list(groups.values())
+
+
+def identify(run: str, name: str) -> tuple[OutputFile, dict[str, str]] | None:
+    """The entry of ``run`` that file name ``name`` belongs to, and its placeholder values."""
+    for entry in OUTPUTS[run]:
+        values = entry.match(name)
+        if values is not None:
+            return entry, values
+    return None
+
+
+def _instances(
+    entries: Sequence[OutputFile], *, years: Sequence[object], periods: Sequence[str]
+) -> list[tuple[OutputFile, dict[str, str]]]:
+    """Every (entry, placeholder values) in write order: fixed names, then per date, per period."""
+
+    def each(entry: OutputFile, **fixed: str) -> list[tuple[OutputFile, dict[str, str]]]:
+        bands = [p for p in entry.placeholders if p in ("pool", "band")]
+        if not bands:
+            return [(entry, fixed)]
+        return [(entry, {**fixed, bands[0]: band}) for band in entry.bands]
+
+    found = [
+        item
+        for entry in entries
+        if not {"year", "period"} & set(entry.placeholders)
+        for item in each(entry)
+    ]
+    for placeholder, values in (("year", years), ("period", periods)):
+        for value in values:
+            for entry in entries:
+                if placeholder in entry.placeholders:
+                    found += each(entry, **{placeholder: str(value)})
+    return found
+
+
+def _paths(
+    run: str,
+    out_dir: Path,
+    on: set[str],
+    *,
+    years: Sequence[object] = (),
+    periods: Sequence[str] = (),
+) -> dict[str, Path]:
+    entries = [entry for entry in OUTPUTS[run] if set(entry.condition) <= on]
+    return {
+        (entry.key or entry.pattern).format(**values): out_dir / entry.name(**values)
+        for entry, values in _instances(entries, years=years, periods=periods)
+    }
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A declared file present in a results folder: its entry, path and placeholder values."""
+
+    entry: OutputFile
+    path: Path
+    values: tuple[tuple[str, str], ...] = ()
+
+    def value(self, placeholder: str) -> str | None:
+        return dict(self.values).get(placeholder)
+
+    @property
+    def description(self) -> str:
+        return self.entry.describe(**dict(self.values))
+
+    @property
+    def units(self) -> str:
+        return self.entry.units
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What :func:`find_outputs` found: the run kind, its summary document ({} when absent) and
+    its declared files present in ``folder``; ``from_manifest`` says the manifest listed them."""
+
+    folder: Path
+    run: str
+    summary: Mapping[str, Any]
+    files: tuple[FoundFile, ...]
+    from_manifest: bool
+
+    def path(self, name: str) -> Path | None:
+        """The file of a fixed-name entry (``"transitions.csv"``), if the run left it."""
+        return next((f.path for f in self.files if f.entry.pattern == name), None)
+
+    def matching(self, pattern: str, **values: str) -> list[FoundFile]:
+        """The files of entry ``pattern`` whose placeholders have ``values``."""
+        return [
+            found
+            for found in self.files
+            if found.entry.pattern == pattern
+            and all(found.value(k) == v for k, v in values.items())
+        ]
+
+    @property
+    def density_raster(self) -> FoundFile | None:
+        """A stock run's total carbon density raster."""
+        return next(iter(self.matching("density_total_mg_per_ha.tif")), None)
+
+    @property
+    def change_rasters(self) -> dict[str, FoundFile]:
+        """A change run's total density change raster of each period, by period label."""
+        found = self.matching("change_{period}_{band}_mg_per_ha.tif", band="total")
+        return {str(raster.value("period")): raster for raster in found}
+
+    @property
+    def regions_layer(self) -> Path | None:
+        return self.path("regions.gpkg")
+
+    @property
+    def landcover(self) -> str | None:
+        """The land cover the run read (a change run's last date)."""
+        dates = self.summary.get("landcovers") or [None]
+        value = self.summary.get("landcover") or dates[-1]
+        return str(value) if value else None
+
+
+def find_outputs(folder: Path) -> RunOutputs:
+    """Which run (stock, zonal, change) wrote ``folder``, and which of its declared files are there.
+
+    The folder's manifest names the run and the files it wrote: only those are returned, so a
+    stale file left by an earlier run is ignored. A folder without a manifest (written by an
+    older geocarbon) is recognised by its summary JSON, whose periods and years give the names.
+
+    Raises
+    ------
+    InputFileError
+        ``folder`` is missing, holds no geocarbon run, or its summary is not valid JSON.
+    """
+    from geocarbon.staging import MANIFEST_NAME, manifest_files, read_manifest
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(
+            f"Results folder {str(folder)!r} does not exist; pass the --out folder of a "
+            "geocarbon stock, zonal or change run."
+        )
+    command = (read_manifest(folder) or {}).get("command")
+    if command in RUNS:
+        names = [path.name for path in manifest_files(folder)]
+        summary_name = SUMMARY_NAMES[command]
+        summary = _read_summary(folder / summary_name) if summary_name in names else {}
+        return _found(folder, command, summary, names, from_manifest=True)
+    run = next((run for run in reversed(RUNS) if (folder / SUMMARY_NAMES[run]).is_file()), None)
+    if run is None:
+        raise InputFileError(
+            f"{str(folder)!r} holds no geocarbon run: neither {MANIFEST_NAME} nor any of "
+            f"{', '.join(SUMMARY_NAMES.values())}. Pass the --out folder of a geocarbon stock, "
+            "zonal or change run."
+        )
+    summary = _read_summary(folder / SUMMARY_NAMES[run])
+    names = [path.name for path in _declared(run, folder, summary).values() if path.is_file()]
+    return _found(folder, run, summary, names, from_manifest=False)
+
+
+def _declared(run: str, folder: Path, summary: Mapping[str, Any]) -> dict[str, Path]:
+    """Every file a run described by ``summary`` may have written into ``folder``."""
+    if run == "stock":
+        return stock_outputs(folder, rasters=True)
+    if run == "zonal":
+        return zonal_outputs(folder, parents=True)
+    years = summary.get("years")
+    years = list(years) if isinstance(years, list) else []
+    periods = summary.get("periods")
+    labels = list(periods) if isinstance(periods, dict) else period_labels(years)
+    return change_outputs(
+        folder, labels, years, rasters=True, regions=True, npv=True, date_rasters=True
+    )
+
+
+def _found(
+    folder: Path, run: str, summary: dict[str, Any], names: Sequence[str], *, from_manifest: bool
+) -> RunOutputs:
+    files = []
+    for name in names:
+        found = identify(run, name)
+        if found is not None:
+            entry, values = found
+            files.append(FoundFile(entry, folder / name, tuple(values.items())))
+    return RunOutputs(folder, run, summary, tuple(files), from_manifest)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise InputFileError(
+            f"Cannot read the run summary {str(path)!r} ({error}). Run geocarbon again to "
+            "rewrite it."
+        ) from None
+    if not isinstance(document, dict):
+        raise InputFileError(
+            f"The run summary {str(path)!r} is not a JSON object. Run geocarbon again to "
+            "rewrite it."
+        )
+    return document
