@@ -122,8 +122,9 @@ def write_figures(
     Raises
     ------
     InputFileError
-        ``out_dir`` holds none of regions.csv, series.csv, change.csv, transitions.csv, or one
-        of them lacks the columns a figure needs.
+        ``out_dir`` holds no geocarbon run, its run (as its manifest or summary says) wrote none
+        of regions.csv, series.csv, change.csv, transitions.csv, or one of them lacks the
+        columns a figure needs.
     OutputExistsError
         A figure file exists and ``overwrite`` is False; nothing is written.
     ConfigError
@@ -150,21 +151,26 @@ def write_figures(
 
 
 def read_figure_tables(out_dir: Path) -> FigureTables:
-    """Read the output tables present in ``out_dir``; raise if there is none."""
-    found = {name: out_dir / name for name in INPUT_NAMES if (out_dir / name).is_file()}
-    if not found:
-        state = "does not exist" if not out_dir.exists() else "holds none of them"
+    """Read the tables the run in ``out_dir`` wrote, found through the output spec
+    (:func:`geocarbon.outputs_spec.find_outputs`: a stale table of an earlier run is not read);
+    raise if there is none."""
+    from geocarbon.outputs_spec import find_outputs
+
+    outputs = find_outputs(out_dir)
+    found = {name: outputs.path(name) for name in INPUT_NAMES}
+    if not any(found.values()):
         raise InputFileError(
-            f"No geocarbon outputs to draw: looked for {', '.join(INPUT_NAMES)} in {str(out_dir)!r}, "
-            f"which {state}. Pass the --out folder of a `geocarbon zonal` or `geocarbon change` run."
+            f"No geocarbon outputs to draw in {str(out_dir)!r}: its {outputs.run} run wrote none "
+            f"of {', '.join(INPUT_NAMES)}. Pass the --out folder of a `geocarbon zonal` or "
+            "`geocarbon change` run."
         )
-    series = _read_table(found.get("series.csv"), SERIES_COLUMNS)
-    # A change folder also holds a regions.csv, but of change, not of stocks by pool.
-    stocks = series if series is not None else _read_table(found.get("regions.csv"), STOCK_COLUMNS)
+    series = _read_table(found["series.csv"], SERIES_COLUMNS)
+    # A change run's regions.csv holds change, not stocks by pool: its stocks are series.csv.
+    stocks = series if outputs.run == "change" else _read_table(found["regions.csv"], STOCK_COLUMNS)
     return FigureTables(
         stocks=stocks,
-        change=_read_table(found.get("change.csv"), CHANGE_COLUMNS),
-        transitions=_read_table(found.get("transitions.csv"), TRANSITION_COLUMNS),
+        change=_read_table(found["change.csv"], CHANGE_COLUMNS),
+        transitions=_read_table(found["transitions.csv"], TRANSITION_COLUMNS),
         series=series,
     )
 

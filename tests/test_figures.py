@@ -7,6 +7,8 @@ against the tables they were drawn from; files, refusals and missing inputs are 
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +27,13 @@ from geocarbon.figures import (
     SINK_COLOUR,
     SOURCE_COLOUR,
     net_change_figure,
+    read_figure_tables,
     stock_by_pool_figure,
     stock_series_figure,
     transitions_figure,
     write_figures,
 )
+from geocarbon.staging import MANIFEST_NAME
 from geocarbon.units import MG_PER_TG, POOLS
 
 N_REGIONS = 6
@@ -243,25 +247,83 @@ def test_existing_figure_is_refused_by_name_and_kept(change_dir, tmp_path):
 
 
 @pytest.mark.parametrize("folder", ["empty", "missing"])
-def test_missing_inputs_error_lists_the_files_looked_for(folder, tmp_path):
+def test_a_folder_without_a_run_is_named_and_nothing_is_written(folder, tmp_path):
     out_dir = tmp_path / folder
     if folder == "empty":
         out_dir.mkdir()
     with pytest.raises(InputFileError) as raised:
         write_figures(out_dir)
     message = str(raised.value)
-    assert str(out_dir) in message
-    for name in INPUT_NAMES:
-        assert name in message
+    assert str(out_dir) in message and "zonal or change run" in message
+    assert "\n" not in message
     assert not (out_dir / "figures").exists()
 
 
+def test_a_stock_run_has_no_tables_to_draw(sample, tmp_path):
+    from geocarbon.pipeline import StockConfig, run_stock
+
+    out_dir = tmp_path / "stock"
+    run_stock(
+        StockConfig(
+            landcover=sample.landcover[1],
+            densities="china-clcd",
+            out_dir=out_dir,
+            write_rasters=False,
+            progress=False,
+        )
+    )
+    before = sorted(p.name for p in out_dir.iterdir())
+    with pytest.raises(InputFileError) as raised:
+        write_figures(out_dir)
+    message = str(raised.value)
+    assert "stock run" in message and str(out_dir) in message
+    for name in INPUT_NAMES:
+        assert name in message
+    assert sorted(p.name for p in out_dir.iterdir()) == before  # no figures folder
+
+
 def test_table_without_the_needed_columns_is_named(tmp_path):
+    """A folder of an older geocarbon (no manifest): its summary says which run wrote it."""
+    (tmp_path / "change_summary.json").write_text(
+        json.dumps({"years": [2000, 2020], "periods": {"2000-2020": {}}}), encoding="utf-8"
+    )
     pd.DataFrame({"region_id": ["1"], "net_change_mg": [1.0]}).to_csv(
         tmp_path / "change.csv", index=False
     )
     with pytest.raises(InputFileError, match=r"change\.csv.*region_name, period, years"):
         write_figures(tmp_path)
+    assert not (tmp_path / "figures").exists()
+
+
+def test_stale_tables_of_an_earlier_run_are_not_drawn(zonal_dir, change3_dir, tmp_path):
+    """Tables the manifest does not list (left by an earlier change run) are ignored."""
+    folder = tmp_path / "zonal"
+    shutil.copytree(zonal_dir, folder)
+    for name in ("change.csv", "series.csv", "transitions.csv"):
+        shutil.copy(change3_dir / name, folder / name)
+    written = write_figures(folder, figures_dir=tmp_path / "figures", formats=("png",))
+    assert [path.name for path in written] == ["stock_by_pool.png"]
+    # the zonal stocks, not the change run's series
+    tables = read_figure_tables(folder)
+    assert tables.change is None and tables.series is None
+    assert "year" not in tables.stocks.columns
+
+
+def test_a_folder_without_manifest_is_read_from_its_summary(change3_dir, zonal_dir, tmp_path):
+    """Written by a geocarbon without manifests: the summary's periods and years name the files;
+    a stale zonal regions.csv beside a change run is not taken for its stocks."""
+    folder = tmp_path / "old"
+    shutil.copytree(change3_dir, folder)
+    (folder / MANIFEST_NAME).unlink()
+    shutil.copy(zonal_dir / "regions.csv", folder / "regions.csv")
+    written = write_figures(folder, figures_dir=tmp_path / "figures", formats=("png",))
+    assert {path.stem for path in written} == {
+        "stock_by_pool",
+        "net_change",
+        "transitions",
+        "stock_series",
+    }
+    assert "year" in read_figure_tables(folder).stocks.columns  # series.csv
 
 
 def test_unknown_format_is_refused(zonal_dir, tmp_path):
@@ -353,9 +415,8 @@ def test_figures_read_quoted_spreadsheet_cells_back_as_typed(zonal_dir, tmp_path
     regions.loc[regions["region_id"] != "unassigned", "region_name"] = names
     folder = tmp_path / "zonal"
     folder.mkdir()
+    shutil.copy(zonal_dir / "zonal_summary.json", folder)  # no manifest: the summary names the run
     neutralise_formulas(regions).to_csv(folder / "regions.csv", index=False, lineterminator="\r\n")
     assert "'=SUM(A1)" in (folder / "regions.csv").read_text(encoding="utf-8")
     write_figures(folder, formats=("png",))
-    from geocarbon.figures import read_figure_tables
-
     assert set(tick_labels(stock_by_pool_figure(read_figure_tables(folder).stocks))) == set(names)
