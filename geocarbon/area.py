@@ -16,7 +16,6 @@ Four methods, named in every summary:
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +23,8 @@ import pyproj
 from numpy.typing import NDArray
 
 from geocarbon.blocks import Block
-from geocarbon.choices import AREA_METHODS
-from geocarbon.errors import RasterFormatError
+from geocarbon.config import DEFAULT_AREA_METHOD, check_area_method
+from geocarbon.errors import AreaMethodWarning, RasterFormatError, warn
 from geocarbon.grid import GridSpec
 from geocarbon.units import SQUARE_METRES_PER_HECTARE
 
@@ -97,7 +96,7 @@ class PixelArea:
         return top * (1 - row_w)[:, None] + bottom * row_w[:, None]
 
 
-def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
+def pixel_area(grid: GridSpec, method: str = DEFAULT_AREA_METHOD) -> PixelArea:
     """Choose and prepare the pixel-area method for ``grid``.
 
     Parameters
@@ -105,7 +104,7 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
     grid
         The raster grid; its CRS decides the method when ``method`` is ``"auto"``.
     method
-        One of :data:`AREA_METHODS`. ``"planar"`` reproduces tools that take the nominal pixel
+        One of :data:`geocarbon.choices.AREA_METHODS`. ``"planar"`` reproduces tools that take the nominal pixel
         area in any CRS; the others are chosen by ``"auto"`` and may be forced for testing.
 
     Raises
@@ -113,8 +112,7 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
     RasterFormatError
         Rotated geographic grids, or a CRS whose units or projection give no area.
     """
-    if method not in AREA_METHODS:
-        raise ValueError(f"area method must be one of {AREA_METHODS}, got {method!r}")
+    check_area_method(method)
     crs = _horizontal_crs(grid)
     crs_name = crs.name
     if crs.is_geographic:
@@ -145,12 +143,11 @@ def pixel_area(grid: GridSpec, method: str = "auto") -> PixelArea:
         method == "auto" and np.max(np.abs(scale - 1.0)) <= EQUAL_AREA_TOLERANCE
     ):
         return PixelArea("equal-area", crs_name, nominal_ha)
-    warnings.warn(
+    warn(
         f"{grid.name + ': ' if grid.name else ''}CRS {crs_name!r} is not an equal-area projection (areal scale {scale.min():.6f} to "
         f"{scale.max():.6f}); pixel areas are corrected by its areal scale factor. "
         "Use an equal-area CRS for exact areas, or --area planar for the nominal pixel area.",
-        UserWarning,
-        stacklevel=2,
+        AreaMethodWarning,
     )
     return PixelArea(
         "scale-factor",

@@ -25,21 +25,64 @@ from geocarbon.choices import (
     DISTRIBUTIONS,
     UNKNOWN_MODES,
 )
-from geocarbon.errors import GeoCarbonError
+from geocarbon.config import (
+    ALL_THREADS,
+    DEFAULT_AREA_METHOD,
+    DEFAULT_CORRELATION,
+    DEFAULT_COVERAGE,
+    DEFAULT_DISCOUNT_RATE_PCT,
+    DEFAULT_DISTRIBUTION,
+    DEFAULT_DRAWS,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_PRICE_CHANGE_PCT,
+    DEFAULT_SEED,
+    DEFAULT_UNKNOWN,
+    DEMO_OUT_DIR,
+    MIN_MEMORY_MB,
+    SAMPLE_DENSITIES,
+    SAMPLE_LANDCOVER,
+    check_threads,
+    default_threads,
+)
+from geocarbon.errors import ConfigError, GeoCarbonError
 
-SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
+
+class ThreadsType(click.ParamType):
+    """``--threads N`` (N >= 1) or ``--threads all`` (one per CPU)."""
+
+    name = f"N|{ALL_THREADS}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return check_threads(value)
+        except ConfigError:
+            self.fail(
+                f"{value!r} is neither a whole number of at least 1 nor {ALL_THREADS!r}.",
+                param,
+                ctx,
+            )
+
 
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
-quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bar and no summary lines (warnings are still shown, one line each).",
+)
 memory_option = click.option(
     "--memory-mb",
-    type=click.IntRange(16),
-    default=512,
+    type=click.IntRange(MIN_MEMORY_MB),
+    default=DEFAULT_MEMORY_MB,
     show_default=True,
     help="Memory budget for blocks in flight (MB); the raster is never read whole.",
 )
 threads_option = click.option(
-    "--threads", type=click.IntRange(1), default=2, show_default=True, help="Worker threads."
+    "--threads",
+    type=ThreadsType(),
+    default=default_threads(),
+    show_default=True,
+    help=f"Worker threads: a number, or '{ALL_THREADS}' for one per CPU.",
 )
 densities_option = click.option(
     "--densities",
@@ -48,7 +91,7 @@ densities_option = click.option(
     help="Density table CSV (InVEST pools or long form) or a built-in table: china-clcd.",
 )
 out_option = click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
+    "-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
 scheme_option = click.option(
     "--scheme",
@@ -57,7 +100,7 @@ scheme_option = click.option(
 unknown_option = click.option(
     "--unknown",
     type=click.Choice(UNKNOWN_MODES),
-    default="error",
+    default=DEFAULT_UNKNOWN,
     show_default=True,
     help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.",
 )
@@ -81,9 +124,14 @@ area_option = click.option(
     "--area",
     "area_method",
     type=click.Choice(AREA_METHODS),
-    default="auto",
+    default=DEFAULT_AREA_METHOD,
     show_default=True,
     help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).",
+)
+
+
+COVERAGE_HELP = (
+    "Pixel membership: centre point, all touched, or exact area fractions on boundaries."
 )
 
 
@@ -165,9 +213,9 @@ def stock(
 @click.option(
     "--coverage",
     type=click.Choice(COVERAGE_MODES),
-    default="centre",
+    default=DEFAULT_COVERAGE,
     show_default=True,
-    help="Pixel membership: centre point, all touched, or exact area fractions on boundaries.",
+    help=COVERAGE_HELP,
 )
 @densities_option
 @out_option
@@ -262,7 +310,13 @@ def zonal(
 @click.option("--id-field", help="Unique region id field (also a density table's region_id).")
 @click.option("--name-field", help="Region name field.")
 @click.option("--layer", help="Layer of the vector file (default: its first).")
-@click.option("--coverage", type=click.Choice(COVERAGE_MODES), default="centre", show_default=True)
+@click.option(
+    "--coverage",
+    type=click.Choice(COVERAGE_MODES),
+    default=DEFAULT_COVERAGE,
+    show_default=True,
+    help=COVERAGE_HELP,
+)
 @click.option(
     "--align-to",
     help="Resample (nearest) dates on other grids onto this one: 'first' or a raster path. Without it, "
@@ -270,30 +324,45 @@ def zonal(
 )
 @click.option("--price", type=float, help="Carbon price per Mg C (valuation; InVEST's formula).")
 @click.option(
-    "--discount-rate", type=float, default=0.0, show_default=True, help="Annual discount rate (%)."
+    "--discount-rate",
+    type=float,
+    default=DEFAULT_DISCOUNT_RATE_PCT,
+    show_default=True,
+    help="Annual discount rate (%).",
 )
 @click.option(
     "--price-change",
     type=float,
-    default=0.0,
+    default=DEFAULT_PRICE_CHANGE_PCT,
     show_default=True,
     help="Annual change in the carbon price (%).",
 )
 @click.option(
     "--draws",
     type=click.IntRange(0),
-    default=1000,
+    default=DEFAULT_DRAWS,
     show_default=True,
     help="Monte Carlo draws; 0 for none.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the draws.")
 @click.option(
-    "--distribution", type=click.Choice(DISTRIBUTIONS), default="triangular", show_default=True
+    "--seed",
+    type=click.IntRange(0),
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Random seed of the draws.",
+)
+@click.option(
+    "--distribution",
+    type=click.Choice(DISTRIBUTIONS),
+    default=DEFAULT_DISTRIBUTION,
+    show_default=True,
+    help="Density distribution between low and high, peaking at central: triangular, or "
+    "Beta-PERT (less weight on the tails).",
 )
 @click.option(
     "--correlation",
     type=click.Choice(CORRELATIONS),
-    default="independent",
+    default=DEFAULT_CORRELATION,
     show_default=True,
     help="'pool': one draw per pool shared by all classes (systematic error).",
 )
@@ -313,25 +382,67 @@ def zonal(
 @threads_option
 @overwrite_option
 @quiet_option
-def change(landcovers: tuple[Path, ...], years: tuple[int, ...], **options: Any) -> None:
+def change(
+    landcovers: tuple[Path, ...],
+    years: tuple[int, ...],
+    densities: str,
+    out_dir: Path,
+    regions: Path | None,
+    id_field: str | None,
+    name_field: str | None,
+    layer: str | None,
+    coverage: str,
+    align_to: str | None,
+    price: float | None,
+    discount_rate: float,
+    price_change: float,
+    draws: int,
+    seed: int,
+    distribution: str,
+    correlation: str,
+    scheme: str | None,
+    unknown: str,
+    area_method: str,
+    nodata: int | None,
+    encoding: str | None,
+    no_rasters: bool,
+    date_rasters: bool,
+    dask: str | None,
+    memory_mb: int,
+    threads: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
     """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty."""
     from geocarbon.change_pipeline import ChangeConfig, run_change
     from geocarbon.uncertainty import MonteCarlo
     from geocarbon.valuation import Valuation
 
-    price = options.pop("price")
-    discount_rate, price_change = options.pop("discount_rate"), options.pop("price_change")
-    draws, seed = options.pop("draws"), options.pop("seed")
-    distribution, correlation = options.pop("distribution"), options.pop("correlation")
-    quiet = options.pop("quiet")
     config = ChangeConfig(
         landcovers=landcovers,
         years=years,
+        densities=densities,
+        out_dir=out_dir,
+        regions=regions,
+        id_field=id_field,
+        name_field=name_field,
+        layer=layer,
+        coverage=coverage,
+        align_to=align_to,
         valuation=None if price is None else Valuation(price, discount_rate, price_change),
         monte_carlo=None if draws == 0 else MonteCarlo(draws, seed, distribution, correlation),
-        write_rasters=not options.pop("no_rasters"),
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        nodata=nodata,
+        encoding=encoding,
+        write_rasters=not no_rasters,
+        date_rasters=date_rasters,
+        dask=dask,
+        memory_mb=memory_mb,
+        threads=threads,
+        overwrite=overwrite,
         progress=False if quiet else None,
-        **options,
     )
     result = run_change(config)
     if not quiet:
@@ -348,6 +459,7 @@ def change(landcovers: tuple[Path, ...], years: tuple[int, ...], **options: Any)
 @cli.command(name="map")
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option(
+    "-o",
     "--out",
     "out_html",
     type=click.Path(path_type=Path),
@@ -365,32 +477,37 @@ def change(landcovers: tuple[Path, ...], years: tuple[int, ...], **options: Any)
     help="Folder of fetched web assets (default: the cache).",
 )
 @overwrite_option
+@quiet_option
 def map_command(
-    results: Path, out_html: Path, offline: bool, assets: Path | None, overwrite: bool
+    results: Path, out_html: Path, offline: bool, assets: Path | None, overwrite: bool, quiet: bool
 ) -> None:
     """An interactive web map of the outputs of stock, zonal or change in RESULTS."""
     from geocarbon.webmap import write_map
 
-    click.echo(
-        f"wrote {write_map(results, out_html, offline=offline, assets=assets, overwrite=overwrite)}"
-    )
+    written = write_map(results, out_html, offline=offline, assets=assets, overwrite=overwrite)
+    if not quiet:
+        click.echo(f"wrote {written}")
 
 
 @cli.command()
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option(
+    "-o",
     "--out",
     "figures_dir",
     type=click.Path(path_type=Path),
     help="Folder (default: RESULTS/figures).",
 )
 @overwrite_option
-def figures(results: Path, figures_dir: Path | None, overwrite: bool) -> None:
+@quiet_option
+def figures(results: Path, figures_dir: Path | None, overwrite: bool, quiet: bool) -> None:
     """Figures (PNG and SVG) of the outputs of zonal or change in RESULTS."""
     from geocarbon.figures import write_figures
 
-    for path in write_figures(results, figures_dir=figures_dir, overwrite=overwrite):
-        click.echo(f"wrote {path}")
+    written = write_figures(results, figures_dir=figures_dir, overwrite=overwrite)
+    if not quiet:
+        for path in written:
+            click.echo(f"wrote {path}")
 
 
 @cli.command(name="web-assets")
@@ -415,7 +532,13 @@ def web_assets(folder: Path | None) -> None:
 
 @cli.command()
 @click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=DEMO_OUT_DIR,
+    show_default=True,
+    help="Output folder.",
 )
 @overwrite_option
 @quiet_option
@@ -430,7 +553,7 @@ def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
         )
     config = StockConfig(
         landcover=SAMPLE_LANDCOVER,
-        densities="china-clcd",
+        densities=SAMPLE_DENSITIES,
         out_dir=out_dir,
         overwrite=overwrite,
         progress=False if quiet else None,

@@ -7,6 +7,11 @@ expected and how to fix it. Kernels never raise these: they count, and drivers e
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+from types import FrameType
+
 
 class GeoCarbonError(Exception):
     """Root of every error geocarbon raises on purpose (shown without a traceback by the CLI)."""
@@ -55,7 +60,7 @@ class RegionError(GeoCarbonError, ValueError):
 
 
 class ConfigError(GeoCarbonError, ValueError):
-    """Run options that do not fit together (dates and years, valuation years)."""
+    """A run option out of its range or choices, or options that do not fit together."""
 
 
 class OutputWriteError(GeoCarbonError, OSError):
@@ -63,8 +68,87 @@ class OutputWriteError(GeoCarbonError, OSError):
 
 
 class GeoCarbonWarning(UserWarning):
-    """Root of every warning geocarbon gives, so users can filter them as one family."""
+    """Root of every warning geocarbon gives, so users can filter them as one family.
+
+    ``warnings.filterwarnings("ignore", category=geocarbon.errors.RegionWarning)`` silences one
+    kind; ``-W error::geocarbon.errors.GeoCarbonWarning`` makes all of them errors.
+    """
 
 
-class NodataClassWarning(GeoCarbonWarning):
+class RegionWarning(GeoCarbonWarning):
+    """Regions used with a repair or a caveat: ids with spaces, empty names, points and lines
+    dropped, invalid geometries repaired, parts beyond the raster, table rows matching no region."""
+
+
+class OverlapWarning(RegionWarning):
+    """Regions share pixels: each counts its own share, so region sums exceed the raster total."""
+
+
+class EmptyRegionWarning(RegionWarning):
+    """Regions that cover no pixel of the land cover (listed with zero area)."""
+
+
+class EncodingGuessWarning(GeoCarbonWarning):
+    """A density table or a regions file declares no encoding and was read as GB18030 (GBK)."""
+
+
+class NodataWarning(GeoCarbonWarning):
+    """A raster's nodata value cannot be used as declared (the dtype cannot hold it)."""
+
+
+class NodataClassWarning(NodataWarning):
     """A raster's nodata value is also a class of the density table: that class is excluded."""
+
+
+class AreaMethodWarning(GeoCarbonWarning):
+    """Pixel areas are corrected by the CRS's areal scale factor (the CRS is not equal-area)."""
+
+
+class ResamplingWarning(GeoCarbonWarning):
+    """A land-cover date is resampled (nearest neighbour) onto another date's grid."""
+
+
+class WideTableWarning(GeoCarbonWarning):
+    """A table has more columns than a format allows; the wide part is left to another output."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[GeoCarbonWarning]) -> None:
+    """Give ``message`` as a ``category`` warning attributed to the caller's line.
+
+    The caller is the frame that called into geocarbon: the one just outside the outermost
+    geocarbon frame on this thread's stack, whatever the call depth inside the package (and past
+    library frames between geocarbon frames, such as a pandas ``map`` calling back). Filters,
+    ``once`` registries and ``catch_warnings(record=True)`` see that file and line.
+    """
+    frame = _caller_frame(sys._getframe(1))
+    if frame is None:
+        warnings.warn(message, category, stacklevel=2)
+        return
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__", "<string>"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals,
+    )
+
+
+def _caller_frame(frame: FrameType | None) -> FrameType | None:
+    """The frame that called the outermost geocarbon frame above ``frame`` (None if none did)."""
+    caller = None
+    while frame is not None:
+        if _in_package(frame.f_code.co_filename):
+            caller = frame.f_back
+        frame = frame.f_back
+    return caller
+
+
+def _in_package(filename: str) -> bool:
+    # "<frozen importlib._bootstrap>", "<string>", "<stdin>": never ours.
+    return not filename.startswith("<") and os.path.abspath(filename).startswith(_PACKAGE_DIR)

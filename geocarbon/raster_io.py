@@ -28,7 +28,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from geocarbon.blocks import Block
-from geocarbon.errors import InputFileError, RasterFormatError
+from geocarbon.errors import InputFileError, NodataWarning, RasterFormatError, warn
 from geocarbon.grid import GridSpec, check_georeferenced
 
 
@@ -294,12 +294,11 @@ def _usable_nodata(nodata: float | None, dtype: np.dtype, *, label: str, fix: st
     """``nodata`` as a code of ``dtype``; a value the dtype cannot hold is ignored with a warning."""
     code = _representable_nodata(nodata, dtype)
     if nodata is not None and code is None:
-        warnings.warn(
+        warn(
             f"Land cover {label!r} declares nodata {nodata}, which its {dtype.name} codes cannot "
             "hold, so no pixel is nodata. If a value marks no data, declare it "
             f"({fix}, or nodata=VALUE).",
-            UserWarning,
-            stacklevel=4,
+            NodataWarning,
         )
     return code
 

@@ -33,7 +33,6 @@ import csv
 import io
 import math
 import re
-import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,7 +42,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.errors import GeoCarbonWarning, InputFileError, SchemeError, TableSchemaError
+from geocarbon.errors import (  # EncodingGuessWarning stays importable from here
+    EncodingGuessWarning,
+    InputFileError,
+    SchemeError,
+    TableSchemaError,
+    warn,
+)
 from geocarbon.schemes import get_scheme
 from geocarbon.units import LEVELS, POOLS
 
@@ -64,10 +69,6 @@ UINT64_MAX = int(np.iinfo(np.uint64).max)
 _CODE = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _GROUPED_DIGITS = re.compile(r"[0-9][,\s'’][0-9]")
-
-
-class EncodingGuessWarning(GeoCarbonWarning):
-    """A density table was not UTF-8 and was read as GB18030; its names may be wrong if not."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,7 +154,7 @@ def load_density_table(spec: str | Path, *, encoding: str | None = None) -> Carb
         with resources.as_file(
             resources.files("geocarbon") / "data" / "densities" / filename
         ) as path:
-            table = _read_csv(path, "utf-8", stacklevel=3)
+            table = _read_csv(path, "utf-8")
         return CarbonTable(
             spec.lower(), table.codes, table.names, table.density_mg_per_ha, scheme, table.regional
         )
@@ -168,20 +169,20 @@ def load_density_table(spec: str | Path, *, encoding: str | None = None) -> Carb
             f"Density table {str(path)!r} does not exist. Give a CSV path or a built-in table "
             f"({', '.join(BUILTIN_TABLES)})."
         )
-    return _read_csv(path, encoding, stacklevel=3)
+    return _read_csv(path, encoding)
 
 
 def read_density_csv(path: str | Path, *, encoding: str | None = None) -> CarbonTable:
     """Read one CSV in either accepted shape (see the module docstring and ``load_density_table``)."""
-    return _read_csv(Path(path), encoding, stacklevel=3)
+    return _read_csv(Path(path), encoding)
 
 
-def _read_csv(path: Path, encoding: str | None, *, stacklevel: int) -> CarbonTable:
+def _read_csv(path: Path, encoding: str | None) -> CarbonTable:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputFileError(f"Density table {str(path)!r} cannot be read: {exc}.") from exc
-    rows = _split_rows(path, _decode(path, data, encoding, stacklevel=stacklevel + 1))
+    rows = _split_rows(path, _decode(path, data, encoding))
     if set(LONG_REQUIRED) <= set(rows.columns):
         parse = _read_long
     elif "lucode" in rows.columns or any(column.startswith("c_") for column in rows.columns):
@@ -219,7 +220,7 @@ def _read_csv(path: Path, encoding: str | None, *, stacklevel: int) -> CarbonTab
     )
 
 
-def _decode(path: Path, data: bytes, encoding: str | None, *, stacklevel: int) -> str:
+def _decode(path: Path, data: bytes, encoding: str | None) -> str:
     """The file's text: see the module docstring for what is read and what is refused."""
     kind = _binary_kind(data)
     if kind:
@@ -249,12 +250,10 @@ def _decode(path: Path, data: bytes, encoding: str | None, *, stacklevel: int) -
                 f"Density table {str(path)!r} is neither UTF-8 ({where} is not) nor GB18030 text. "
                 f"Give its encoding (encoding='cp1252', --encoding cp1252, ...), or {SAVE_AS_CSV}."
             ) from None
-    warnings.warn(
-        EncodingGuessWarning(
-            f"Density table {str(path)!r} is not UTF-8 ({where}); read it as GB18030 (GBK). If its "
-            f"class names look wrong, give its encoding (--encoding), or {SAVE_AS_CSV}."
-        ),
-        stacklevel=stacklevel,
+    warn(
+        f"Density table {str(path)!r} is not UTF-8 ({where}); read it as GB18030 (GBK). If its "
+        f"class names look wrong, give its encoding (--encoding), or {SAVE_AS_CSV}.",
+        EncodingGuessWarning,
     )
     return text
 

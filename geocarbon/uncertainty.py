@@ -21,10 +21,17 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import betaincinv
 
-from geocarbon.choices import CORRELATIONS, DISTRIBUTIONS
-from geocarbon.errors import ConfigError
+from geocarbon.config import (
+    DEFAULT_CORRELATION,
+    DEFAULT_DISTRIBUTION,
+    DEFAULT_DRAWS,
+    DEFAULT_SEED,
+    check_correlation,
+    check_distribution,
+    check_draws,
+    check_whole,
+)
 
-DEFAULT_DRAWS = 1000
 PERCENTILES = (5.0, 50.0, 95.0)
 
 
@@ -33,21 +40,15 @@ class MonteCarlo:
     """How to draw densities: count, seed, distribution and correlation."""
 
     draws: int = DEFAULT_DRAWS
-    seed: int = 0
-    distribution: str = "triangular"
-    correlation: str = "independent"
+    seed: int = DEFAULT_SEED
+    distribution: str = DEFAULT_DISTRIBUTION
+    correlation: str = DEFAULT_CORRELATION
 
     def __post_init__(self) -> None:
-        if self.distribution not in DISTRIBUTIONS:
-            raise ConfigError(
-                f"distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}"
-            )
-        if self.correlation not in CORRELATIONS:
-            raise ConfigError(
-                f"correlation must be one of {CORRELATIONS}, got {self.correlation!r}"
-            )
-        if self.draws < 1:
-            raise ConfigError(f"draws must be at least 1, got {self.draws}")
+        check_distribution(self.distribution)
+        check_correlation(self.correlation)
+        check_draws(self.draws)
+        check_whole("seed", self.seed, minimum=0)
 
     def quantiles(self, n_classes: int, n_pools: int) -> NDArray[np.float64]:
         """(draws, classes, pools) uniform quantiles, seeded, shared by every region."""

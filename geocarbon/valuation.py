@@ -16,6 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from geocarbon.config import (
+    DEFAULT_DISCOUNT_RATE_PCT,
+    DEFAULT_PRICE_CHANGE_PCT,
+    check_rate_pct,
+    option_label,
+)
 from geocarbon.errors import ConfigError
 
 
@@ -24,15 +30,21 @@ class Valuation:
     """Price (currency per Mg C), discount rate (% per year) and price change (% per year)."""
 
     price_per_mg: float
-    discount_rate_pct: float = 0.0
-    price_change_pct: float = 0.0
+    discount_rate_pct: float = DEFAULT_DISCOUNT_RATE_PCT
+    price_change_pct: float = DEFAULT_PRICE_CHANGE_PCT
 
     def __post_init__(self) -> None:
-        if self.discount_rate_pct <= -100.0 or self.price_change_pct <= -100.0:
+        price = self.price_per_mg
+        if (
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or not math.isfinite(price)
+        ):
             raise ConfigError(
-                "--discount-rate and --price-change must be above -100 % "
-                f"(got {self.discount_rate_pct} % and {self.price_change_pct} %)"
+                f"{option_label('price_per_mg')} got {price!r}; give a price per Mg C."
             )
+        check_rate_pct("discount_rate_pct", self.discount_rate_pct)
+        check_rate_pct("price_change_pct", self.price_change_pct)
 
     def constant(self, year_start: int, year_end: int) -> float:
         """NPV per Mg C of change over the period (multiply a change in Mg C by it)."""

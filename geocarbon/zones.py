@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import codecs
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,15 @@ from numpy.typing import NDArray
 
 from geocarbon import kernels
 from geocarbon.blocks import Block
-from geocarbon.choices import COVERAGE_MODES
-from geocarbon.errors import InputFileError, RegionError
+from geocarbon.config import DEFAULT_COVERAGE, check_coverage
+from geocarbon.errors import (
+    EncodingGuessWarning,
+    InputFileError,
+    OverlapWarning,
+    RegionError,
+    RegionWarning,
+    warn,
+)
 from geocarbon.grid import GridSpec
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -310,12 +316,11 @@ def _id_values(series: pd.Series, field: str, features: _FeatureNames) -> pd.Ser
         )
     padded = np.flatnonzero((text != text.str.strip()).to_numpy())
     if len(padded):
-        warnings.warn(
+        warn(
             f"Regions {features.label}: id(s) {', '.join(repr(t) for t in text.iloc[padded][:10])} "
             f"of field {field!r} start or end with spaces; they are kept as written, so a density "
             "table's region_id (spaces stripped) will not match them. Strip them to match.",
-            UserWarning,
-            stacklevel=4,
+            RegionWarning,
         )
     return ids
 
@@ -329,11 +334,10 @@ def _names(
     values = frame[name_field].tolist()
     null = [p for p, value in enumerate(values) if _is_null(value)]
     if null:
-        warnings.warn(
+        warn(
             f"Regions {features.label}: field {name_field!r} is empty for "
             f"{features.describe(null)}; their id is used as the name.",
-            UserWarning,
-            stacklevel=4,
+            RegionWarning,
         )
     return [
         id_text(ids.iloc[p]) if _is_null(value) else id_text(value)
@@ -341,10 +345,11 @@ def _names(
     ]
 
 
-def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "centre") -> ZoneIndex:
+def build_zone_index(
+    regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = DEFAULT_COVERAGE
+) -> ZoneIndex:
     """Reproject ``regions`` to ``grid``'s CRS and sort them into non-conflicting layers."""
-    if mode not in COVERAGE_MODES:
-        raise ValueError(f"coverage must be one of {COVERAGE_MODES}, got {mode!r}")
+    check_coverage(mode)
     if mode == "exact" and grid.is_rotated:
         raise RegionError(
             "Exact coverage needs a north-up grid, and this land cover's geotransform is rotated. "
@@ -367,11 +372,10 @@ def build_zone_index(regions: gpd.GeoDataFrame, grid: GridSpec, mode: str = "cen
     overlaps = tuple((ids[a], ids[b]) for a, b in overlapping)
     if overlaps:
         pairs = ", ".join(f"{a}/{b}" for a, b in overlaps[:10])
-        warnings.warn(
+        warn(
             f"{len(overlaps)} pair(s) of regions overlap ({pairs}{', ...' if len(overlaps) > 10 else ''}): "
             "they share pixels; each counts its own share, so region sums exceed the raster total.",
-            UserWarning,
-            stacklevel=2,
+            OverlapWarning,
         )
     layer_of = _colour(len(ids), conflicts)
     layer_spans = tuple(
@@ -526,12 +530,11 @@ def _decode_latin1(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     if codec is None or all(b.isascii() for b in raw):
         return frame
     if codec == "gb18030":
-        warnings.warn(
+        warn(
             f"Regions file {str(path)!r} declares no encoding (no .cpg file) and its text is not "
             "UTF-8; it was read as GB18030 (GBK), the usual encoding of Chinese Shapefiles. To "
             f"silence this, give --encoding GBK or add {path.with_suffix('.cpg').name} holding GBK.",
-            UserWarning,
-            stacklevel=4,
+            EncodingGuessWarning,
         )
     decoded = frame.copy()
     for column in texts:
@@ -589,21 +592,19 @@ def _polygonal_geometries(geometry: gpd.GeoSeries, features: _FeatureNames) -> g
                 f"Regions {features.label} must be polygons: {listing} without any polygon; "
                 "remove those features or give them their polygons."
             )
-        warnings.warn(
+        warn(
             f"Regions {features.label}: only the polygons of {features.describe(mixed)} "
             f"({', '.join(sorted({values[p].geom_type for p in mixed}))}) are used; their points "
             "and lines cover no area.",
-            UserWarning,
-            stacklevel=4,
+            RegionWarning,
         )
         values[mixed] = parts
     invalid = np.flatnonzero(~shapely.is_valid(values))
     if len(invalid):
-        warnings.warn(
+        warn(
             f"Regions {features.label}: invalid geometries of {features.describe(invalid)} "
             "were repaired (shapely.make_valid).",
-            UserWarning,
-            stacklevel=4,
+            RegionWarning,
         )
         values[invalid] = [_polygonal_part(g) for g in shapely.make_valid(values[invalid])]
     return gpd.GeoSeries(values, index=geometry.index, crs=geometry.crs)
@@ -630,12 +631,11 @@ def _onto_raster_longitudes(
     partly = np.flatnonzero((share_out > 1e-6) & (inside > 0))
     if len(partly):
         listing = ", ".join(f"{ids[r]} ({100 * share_out[r]:.2g} %)" for r in partly[:10])
-        warnings.warn(
+        warn(
             f"{len(partly)} region(s) reach beyond the land cover's extent ({listing}"
             f"{', ...' if len(partly) > 10 else ''} of their area outside, in degrees squared): "
             "only their part inside the raster is counted.",
-            UserWarning,
-            stacklevel=3,
+            RegionWarning,
         )
     return moved
 

@@ -258,10 +258,14 @@ def test_map_and_figures_commands(capsys, tmp_path, sample):
     assert "Total stock (Tg C)" in (out / "map.html").read_text(encoding="utf-8")
     code, stdout, err = run(capsys, "map", str(out), "--out", str(tmp_path / "again.html"))
     assert code == 0 and "again.html" in stdout
+    code, stdout, err = run(capsys, "map", str(out), "-o", str(tmp_path / "quiet.html"), "-q")
+    assert code == 0 and stdout == "" and (tmp_path / "quiet.html").is_file()
     code, stdout, err = run(capsys, "figures", str(out))
     assert code == 0 and "stock_by_pool.png" in stdout and "stock_by_pool.svg" in stdout
+    code, stdout, err = run(capsys, "figures", str(out), "-o", str(tmp_path / "figs"), "-q")
+    assert code == 0 and stdout == "" and (tmp_path / "figs" / "stock_by_pool.svg").is_file()
     code, _, err = run(capsys, "figures", str(tmp_path / "empty"))
-    assert code == 1 and "regions.csv" in err
+    assert code == 1 and str(tmp_path / "empty") in err and "Traceback" not in err
 
 
 def test_change_valuation_out_of_range_is_one_line_error(capsys, tmp_path, sample):
