@@ -487,8 +487,9 @@ class RunOutputs:
         return {str(raster.value("period")): raster for raster in found}
 
     @property
-    def regions_layer(self) -> Path | None:
-        return self.path("regions.gpkg")
+    def regions_layer(self) -> FoundFile | None:
+        """The regions with their statistics (GeoPackage; its layer is ``entry.layer``)."""
+        return next(iter(self.matching("regions.gpkg")), None)
 
     @property
     def landcover(self) -> str | None:

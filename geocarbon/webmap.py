@@ -13,7 +13,6 @@ geometry, colours and numbers only; every text travels as JSON data in :class:`P
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import uuid
@@ -119,45 +118,40 @@ class MapInputs:
 
 
 def load_results(folder: Path) -> MapInputs:
-    """Read what a stock, zonal or change run wrote into ``folder``."""
-    if not folder.is_dir():
-        raise InputFileError(f"Results folder {str(folder)!r} does not exist.")
-    regions = gpd.read_file(folder / "regions.gpkg") if (folder / "regions.gpkg").exists() else None
+    """Read what a stock, zonal or change run wrote into ``folder``: the files the output spec
+    finds there (:func:`geocarbon.outputs_spec.find_outputs`), so a stale file is never drawn."""
+    from geocarbon.outputs_spec import find_outputs
+
+    outputs = find_outputs(folder)
+    layer = outputs.regions_layer
+    regions = None if layer is None else gpd.read_file(layer.path, layer=layer.entry.layer)
+    transitions_csv = outputs.path("transitions.csv")
     transitions = (
-        restore_formulas(pd.read_csv(folder / "transitions.csv", dtype={"region_id": str}))
-        if (folder / "transitions.csv").exists()
+        restore_formulas(pd.read_csv(transitions_csv, dtype={"region_id": str}))
+        if transitions_csv is not None
         else None
     )
-    rasters = [
-        ("Carbon density", p, False, "Mg C/ha")
-        for p in sorted(folder.glob("density_total_mg_per_ha.tif"))
-    ]
+    density = outputs.density_raster
+    rasters = [] if density is None else [("Carbon density", density.path, False, density.units)]
     rasters += [
-        (f"Density change {p.name.split('_')[1]}", p, True, "Mg C/ha")
-        for p in sorted(folder.glob("change_*_total_mg_per_ha.tif"))
+        (f"Density change {period}", raster.path, True, raster.units)
+        for period, raster in outputs.change_rasters.items()
     ]
-    summary = _summary(folder)
-    landcover = summary.get("landcover") or (summary.get("landcovers") or [None])[-1]
     if regions is None and not rasters:
         raise InputFileError(
-            f"{str(folder)!r} holds no regions.gpkg and no density or change rasters; run geocarbon "
-            "stock, zonal or change into it first."
+            f"{str(folder)!r} holds no regions.gpkg and no density or change rasters of its "
+            f"{outputs.run} run; run geocarbon zonal, or stock or change with rasters, into it."
         )
+    landcover = outputs.landcover
+    scheme = outputs.summary.get("scheme")
     return MapInputs(
         regions,
         transitions,
         tuple(rasters),
         Path(landcover) if landcover and Path(landcover).exists() else None,
-        summary.get("scheme"),
+        scheme if isinstance(scheme, str) else None,
         f"geocarbon: {folder.resolve().name}",
     )
-
-
-def _summary(folder: Path) -> dict[str, Any]:
-    for name in ("change_summary.json", "zonal_summary.json", "stock_summary.json"):
-        if (folder / name).exists():
-            return dict(json.loads((folder / name).read_text(encoding="utf-8")))
-    return {}
 
 
 def build_map(

@@ -29,6 +29,7 @@ from geocarbon.change_pipeline import stock_change
 from geocarbon.cli import main
 from geocarbon.errors import InputFileError, OutputExistsError
 from geocarbon.overlays import mercator_overlay
+from geocarbon.staging import MANIFEST_NAME, read_manifest
 from geocarbon.tables import CarbonTable
 from geocarbon.webassets import default_assets_dir, localize, required_packages, script_json
 from geocarbon.webmap import empty_map_html, write_map
@@ -134,11 +135,18 @@ def hostile_results(tmp_path_factory) -> Path:
         class_names=HOSTILE_CLASSES,
         out_name=HOSTILE_FOLDER,
     )
-    shutil.copy(
-        out / "change_2000-2020_total_mg_per_ha.tif",
-        out / f"change_{HOSTILE_PERIOD}_total_mg_per_ha.tif",
-    )
+    hostile = out / f"change_{HOSTILE_PERIOD}_total_mg_per_ha.tif"
+    shutil.copy(out / "change_2000-2020_total_mg_per_ha.tif", hostile)
+    list_in_manifest(out, hostile)  # only the files a run's manifest lists are drawn
     return out
+
+
+def list_in_manifest(folder: Path, path: Path) -> None:
+    """Record ``path`` in ``folder``'s manifest as a file its run wrote."""
+    manifest = read_manifest(folder)
+    assert manifest is not None
+    manifest["files"].append({"name": path.name, "bytes": path.stat().st_size})
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def hostile_texts() -> list[str]:
@@ -196,8 +204,50 @@ def test_offline_without_assets_says_how_to_fetch(results, tmp_path):
 
 
 def test_map_of_nothing_is_a_clear_error(tmp_path):
-    with pytest.raises(InputFileError, match="no regions.gpkg"):
+    with pytest.raises(InputFileError, match="holds no geocarbon run"):
         write_map(tmp_path, tmp_path / "map.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_raster_not_in_the_manifest_is_not_drawn(results, tmp_path):
+    """A raster an earlier run left (not listed in the folder's manifest) is not drawn; without
+    a manifest (an older geocarbon's folder) the summary's periods decide, with the same result."""
+    folder = tmp_path / "results"
+    shutil.copytree(results, folder)
+    stale = folder / "change_1990-2000_total_mg_per_ha.tif"
+    shutil.copy(folder / "change_2000-2020_total_mg_per_ha.tif", stale)
+    for manifest in (True, False):
+        if not manifest:
+            (folder / MANIFEST_NAME).unlink()
+        out = tmp_path / f"manifest-{manifest}" / "map.html"
+        page = write_map(folder, out).read_text(encoding="utf-8")
+        assert script_json("Density change 2000-2020 (Mg C/ha)") in page
+        assert "1990-2000" not in page
+        overlays = sorted(p.name for p in (out.parent / "map_files").iterdir())
+        assert overlays == ["classes_lc_2020.png", "overlay_change_2000-2020_total_mg_per_ha.png"]
+
+
+def test_a_run_with_nothing_to_map_is_named(tmp_path):
+    """A change run without regions or rasters: its tables alone make no map."""
+    rows = np.ones((4, 4), np.uint8)
+    out = tmp_path / "change"
+    stock_change(
+        [rows, rows + 1],
+        [2000, 2020],
+        table(("Crop", "Forest", "Grass")),
+        transform=TRANSFORM,
+        crs="EPSG:4326",
+        nodata=0,
+        out_dir=out,
+        write_rasters=False,
+        progress=False,
+        monte_carlo=None,
+    )
+    with pytest.raises(InputFileError) as raised:
+        write_map(out, tmp_path / "map.html")
+    message = str(raised.value)
+    assert str(out) in message and "change run" in message and "\n" not in message
+    assert not (tmp_path / "map.html").exists() and not (tmp_path / "map_files").exists()
 
 
 def test_overlay_puts_a_known_pixel_at_its_lat_lon(tmp_path):
@@ -449,11 +499,11 @@ def test_files_folder_is_replaced_only_when_asked_and_only_if_a_map_wrote_it(res
 def test_unreadable_raster_is_named_and_the_failed_map_leaves_nothing(results, tmp_path):
     broken = tmp_path / "results"
     shutil.copytree(results, broken)
-    raster = broken / "change_2999-3000_total_mg_per_ha.tif"  # read after the good one
-    data = (results / "change_2000-2020_total_mg_per_ha.tif").read_bytes()
+    raster = broken / "change_2000-2020_total_mg_per_ha.tif"  # read after the regions
+    data = raster.read_bytes()
     raster.write_bytes(data[: len(data) // 2])
     maps = tmp_path / "maps"
-    with pytest.raises(InputFileError, match="change_2999-3000_total_mg_per_ha.tif"):
+    with pytest.raises(InputFileError, match="change_2000-2020_total_mg_per_ha.tif"):
         write_map(broken, maps / "map.html")
     assert list(maps.iterdir()) == []  # no page, no files folder, no staged leftovers
 
