@@ -80,6 +80,7 @@ memory_option = click.option(
 threads_option = click.option(
     "--threads",
     type=ThreadsType(),
+    metavar=ThreadsType.name,
     default=default_threads(),
     show_default=True,
     help=f"Worker threads: a number, or '{ALL_THREADS}' for one per CPU.",
