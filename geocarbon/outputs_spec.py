@@ -6,7 +6,7 @@ tag, exactly as written), the carbon bands a ``{pool}``/``{band}`` placeholder s
 columns (keys of a JSON document) every run writes, and the run options the file depends on.
 
 Writers ask :func:`stock_outputs`, :func:`zonal_outputs` and :func:`change_outputs` for the paths
-of a run and :func:`raster_bands` / :func:`raster_groups` for their band descriptions; readers
+of a run and :func:`raster_bands` for their band descriptions; readers
 (``geocarbon map``, ``geocarbon figures``, tests) ask :func:`find_outputs` which run wrote a folder
 and which of its declared files are there. Nothing here globs names: a folder's manifest
 (``.geocarbon-manifest.json``, :mod:`geocarbon.staging`) lists what its last run wrote, so a stale
@@ -364,22 +364,15 @@ def change_outputs(
 
 
 def raster_bands(run: str, paths: Mapping[str, Path]) -> dict[Path, tuple[str, str]]:
-    """(description, units) of every raster among a run's ``paths``, in their order."""
-    return {path: band for group in raster_groups(run, paths) for path, band in group.items()}
-
-
-def raster_groups(run: str, paths: Mapping[str, Path]) -> list[dict[Path, tuple[str, str]]]:
-    """The rasters among a run's ``paths`` grouped as its pass writes them (one group per date,
-    then one per period; a stock run has one): final path -> (description, units)."""
-    groups: dict[tuple[str, ...], dict[Path, tuple[str, str]]] = {}
+    """(description, units) of every raster among a run's ``paths``, in their order (the pass's
+    band order: each date's densities, then each period's change and NPV)."""
+    bands = {}
     for path in paths.values():
         found = identify(run, path.name)
-        if found is None or found[0].kind != "raster":
-            continue
-        entry, values = found
-        group = tuple(f"{k}={values[k]}" for k in ("year", "period") if k in values)
-        groups.setdefault(group, {})[path] = (entry.describe(**values), entry.units)
-    return list(groups.values())
+        if found is not None and found[0].kind == "raster":
+            entry, values = found
+            bands[path] = (entry.describe(**values), entry.units)
+    return bands
 
 
 def identify(run: str, name: str) -> tuple[OutputFile, dict[str, str]] | None:
