@@ -104,6 +104,48 @@ def pipeline_raster_bands(paths, periods, config) -> dict[Path, tuple[str, str]]
     return {path: band for group in groups for path, band in group.items()}
 
 
+def test_the_names_are_pinned():
+    """The contract written out, so it holds once the pipelines call the spec themselves."""
+    densities = [f"density_{band}_mg_per_ha.tif" for band in ("above", "below", "dead", "soil")]
+    stock = stock_outputs(OUT, rasters=True)
+    assert list(stock) == ["summary_csv", "summary_json", "above", "below", "dead", "soil", "total"]
+    assert [path.name for path in stock.values()] == [
+        "stock_summary.csv",
+        "stock_summary.json",
+        *densities,
+        "density_total_mg_per_ha.tif",
+    ]
+    assert list(zonal_outputs(OUT, parents=True)) == [
+        "regions.gpkg",
+        "regions.csv",
+        "regions_by_class.csv",
+        "regions.parquet",
+        "parents.csv",
+        "zonal_summary.json",
+    ]
+    change = change_outputs(
+        OUT, ["2000-2020"], [2000, 2020], rasters=True, regions=True, npv=True, date_rasters=True
+    )
+    bands = ("above", "below", "dead", "soil", "total")
+    assert list(change) == [
+        "change.csv",
+        "transitions.csv",
+        "series.csv",
+        "change_summary.json",
+        "regions.gpkg",
+        "regions.parquet",
+        "regions.csv",
+        *(f"density_{year}_{band}_mg_per_ha.tif" for year in (2000, 2020) for band in bands),
+        *(f"change_2000-2020_{band}_mg_per_ha.tif" for band in bands),
+        "npv_2000-2020_per_ha.tif",
+    ]
+    assert all(path == OUT / name for name, path in change.items())
+    assert raster_bands("change", change)[OUT / "npv_2000-2020_per_ha.tif"] == (
+        "net present value of the change 2000-2020",
+        "currency/ha",
+    )
+
+
 def test_every_raster_is_declared_with_units_and_a_description():
     for run in RUNS:
         for entry in OUTPUTS[run]:
