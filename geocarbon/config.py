@@ -12,7 +12,9 @@ This module is light (no numpy, no GDAL): the CLI imports it at start-up.
 from __future__ import annotations
 
 import math
+import numbers
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -126,15 +128,16 @@ def check_correlation(value: object) -> str:
 
 
 def check_whole(name: str, value: object, *, minimum: int) -> int:
-    """``value`` as an int if it is a whole number (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        raise ConfigError(
-            f"{option_label(name)} got {value!r}; give a whole number of at least {minimum}."
-        )
-    try:
-        number = int(value) if not isinstance(value, float) or value.is_integer() else None
-    except ValueError:
-        number = None
+    """``value`` as an int if it is a whole number of at least ``minimum`` (Python or NumPy
+    integers, floats with no fraction, digits as text; never a bool)."""
+    number: int | None = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        as_float = float(value)
+        number = int(as_float) if as_float.is_integer() else None
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        number = int(value)
     if number is None or number < minimum:
         raise ConfigError(
             f"{option_label(name)} got {value!r}; give a whole number of at least {minimum}."
@@ -160,6 +163,38 @@ def check_memory_mb(value: object) -> int:
     return check_whole("memory_mb", value, minimum=MIN_MEMORY_MB)
 
 
+def check_block_shape(value: object) -> tuple[int, int]:
+    """Rows and columns of a block: two whole numbers of at least 1."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        try:
+            return (
+                check_whole("block_shape", value[0], minimum=1),
+                check_whole("block_shape", value[1], minimum=1),
+            )
+        except ConfigError:
+            pass
+    raise ConfigError(
+        f"block_shape= got {value!r}; give (rows, columns), two whole numbers of at least 1, "
+        "or leave it out to plan blocks under the memory budget (--memory-mb)."
+    )
+
+
+def check_years(values: object) -> tuple[int, ...]:
+    """The year of each land cover, as whole numbers (2016.5 or "2016.5" refused, never cut)."""
+    if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+        raise ConfigError(f"years= (--years) got {values!r}; give one year per land cover.")
+    years = []
+    for value in values:
+        try:
+            years.append(check_whole("years", value, minimum=0))
+        except ConfigError:
+            raise ConfigError(
+                f"years= (--years) got {value!r}, not a whole year; give one year per land cover, "
+                "e.g. years=[2000, 2020]."
+            ) from None
+    return tuple(years)
+
+
 def check_draws(value: object) -> int:
     """Monte Carlo draws: a whole number >= 1 (a run without draws passes none at all)."""
     return check_whole("draws", value, minimum=1)
@@ -167,7 +202,11 @@ def check_draws(value: object) -> int:
 
 def check_rate_pct(name: str, value: object) -> float:
     """An annual rate in percent: a finite number above :data:`MIN_RATE_PCT`."""
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    number = (
+        float(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else math.nan
+    )
     if not (math.isfinite(number) and number > MIN_RATE_PCT):
         raise ConfigError(
             f"{option_label(name)} got {value!r}; give a rate in percent per year above "

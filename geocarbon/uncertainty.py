@@ -47,8 +47,9 @@ class MonteCarlo:
     def __post_init__(self) -> None:
         check_distribution(self.distribution)
         check_correlation(self.correlation)
-        check_draws(self.draws)
-        check_whole("seed", self.seed, minimum=0)
+        # Whole numbers from NumPy or text are kept as Python ints.
+        object.__setattr__(self, "draws", check_draws(self.draws))
+        object.__setattr__(self, "seed", check_whole("seed", self.seed, minimum=0))
 
     def quantiles(self, n_classes: int, n_pools: int) -> NDArray[np.float64]:
         """(draws, classes, pools) uniform quantiles, seeded, shared by every region."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 from geocarbon.config import (
     DEFAULT_DISCOUNT_RATE_PCT,
@@ -35,11 +36,7 @@ class Valuation:
 
     def __post_init__(self) -> None:
         price = self.price_per_mg
-        if (
-            isinstance(price, bool)
-            or not isinstance(price, int | float)
-            or not math.isfinite(price)
-        ):
+        if isinstance(price, bool) or not isinstance(price, Real) or not math.isfinite(price):
             raise ConfigError(
                 f"{option_label('price_per_mg')} got {price!r}; give a price per Mg C."
             )

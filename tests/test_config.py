@@ -119,6 +119,11 @@ def test_help_page_shows_the_defaults(capsys):
         (config.check_memory_mb, 8, ["--memory-mb", "got 8", "at least 16"]),
         (config.check_memory_mb, 64.5, ["--memory-mb", "64.5"]),
         (config.check_draws, 0, ["draws=", "--draws", "at least 1"]),
+        (config.check_block_shape, (0, 5), ["block_shape=", "(0, 5)", "--memory-mb"]),
+        (config.check_block_shape, (256,), ["block_shape=", "(256,)"]),
+        (config.check_years, [2000, 2016.5], ["years=", "--years", "2016.5", "whole year"]),
+        (config.check_years, ["2000", "2020.0x"], ["--years", "'2020.0x'"]),
+        (config.check_years, 2000, ["--years", "one year per land cover"]),
     ],
 )
 def test_bad_choices_are_one_line_config_errors(check, value, words):
@@ -135,6 +140,11 @@ def test_good_choices_pass_through():
     assert config.check_threads(3) == config.check_threads("3") == 3
     assert config.check_memory_mb(16) == 16
     assert config.check_rate_pct("discount_rate_pct", 5) == 5.0
+    assert config.check_block_shape([256, 512]) == (256, 512)
+    assert Valuation(np.int64(43), np.float32(5.0)).constant(2000, 2001) == pytest.approx(43.0)
+    assert MonteCarlo(np.int64(10), np.int64(3)) == MonteCarlo(10, 3)
+    assert type(MonteCarlo(np.int64(10)).draws) is int
+    assert config.check_years(["2000", 2020, np.int64(2030), 2040.0]) == (2000, 2020, 2030, 2040)
 
 
 def test_library_entry_points_raise_config_errors_naming_the_option():
