@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import rasterio
-from numpy.typing import NDArray
 
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
-from geocarbon.blocks import Block
 from geocarbon.change import (
     Accounts,
     Period,
@@ -28,6 +25,7 @@ from geocarbon.change import (
     stock_uncertainty,
     transitions_table,
 )
+from geocarbon.engine import Histogram, PassPlan, RasterMaps
 from geocarbon.errors import ConfigError
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
@@ -35,35 +33,29 @@ from geocarbon.pipeline import (
     GDAL_CACHE_MB,
     RunOptions,
     check_unknown,
+    pass_with_rasters,
     prepare_table,
     warn_nodata_classes,
 )
 from geocarbon.raster_io import (
     LandCoverSource,
-    WindowReader,
     as_source,
     landcover_from_array,
     open_landcover,
 )
 from geocarbon.staging import OutputFolder, StagedOutputs
-from geocarbon.stocks import DatesBlockResult, Histogram, process_dates_block
-from geocarbon.streaming import StreamOptions, run_blocks
 from geocarbon.tables import CarbonTable
 from geocarbon.uncertainty import MonteCarlo
 from geocarbon.units import POOLS
 from geocarbon.valuation import Valuation
 from geocarbon.writers import (
-    RasterSetWriter,
-    cogs_from_chunks,
-    scratch_compressed,
-    to_cogs,
     write_csv,
     write_geoparquet,
     write_json,
     write_vector,
 )
 from geocarbon.zonal import UNASSIGNED_ID, regions_with_statistics
-from geocarbon.zones import ZoneIndex, block_zones, build_zone_index, read_regions
+from geocarbon.zones import ZoneIndex, build_zone_index, read_regions
 
 ALL_ID = "all"
 CHANGE_BANDS = (*POOLS, "total")
@@ -184,43 +176,21 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
     options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
-    groups = _raster_groups(paths, periods, config) if paths and config.write_rasters else []
-    plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(groups))
+    bands = _raster_bands(paths, periods, config) if paths and config.write_rasters else {}
+    plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(bands))
     with output as staged:
-        if config.dask:
-            # Workers write tiled chunks into a scratch folder; the client makes the COGs.
-            bands = {final: label for group in groups for final, label in group.items()}
-            dates, pairs, chunk_files = _dask_dates(
-                plan,
-                options,
-                config.dask,
-                staged.scratch_folder(paths["change_summary.json"]) if bands else None,
-                tuple(bands.values()),
-            )
-            check_unknown(list(zip(dates, lookups, sources, strict=True)), table, config.unknown)
-            if bands:
-                cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
-        else:
-            n_bands = sum(len(group) for group in groups)
-            compressed = config.out_dir is not None and scratch_compressed(
-                config.out_dir, grid.n_pixels, n_bands
-            )
-            writers = [
-                RasterSetWriter(
-                    staged, grid, group, block_shape=options.block_shape, compressed=compressed
-                )
-                for group in groups
-            ]
-            try:
-                dates, pairs = _stream_dates(plan, options, writers)
-                check_unknown(
-                    list(zip(dates, lookups, sources, strict=True)), table, config.unknown
-                )
-                finished = [pair for writer in writers for pair in writer.finish()]
-                to_cogs(finished, threads=config.threads)
-            finally:
-                for writer in writers:
-                    writer.close()
+        totals = pass_with_rasters(
+            plan,
+            options,
+            staged,
+            bands,
+            dask=config.dask,
+            threads=config.threads,
+            check=lambda totals: check_unknown(
+                list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown
+            ),
+        )
+        dates, pairs = totals.dates, totals.pairs
         result = _accounts_result(
             config,
             table,
@@ -332,90 +302,31 @@ def _zone_index(
     return build_zone_index(regions, grid, config.coverage), regions
 
 
-def _raster_groups(
+def _raster_bands(
     paths: dict[str, Path], periods: list[Period], config: ChangeConfig
-) -> list[dict[Path, tuple[str, str]]]:
-    """The rasters a run writes, grouped as the pass maps them: each date's densities (if
-    asked), then each period's change (and NPV); each maps a final path to (description, units)."""
-    groups = []
+) -> dict[Path, tuple[str, str]]:
+    """The rasters a run writes, in the pass's band order (see :class:`RasterMaps`): each date's
+    densities (if asked), then each period's change (and NPV); final path -> (description, units)."""
+    bands = {}
     if config.date_rasters:
         for year in config.years:
-            groups.append(
-                {
-                    paths[f"density_{year}_{band}_mg_per_ha.tif"]: (
-                        f"carbon density {year}, {band}",
-                        "Mg C/ha",
-                    )
-                    for band in CHANGE_BANDS
-                }
-            )
+            for band in CHANGE_BANDS:
+                bands[paths[f"density_{year}_{band}_mg_per_ha.tif"]] = (
+                    f"carbon density {year}, {band}",
+                    "Mg C/ha",
+                )
     for period in periods:
-        bands = {
-            paths[f"change_{period.label}_{band}_mg_per_ha.tif"]: (
+        for band in CHANGE_BANDS:
+            bands[paths[f"change_{period.label}_{band}_mg_per_ha.tif"]] = (
                 f"carbon density change {period.label}, {band}",
                 "Mg C/ha",
             )
-            for band in CHANGE_BANDS
-        }
         if config.valuation is not None:
             bands[paths[f"npv_{period.label}_per_ha.tif"]] = (
                 f"net present value of the change {period.label}",
                 "currency/ha",
             )
-        groups.append(bands)
-    return groups
-
-
-@dataclass(frozen=True, eq=False)
-class DatesPlan:
-    """Everything one block of a change pass needs, picklable, so threads and Dask workers share
-    it: the dates, their lookups, the pixel areas, the periods' date pairs, the zones, and (when
-    rasters are written) the densities and the periods' valuation constants."""
-
-    sources: tuple[LandCoverSource, ...]
-    lookups: tuple[ClassLookup, ...]
-    area: PixelArea
-    pairs: tuple[tuple[int, int], ...]
-    index: ZoneIndex | None
-    density_by_bin: NDArray[np.float32] | None
-    date_density: bool
-    constants: tuple[float | None, ...]
-
-    def empty(self) -> tuple[list[Histogram], list[Histogram]]:
-        """Zeroed per-date and per-period histograms."""
-        n_rows = 1 if self.index is None else self.index.n_rows
-        n_bins = self.lookups[0].n_bins
-        dates = [Histogram.empty(lookup, n_rows) for lookup in self.lookups]
-        return dates, [Histogram.zeros(n_rows, n_bins * n_bins) for _ in self.pairs]
-
-    def run(
-        self, readers: list[WindowReader], block: Block, *, map_density: bool = True
-    ) -> DatesBlockResult:
-        reads = [reader.read(block) for reader in readers]
-        grid = self.sources[0].grid
-        return process_dates_block(
-            [codes for codes, _ in reads],
-            [valid for _, valid in reads],
-            self.area.block(block),
-            list(self.lookups),
-            [source.nodata for source in self.sources],
-            list(self.pairs),
-            n_zones=1 if self.index is None else self.index.n_rows,
-            zones=None if self.index is None else block_zones(self.index, grid, block),
-            density_by_bin=self.density_by_bin if map_density else None,
-            date_density=self.date_density,
-        )
-
-    def stacks(self, result: DatesBlockResult) -> list[NDArray[np.float32]]:
-        """The block's rasters in :func:`_raster_groups` order."""
-        return [
-            *(result.density or []),
-            *(
-                # NPV per ha: the total change (Mg C/ha) times the period's valuation constant.
-                stack if constant is None else np.concatenate([stack, stack[-1:] * constant])
-                for stack, constant in zip(result.change or [], self.constants, strict=True)
-            ),
-        ]
+    return bands
 
 
 def _dates_plan(
@@ -427,113 +338,29 @@ def _dates_plan(
     table: CarbonTable,
     config: ChangeConfig,
     rasters: bool,
-) -> DatesPlan:
+) -> PassPlan:
+    """One pass over every date: the periods' transitions, and (with ``rasters``) the change of
+    every period (with its NPV) and each date's densities when asked."""
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
-    return DatesPlan(
-        tuple(sources),
-        tuple(lookups),
-        area,
-        tuple((period.start, period.end) for period in periods),
-        index,
-        density if rasters else None,
-        config.date_rasters,
-        tuple(
+    maps = RasterMaps(
+        density,
+        dates=tuple(range(len(sources))) if config.date_rasters else (),
+        pairs=tuple(range(len(periods))),
+        npv_constants=tuple(
             None
             if config.valuation is None
             else config.valuation.constant(p.year_start, p.year_end)
             for p in periods
         ),
     )
-
-
-def _stream_dates(
-    plan: DatesPlan, options: StreamOptions, writers: list[RasterSetWriter]
-) -> tuple[list[Histogram], list[Histogram]]:
-    """One pass over every date at once on threads: histograms, and the rasters written."""
-    dates, pairs = plan.empty()
-    unknown_seen = False
-    readers = [WindowReader(source) for source in plan.sources]
-
-    def work(block: Block) -> DatesBlockResult:
-        return plan.run(readers, block, map_density=not unknown_seen)
-
-    def consume(block: Block, result: DatesBlockResult) -> None:
-        nonlocal unknown_seen
-        for total, part in zip(dates + pairs, result.dates + result.pairs, strict=True):
-            total.add(part)
-        unknown_seen = unknown_seen or (
-            options.unknown_is_fatal and any(h.unknown_count_by_slot.any() for h in result.dates)
-        )
-        if result.change is None or unknown_seen:
-            return
-        for writer, stack in zip(writers, plan.stacks(result), strict=True):
-            writer.write(block, stack)
-
-    try:
-        label = f"{len(plan.sources)} dates"
-        run_blocks(plan.sources[0].grid.shape, options, work, consume, label=label)
-    finally:
-        for reader in readers:
-            reader.close()
-    return dates, pairs
-
-
-def _dask_dates(
-    plan: DatesPlan,
-    options: StreamOptions,
-    address: str,
-    folder: Path | None,
-    bands: tuple[tuple[str, str], ...],
-) -> tuple[list[Histogram], list[Histogram], list[list[Path]]]:
-    """The pass on a Dask cluster: chunk histograms added up; chunk rasters (when ``folder``)."""
-    from geocarbon.distributed import map_chunks
-
-    dates, pairs = plan.empty()
-    files: dict[int, list[Path]] = {}
-    for index, (part_dates, part_pairs, paths) in map_chunks(
-        _dates_chunk,
-        plan,
-        plan.sources[0].grid.shape,
-        options,
-        address,
-        folder=folder,
-        bands=bands,
-    ):
-        for total, part in zip(dates + pairs, part_dates + part_pairs, strict=True):
-            total.add(part)
-        files[index] = paths
-    return dates, pairs, [files[index] for index in sorted(files)]
-
-
-def _dates_chunk(
-    chunk: Block,
-    *,
-    plan: DatesPlan,
-    block_shape: tuple[int, int],
-    folder: Path | None,
-    bands: tuple[tuple[str, str], ...],
-) -> tuple[list[Histogram], list[Histogram], list[Path]]:
-    """On a worker: one chunk of every date, block by block; its rasters as tiled GeoTIFFs."""
-    from geocarbon.distributed import chunk_blocks, chunk_rasters
-
-    dates, pairs = plan.empty()
-    rasters = None
-    if folder is not None and plan.density_by_bin is not None:
-        rasters = chunk_rasters(folder, plan.sources[0].grid, chunk, bands)
-    readers = [WindowReader(source) for source in plan.sources]
-    try:
-        for block in chunk_blocks(chunk, block_shape):
-            result = plan.run(readers, block, map_density=rasters is not None)
-            for total, part in zip(dates + pairs, result.dates + result.pairs, strict=True):
-                total.add(part)
-            if rasters is not None:
-                rasters.write(block, np.concatenate(plan.stacks(result)))
-    finally:
-        for reader in readers:
-            reader.close()
-        if rasters is not None:
-            rasters.close()
-    return dates, pairs, [] if rasters is None else rasters.paths
+    return PassPlan(
+        tuple(sources),
+        tuple(lookups),
+        area,
+        zones=index,
+        pairs=tuple((period.start, period.end) for period in periods),
+        rasters=maps if rasters else None,
+    )
 
 
 @dataclass(frozen=True)

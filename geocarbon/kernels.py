@@ -48,7 +48,7 @@ def classify(
     has_nodata: bool,
     nodata_bin: int,
     unknown_bin: int,
-    out_class_index: NDArray[np.int32],
+    out_class_index: NDArray[np.integer],
     unknown_count_by_slot: NDArray[np.int64],
 ) -> None:
     """Write each pixel's histogram bin into ``out_class_index``.
@@ -75,7 +75,7 @@ def classify(
 
 @njit(cache=True, nogil=True)
 def accumulate_area(
-    bin_index: NDArray[np.int32],
+    bin_index: NDArray[np.integer],
     zone_index: NDArray[np.int32],
     pixel_area_ha: NDArray[np.float64],
     area_ha: NDArray[np.float64],
@@ -93,7 +93,7 @@ def accumulate_area(
 
 @njit(cache=True, nogil=True)
 def densities_from_bins(
-    bin_index: NDArray[np.int32],
+    bin_index: NDArray[np.integer],
     density_by_bin: NDArray[np.float32],
     out_density: NDArray[np.float32],
 ) -> None:
@@ -109,7 +109,7 @@ def densities_from_bins(
 
 @njit(cache=True, nogil=True)
 def accumulate_fractions(
-    bin_index: NDArray[np.int32],
+    bin_index: NDArray[np.integer],
     rows: NDArray[np.int64],
     cols: NDArray[np.int64],
     zones: NDArray[np.int32],
@@ -383,8 +383,8 @@ def fill_spans(
 
 @njit(cache=True, nogil=True)
 def change_from_bins(
-    bins_from: NDArray[np.int32],
-    bins_to: NDArray[np.int32],
+    bins_from: NDArray[np.integer],
+    bins_to: NDArray[np.integer],
     density_by_bin: NDArray[np.float32],
     out_change: NDArray[np.float32],
 ) -> None:
@@ -707,3 +707,67 @@ def halve_mean(stack: NDArray[np.float32]) -> NDArray[np.float32]:
                             count += 1
                 out[band, r, c] = total / count if count else np.nan
     return out
+
+
+@njit(cache=True, nogil=True)
+def accumulate_runs_sets(
+    bins: NDArray[np.integer],
+    sets: NDArray[np.int64],
+    n_bins: int,
+    row_area_ha: NDArray[np.float64],
+    row_offsets: NDArray[np.int64],
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    row_counts: NDArray[np.int64],
+) -> None:
+    """Histograms of several dates' bins at once, zones from pixel runs (see :func:`accumulate_runs`).
+
+    ``bins`` is (dates, rows, cols). Key set ``k`` is ``sets[k] = (d, -1)``: date ``d``'s bin, or
+    ``(d0, d1)``: the pair key ``bin[d0] * n_bins + bin[d1]`` (a transition). Per pixel and set only
+    an integer count, into lane ``col % LANES`` of ``row_counts`` (sets, zones, LANES, keys; zero on
+    entry and exit); each row's counts are flushed into ``area_ha[set, zone, key]`` (count x the
+    row's pixel area) and ``pixel_count`` for the zones the row touched.
+    """
+    n_sets = sets.shape[0]
+    _, rows, cols = bins.shape
+    n_keys = row_counts.shape[3]
+    touched = np.zeros(row_counts.shape[1], np.bool_)
+    for row in range(rows):
+        grid_row = row_off + row
+        col = 0
+        s = row_offsets[grid_row]
+        end = row_offsets[grid_row + 1]
+        while col < cols:
+            zone, stop, s = _next_segment(
+                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+            )
+            touched[zone] = True
+            for k in range(n_sets):
+                first = bins[sets[k, 0], row]
+                lanes = row_counts[k, zone]
+                if sets[k, 1] < 0:
+                    for c in range(col, stop):
+                        lanes[c & 3, first[c]] += 1
+                else:
+                    second = bins[sets[k, 1], row]
+                    for c in range(col, stop):
+                        lanes[c & 3, np.int64(first[c]) * n_bins + second[c]] += 1
+            col = stop
+        area = row_area_ha[row]
+        for zone in range(touched.shape[0]):
+            if touched[zone]:
+                touched[zone] = False
+                for k in range(n_sets):
+                    for lane in range(LANES):
+                        for key in range(n_keys):
+                            n = row_counts[k, zone, lane, key]
+                            if n:
+                                pixel_count[k, zone, key] += n
+                                area_ha[k, zone, key] += n * area
+                                row_counts[k, zone, lane, key] = 0

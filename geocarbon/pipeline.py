@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import lcm
 from pathlib import Path
@@ -24,6 +24,15 @@ from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.blocks import block_shape_for_budget
 from geocarbon.choices import UNKNOWN_MODES
+from geocarbon.chunk_rasters import ChunkRasters
+from geocarbon.engine import (
+    Histogram,
+    PassPlan,
+    PassTotals,
+    RasterMaps,
+    StreamOptions,
+    run_pass,
+)
 from geocarbon.errors import NodataClassWarning, UnknownClassError
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.raster_io import (
@@ -33,9 +42,7 @@ from geocarbon.raster_io import (
     undeclared_nodata_hint,
 )
 from geocarbon.schemes import schemes_containing
-from geocarbon.staging import OutputFolder
-from geocarbon.stocks import Histogram
-from geocarbon.streaming import BlockPlan, StreamOptions, stream_histogram
+from geocarbon.staging import OutputFolder, StagedOutputs
 from geocarbon.summary import (
     StockTotals,
     class_stock_table,
@@ -167,44 +174,25 @@ def _run_stock(config: StockConfig) -> StockResult:
         for name in RASTER_NAMES
         if name in paths
     }
-    options = config.stream_options(source)
+    plan = PassPlan(
+        (source,),
+        (lookup,),
+        area,
+        rasters=RasterMaps(density, dates=(0,)) if bands else None,
+    )
     with output as staged:
-        if config.dask:
-            from geocarbon.distributed import dask_pass
-
-            # Workers write tiled chunks into a scratch folder; the client makes the COGs.
-            histogram, chunk_files = dask_pass(
-                BlockPlan(source, lookup, area, None, density if bands else None),
-                options,
-                config.dask,
-                chunk_folder=staged.scratch_folder(paths["summary_json"]) if bands else None,
-                bands=tuple(bands.values()),
-            )
-            check_unknown([(histogram, lookup, source)], table, config.unknown)
-            if bands:
-                cogs_from_chunks(staged, bands, chunk_files, threads=config.threads)
-        else:
-            writer = (
-                RasterSetWriter(
-                    staged,
-                    source.grid,
-                    bands,
-                    block_shape=options.block_shape,
-                    compressed=scratch_compressed(config.out_dir, source.grid.n_pixels, len(bands)),
-                )
-                if bands
-                else None
-            )
-            try:
-                histogram = stream_histogram(
-                    source, lookup, area, options, density_by_bin=density, writer=writer
-                )
-                check_unknown([(histogram, lookup, source)], table, config.unknown)
-                if writer is not None:
-                    to_cogs(writer.finish(), threads=config.threads)
-            finally:
-                if writer is not None:
-                    writer.close()
+        totals_by_date = pass_with_rasters(
+            plan,
+            config.stream_options(source),
+            staged,
+            bands,
+            dask=config.dask,
+            threads=config.threads,
+            check=lambda totals: check_unknown(
+                [(totals.dates[0], lookup, source)], table, config.unknown
+            ),
+        )
+        histogram = totals_by_date.dates[0]
         classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
         totals = stock_totals(
             histogram.area_ha[0],
@@ -217,6 +205,50 @@ def _run_stock(config: StockConfig) -> StockResult:
         write_csv(with_total_row(classes, totals), staged.temp(paths["summary_csv"]))
         write_json(summary, staged.temp(paths["summary_json"]))
     return StockResult(classes, summary, tuple(paths.values()))
+
+
+def pass_with_rasters(
+    plan: PassPlan,
+    options: StreamOptions,
+    staged: StagedOutputs,
+    bands: dict[Path, tuple[str, str]],
+    *,
+    dask: str | None,
+    threads: int,
+    check: Callable[[PassTotals], None],
+) -> PassTotals:
+    """Run ``plan``'s pass; its raster bands (``bands``: staged COG path -> description, units,
+    in the plan's band order) become COGs once ``check`` has accepted the histograms.
+
+    On threads the bands stream into tiled intermediates (with streamed overviews); on Dask each
+    worker writes its chunks into a staged scratch folder and the client mosaics them.
+    """
+    if not bands:
+        totals = run_pass(plan, options, dask=dask).totals
+        check(totals)
+        return totals
+    if dask:
+        folder = staged.scratch_folder(next(iter(bands)))
+        sinks = ChunkRasters(folder, plan.grid, tuple(bands.values()))
+        output = run_pass(plan, options, dask=dask, chunk_sinks=sinks)
+        check(output.totals)
+        cogs_from_chunks(staged, bands, output.chunk_files, threads=threads)
+        return output.totals
+    folder = next(iter(bands)).parent
+    writer = RasterSetWriter(
+        staged,
+        plan.grid,
+        bands,
+        block_shape=options.block_shape,
+        compressed=scratch_compressed(folder, plan.grid.n_pixels, len(bands)),
+    )
+    try:
+        totals = run_pass(plan, options, sink=writer).totals
+        check(totals)
+        to_cogs(writer.finish(), threads=threads)
+    finally:
+        writer.close()
+    return totals
 
 
 def prepare_table(

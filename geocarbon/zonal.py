@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from geocarbon.engine.histogram import Histogram
 from geocarbon.lookup import ClassLookup
-from geocarbon.stocks import Histogram
 from geocarbon.tables import CarbonTable
 from geocarbon.units import LEVELS, MG_PER_TG, POOLS
 

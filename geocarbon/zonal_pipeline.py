@@ -17,11 +17,13 @@ import rasterio
 
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
+from geocarbon.engine import Histogram, PassPlan
 from geocarbon.lookup import ClassLookup, build_class_lookup
 from geocarbon.pipeline import (
     GDAL_CACHE_MB,
     RunOptions,
     check_unknown,
+    pass_with_rasters,
     prepare_table,
     warn_nodata_classes,
 )
@@ -31,8 +33,6 @@ from geocarbon.raster_io import (
     landcover_from_array,
 )
 from geocarbon.staging import OutputFolder, StagedOutputs
-from geocarbon.stocks import Histogram
-from geocarbon.streaming import BlockPlan, stream_histogram
 from geocarbon.tables import CarbonTable
 from geocarbon.writers import (
     write_csv,
@@ -126,15 +126,20 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     index = build_zone_index(regions, source.grid, config.coverage)
-    options = config.stream_options(source)
+    plan = PassPlan((source,), (lookup,), area, zones=index)
     with output as staged:
-        if config.dask:
-            from geocarbon.distributed import dask_pass
-
-            histogram, _ = dask_pass(BlockPlan(source, lookup, area, index), options, config.dask)
-        else:
-            histogram = stream_histogram(source, lookup, area, options, zones=index)
-        check_unknown([(histogram, lookup, source)], table, config.unknown)
+        totals = pass_with_rasters(
+            plan,
+            config.stream_options(source),
+            staged,
+            {},
+            dask=config.dask,
+            threads=config.threads,
+            check=lambda totals: check_unknown(
+                [(totals.dates[0], lookup, source)], table, config.unknown
+            ),
+        )
+        histogram = totals.dates[0]
         names = dict(region_ids=index.ids, region_names=index.names)
         wide = region_table(
             histogram, lookup, table, unknown_as_valid=config.unknown == "zero", **names

@@ -10,7 +10,6 @@ from hypothesis.extra import numpy as hnp
 from geocarbon import kernels
 from geocarbon.blocks import iter_blocks
 from geocarbon.lookup import build_class_lookup, density_by_bin
-from geocarbon.stocks import Histogram, process_block
 
 from reference import (
     classify_reference,
@@ -19,6 +18,7 @@ from reference import (
     histogram_reference,
     unknown_counts_reference,
 )
+from test_engine import blockwise, build
 
 DTYPES = st.sampled_from(["uint8", "int8", "int16", "uint16", "int32"])
 
@@ -76,8 +76,9 @@ def test_classify_matches_reference(case):
     lookup = build_class_lookup(table_codes, dtype=codes.dtype.name)
     bins, unknown = _classify(codes, valid, lookup, nodata)
     np.testing.assert_array_equal(bins, classify_reference(codes, valid, table_codes, nodata))
-    result = process_block(codes, valid, np.ones(codes.shape), lookup, nodata=nodata)
-    assert result.histogram.unknown_codes(lookup) == unknown_counts_reference(
+    plan, _ = build([(codes, nodata, valid)], table_codes, [], (), rasters=False)
+    totals, _ = blockwise(plan, codes.shape)
+    assert totals.dates[0].unknown_codes(plan.lookups[0]) == unknown_counts_reference(
         codes, valid, table_codes, nodata
     )
     np.testing.assert_array_equal(codes, before)  # inputs are not modified
@@ -118,48 +119,6 @@ def test_densities_from_bins_matches_indexing(case, unknown_as_zero):
     assert np.all(np.isnan(out[:, bins == lookup.nodata_bin]))
 
 
-@settings(max_examples=100, deadline=None)
-@given(landcover_cases())
-def test_blockwise_equals_whole_array(case):
-    codes, table_codes, nodata, valid, pixel_area, zones, n_zones, block_shape = case
-    lookup = build_class_lookup(table_codes, dtype=codes.dtype.name)
-    table = density_by_bin(
-        np.arange(len(table_codes) * 4, dtype=float).reshape(-1, 4), unknown_as_zero=True
-    )
-    whole = process_block(
-        codes,
-        valid,
-        pixel_area,
-        lookup,
-        nodata=nodata,
-        density_by_bin=table,
-        zone_index=zones,
-        n_zones=n_zones,
-    )
-    summed = Histogram.empty(lookup, n_zones)
-    stitched = np.full_like(whole.density, -1.0)
-    for block in iter_blocks(codes.shape, block_shape):
-        rows, cols = block.slices
-        part = process_block(
-            codes[rows, cols],
-            None if valid is None else valid[rows, cols],
-            pixel_area[rows, cols],
-            lookup,
-            nodata=nodata,
-            density_by_bin=table,
-            zone_index=zones[rows, cols],
-            n_zones=n_zones,
-        )
-        summed.add(part.histogram)
-        stitched[:, rows, cols] = part.density
-    np.testing.assert_array_equal(summed.pixel_count, whole.histogram.pixel_count)
-    np.testing.assert_allclose(summed.area_ha, whole.histogram.area_ha, rtol=1e-12)
-    np.testing.assert_array_equal(
-        summed.unknown_count_by_slot, whole.histogram.unknown_count_by_slot
-    )
-    np.testing.assert_array_equal(stitched, whole.density)
-
-
 def test_nodata_value_that_is_also_a_table_code_is_nodata():
     # Nodata wins over a table row with the same code (InVEST's future map uses nodata 0).
     codes = np.array([[0, 1], [1, 0]], np.int8)
@@ -174,8 +133,9 @@ def test_codes_beyond_a_32bit_lookup_are_counted_as_unknown():
     bins, unknown = _classify(codes, None, lookup, None)
     assert bins.tolist() == [[0, lookup.unknown_bin, lookup.unknown_bin]]
     assert unknown[-1] == 2
-    result = process_block(codes, None, np.ones(codes.shape), lookup, nodata=None)
-    assert result.histogram.unknown_codes(lookup) == {-4: 1, 70_000: 1}
+    plan, _ = build([(codes, None, None)], np.array([5, 6]), [], (), rasters=False)
+    totals, _ = blockwise(plan, (1, 2))
+    assert totals.dates[0].unknown_codes(plan.lookups[0]) == {-4: 1, 70_000: 1}
 
 
 float_stacks = hnp.arrays(

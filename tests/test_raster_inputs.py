@@ -21,6 +21,7 @@ from geocarbon import zonal_stocks
 from geocarbon.area import pixel_area
 from geocarbon.blocks import Block
 from geocarbon.cli import main
+from geocarbon.engine import PassPlan, StreamOptions, run_pass
 from geocarbon.errors import InputFileError, RasterFormatError
 from geocarbon.lookup import build_class_lookup
 from geocarbon.raster_io import (
@@ -30,7 +31,6 @@ from geocarbon.raster_io import (
     open_landcover,
     undeclared_nodata_hint,
 )
-from geocarbon.streaming import StreamOptions, stream_histogram
 from tests.conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM, write_raster
 
 LOCAL_CS = 'LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
@@ -267,7 +267,9 @@ def test_nodata_override_excludes_the_frame(raster_factory):
     def counts(source):
         lookup = build_class_lookup(table_codes, dtype=source.dtype)
         options = StreamOptions((4, 12), threads=1, progress=False, unknown_is_fatal=False)
-        histogram = stream_histogram(source, lookup, pixel_area(source.grid), options)
+        histogram = run_pass(
+            PassPlan((source,), (lookup,), pixel_area(source.grid)), options
+        ).totals.dates[0]
         return histogram.pixel_count[0], histogram.unknown_codes(lookup)
 
     assert "200 (100% of the raster's border)" in undeclared_nodata_hint(
@@ -411,7 +413,9 @@ def test_int64_codes_above_2_53_keep_their_exact_nodata(tmp_path):
     lookup = build_class_lookup(np.array([big + 2, big + 3], np.int64), dtype="int64")
     options = StreamOptions((2, 2), threads=1, progress=False, unknown_is_fatal=False)
     source = open_landcover(vrt)
-    histogram = stream_histogram(source, lookup, pixel_area(source.grid), options)
+    histogram = run_pass(
+        PassPlan((source,), (lookup,), pixel_area(source.grid)), options
+    ).totals.dates[0]
     assert histogram.pixel_count[0].tolist() == [1, 1, 1, 1]  # big+2, big+3, unknown big+4, nodata
     assert histogram.unknown_codes(lookup) == {big + 4: 1}
 

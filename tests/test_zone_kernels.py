@@ -314,68 +314,6 @@ def test_accumulate_runs_equals_classify_then_accumulate(data):
     assert unknown[7] == int(((codes == 7) & (True if valid is None else valid)).sum())
 
 
-@settings(max_examples=150)
-@given(st.data())
-def test_fused_paths_equal_the_general_path(data):
-    """accumulate_block_runs (by raw code for 8-bit rasters) == process_block on a zone raster."""
-    from geocarbon.lookup import build_class_lookup
-    from geocarbon.stocks import accumulate_block_runs, process_block
-    from geocarbon.zones import SpanTable
-
-    dtype = data.draw(st.sampled_from(["uint8", "int8", "int16"]))
-    palette = [1, 2, 7, -3, 100] if dtype != "uint8" else [1, 2, 7, 200, 100]
-    height, width = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 10))
-    codes = data.draw(
-        hnp.arrays(np.dtype(dtype), (height, width), elements=st.sampled_from(palette))
-    )
-    valid = data.draw(st.one_of(st.none(), hnp.arrays(np.bool_, (height, width))))
-    nodata = data.draw(st.sampled_from([None, 100]))
-    lookup = build_class_lookup(np.array([1, 2, -3 if dtype != "uint8" else 200]), dtype=dtype)
-    row_off, col_off = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 3))
-    runs = []
-    for row in range(row_off + height):
-        cuts = sorted(set(data.draw(st.lists(st.integers(0, col_off + width + 1), max_size=4))))
-        runs += [
-            (row, a, b, data.draw(st.integers(0, 1)))
-            for a, b in zip(cuts[0::2], cuts[1::2], strict=False)
-        ]
-    spans = SpanTable.from_runs(
-        np.array([r[0] for r in runs], np.int32),
-        np.array([r[1] for r in runs], np.int32),
-        np.array([r[2] for r in runs], np.int32),
-        np.array([r[3] for r in runs], np.int32),
-        row_off + height,
-    )
-    row_area = data.draw(hnp.arrays(np.float64, height, elements=st.floats(0.1, 10)))
-    fused = accumulate_block_runs(
-        codes,
-        valid,
-        row_area,
-        lookup,
-        nodata=nodata,
-        spans=spans,
-        row_off=row_off,
-        col_off=col_off,
-        outside_zone=2,
-        n_zones=3,
-    )
-    zones = np.full((row_off + height, col_off + width + 4), 2, np.int32)
-    for r, a, b, z in runs:
-        zones[r, a:b] = z
-    general = process_block(
-        codes,
-        valid,
-        row_area[:, None] * np.ones(width),
-        lookup,
-        nodata=nodata,
-        zone_index=zones[row_off:, col_off : col_off + width],
-        n_zones=3,
-    ).histogram
-    np.testing.assert_array_equal(fused.pixel_count, general.pixel_count)
-    np.testing.assert_allclose(fused.area_ha, general.area_ha, rtol=1e-12)
-    assert fused.unknown_codes(lookup) == general.unknown_codes(lookup)
-
-
 def all_pixel_fractions(geometry, height=H, width=W, shift=(0, 0)):
     """The kernel's fraction of every pixel of a window whose origin is ``shift`` (col, row)."""
     rings = [shapely.get_coordinates(r) for r in shapely.get_rings(shapely.get_parts(geometry))]

@@ -1,0 +1,124 @@
+"""The plan of a pixel pass: every input one block needs, picklable for threads and Dask workers.
+
+A stock or zonal run is a one-date pass; a change run a pass over every date at once, with the
+pairs of dates (periods) whose transitions it counts. What per-pixel rasters a block produces
+(:class:`RasterMaps`) and any per-pixel state carried across the dates of a block
+(:class:`PixelState`) are part of the plan, so one block step serves every run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from geocarbon.area import PixelArea
+from geocarbon.blocks import Block
+from geocarbon.engine.histogram import Histogram, PassTotals
+from geocarbon.grid import GridSpec
+from geocarbon.lookup import ClassLookup
+from geocarbon.raster_io import LandCoverSource
+from geocarbon.zones import ZoneIndex
+
+#: The fused run kernels keep bins as bytes: tables of up to 253 classes (plus unknown, nodata).
+MAX_FUSED_BINS = 255
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How to walk the blocks: shape, threads, progress bar, and whether unknown codes are fatal
+    (then, after the first block holding one, blocks are only counted, no raster is mapped)."""
+
+    block_shape: tuple[int, int]
+    threads: int = 2
+    progress: bool | None = None
+    unknown_is_fatal: bool = True
+
+
+class PixelState(Protocol):
+    """Per-pixel state carried across the dates of a block (years since the last conversion, a
+    soil carbon legacy, ...): given every date's bins of a block, ``(n_dates, height, width)``, and
+    the block, it returns ``n_bands`` float32 rasters for the block, written after the plan's
+    other rasters. The engine hands each block whole to one call, so no state crosses blocks."""
+
+    n_bands: int
+
+    def __call__(self, bins: NDArray[np.integer], block: Block) -> NDArray[np.float32]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class RasterMaps:
+    """The per-pixel rasters a pass produces, in band order: the densities (every band of
+    ``density_by_bin``) of each date in ``dates``, then the change of each pair in ``pairs`` (an
+    index into the plan's pairs), each followed by its net present value per ha when its
+    ``npv_constants`` entry is not None (change of the last band x constant)."""
+
+    density_by_bin: NDArray[np.float32]
+    dates: tuple[int, ...] = ()
+    pairs: tuple[int, ...] = ()
+    npv_constants: tuple[float | None, ...] = ()
+
+    @property
+    def n_bands(self) -> int:
+        per_map = self.density_by_bin.shape[1]
+        npv = sum(constant is not None for constant in self.npv_constants)
+        return per_map * (len(self.dates) + len(self.pairs)) + npv
+
+
+@dataclass(frozen=True, eq=False)
+class PassPlan:
+    """One pass over ``sources`` (the dates, on one grid), classified by ``lookups``.
+
+    ``zones`` are the region rows (None: one row, the whole raster); ``pairs`` the (start, end)
+    dates whose transitions are counted; ``rasters`` and ``state`` what per-pixel bands blocks
+    produce (None: tables only).
+    """
+
+    sources: tuple[LandCoverSource, ...]
+    lookups: tuple[ClassLookup, ...]
+    area: PixelArea
+    zones: ZoneIndex | None = None
+    pairs: tuple[tuple[int, int], ...] = ()
+    rasters: RasterMaps | None = None
+    state: PixelState | None = None
+
+    @property
+    def grid(self) -> GridSpec:
+        return self.sources[0].grid
+
+    @property
+    def n_dates(self) -> int:
+        return len(self.sources)
+
+    @property
+    def n_rows(self) -> int:
+        return 1 if self.zones is None else self.zones.n_rows
+
+    @property
+    def n_bins(self) -> int:
+        return self.lookups[0].n_bins
+
+    @property
+    def n_bands(self) -> int:
+        return (0 if self.rasters is None else self.rasters.n_bands) + (
+            0 if self.state is None else self.state.n_bands
+        )
+
+    @property
+    def on_runs(self) -> bool:
+        """Whether blocks take the fused run kernels: zones are one layer of whole pixels
+        (centre coverage, or none), pixel areas vary by row at most, and bins fit in a byte."""
+        zones = self.zones
+        return (
+            (zones is None or (zones.n_layers == 1 and zones.mode == "centre"))
+            and self.area.lattice_area_ha is None
+            and self.n_bins <= MAX_FUSED_BINS
+        )
+
+    def empty(self) -> PassTotals:
+        """Zeroed per-date and per-pair histograms."""
+        dates = [Histogram.empty(lookup, self.n_rows) for lookup in self.lookups]
+        pairs = [Histogram.zeros(self.n_rows, self.n_bins * self.n_bins) for _ in self.pairs]
+        return PassTotals(dates, pairs)

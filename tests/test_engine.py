@@ -1,0 +1,261 @@
+"""The one pixel pass against plain NumPy: every path of the block step, block-wise = whole-array,
+zone sums + unassigned = total, rasters, and per-pixel state across dates (hypothesis)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from geocarbon.area import pixel_area
+from geocarbon.blocks import Block, iter_blocks
+from geocarbon.engine import PassPlan, RasterMaps, StreamOptions, run_pass
+from geocarbon.engine.block import run_block
+from geocarbon.lookup import build_class_lookup, density_by_bin
+from geocarbon.raster_io import WindowReader, landcover_from_array
+from geocarbon.zones import build_zone_index
+
+from conftest import EQUAL_AREA_CRS
+from reference import classify_reference, densities_reference, histogram_reference
+
+#: 1-ha pixels (100 m) in an equal-area CRS: the planar area is exact.
+TRANSFORM = Affine(100.0, 0.0, 4_321_000.0, 0.0, -100.0, 3_210_000.0)
+DTYPES = st.sampled_from(["uint8", "int8", "int16", "uint16", "int32"])
+SIGNED = st.sampled_from(["int8", "int16", "int32"])
+
+
+@st.composite
+def passes(draw):
+    """Dates of random codes (each its own dtype and nodata, with masks), a table, regions made
+    of pixel-aligned rectangles (or none), pairs of dates and block shapes."""
+    palette = draw(st.lists(st.integers(-50, 120), min_size=1, max_size=6, unique=True))
+    shape = draw(st.tuples(st.integers(1, 12), st.integers(1, 14)))
+    n_dates = draw(st.integers(1, 4))
+    dates = []
+    for _ in range(n_dates):
+        dtype = np.dtype(draw(SIGNED if min(palette) < 0 else DTYPES))
+        codes = draw(hnp.arrays(dtype, shape, elements=st.sampled_from(palette)))
+        nodata = draw(st.one_of(st.none(), st.sampled_from(palette)))
+        valid = draw(st.one_of(st.none(), hnp.arrays(np.bool_, shape)))
+        dates.append((codes, nodata, valid))
+    table_codes = np.array(
+        draw(st.lists(st.sampled_from(palette), unique=True, max_size=len(palette))), np.int64
+    )
+    rectangles = draw(
+        st.lists(
+            st.tuples(
+                st.integers(0, shape[0] - 1),
+                st.integers(0, shape[1] - 1),
+                st.integers(1, shape[0]),
+                st.integers(1, shape[1]),
+            ),
+            max_size=3,
+        )
+    )
+    pairs = [(k, k + 1) for k in range(n_dates - 1)]
+    if n_dates > 2 and draw(st.booleans()):
+        pairs.append((0, n_dates - 1))
+    block_shape = draw(st.tuples(st.integers(1, 6), st.integers(1, 6)))
+    return dates, table_codes, rectangles, tuple(pairs), block_shape
+
+
+def build(dates, table_codes, rectangles, pairs, *, rasters=True, npv=0.5):
+    sources = tuple(
+        landcover_from_array(
+            np.ma.masked_array(codes, mask=~valid) if valid is not None else codes,
+            transform=TRANSFORM,
+            crs=EQUAL_AREA_CRS,
+            nodata=nodata,
+        )
+        for codes, nodata, valid in dates
+    )
+    lookups = tuple(build_class_lookup(table_codes, dtype=s.dtype) for s in sources)
+    grid = sources[0].grid
+    zones = None
+    zone_raster = np.zeros(grid.shape, np.int32)
+    if rectangles:
+        # Disjoint regions: each rectangle keeps only what earlier ones did not claim.
+        claimed = np.zeros(grid.shape, bool)
+        geometries, ids = [], []
+        for index, (row, col, height, width) in enumerate(rectangles):
+            cells = np.zeros(grid.shape, bool)
+            cells[row : row + height, col : col + width] = True
+            cells &= ~claimed
+            if not cells.any():
+                continue
+            claimed |= cells
+            boxes = [
+                shapely.box(*(TRANSFORM * (c, r + 1)), *(TRANSFORM * (c + 1, r)))
+                for r, c in zip(*np.nonzero(cells), strict=True)
+            ]
+            geometries.append(shapely.union_all(boxes))
+            ids.append(f"R{index}")
+            zone_raster[cells] = len(ids) - 1
+        frame = gpd.GeoDataFrame({"region_id": ids}, geometry=geometries, crs=EQUAL_AREA_CRS)
+        frame["region_name"] = frame["region_id"]
+        zones = build_zone_index(frame, grid, "centre")
+        zone_raster[~claimed] = zones.unassigned_row
+    density = density_by_bin(
+        np.arange(1, 4 * len(table_codes) + 1, dtype=float).reshape(-1, 4), unknown_as_zero=True
+    )
+    maps = RasterMaps(
+        density,
+        dates=tuple(range(len(dates))),
+        pairs=tuple(range(len(pairs))),
+        npv_constants=tuple(npv if k % 2 == 0 else None for k in range(len(pairs))),
+    )
+    plan = PassPlan(
+        sources,
+        lookups,
+        pixel_area(grid, "planar"),
+        zones=zones,
+        pairs=pairs,
+        rasters=maps if rasters else None,
+    )
+    return plan, zone_raster
+
+
+def reference(plan, dates, table_codes, zone_raster):
+    """Histograms and raster bands of the whole pass by NumPy."""
+    n_bins, n_rows = plan.n_bins, plan.n_rows
+    area = np.ones(zone_raster.shape)  # 1-ha pixels
+    bins = [classify_reference(codes, valid, table_codes, nodata) for codes, nodata, valid in dates]
+    per_date = [histogram_reference(b, zone_raster, area, n_rows, n_bins) for b in bins]
+    per_pair = [
+        histogram_reference(bins[s] * n_bins + bins[e], zone_raster, area, n_rows, n_bins**2)
+        for s, e in plan.pairs
+    ]
+    maps = plan.rasters
+    bands = []
+    if maps is not None:
+        table = maps.density_by_bin.astype(np.float64)
+        bands += [densities_reference(bins[d], maps.density_by_bin) for d in maps.dates]
+        for k, constant in zip(maps.pairs, maps.npv_constants, strict=True):
+            s, e = plan.pairs[k]
+            change = densities_reference(bins[e], table) - densities_reference(bins[s], table)
+            bands.append(change.astype(np.float32))
+            if constant is not None:
+                bands.append(bands[-1][-1:] * np.float32(constant))
+    return per_date, per_pair, (np.concatenate(bands) if bands else None)
+
+
+def blockwise(plan, block_shape):
+    """Sum of the block step over blocks of ``block_shape``, and the stitched raster bands."""
+    totals = plan.empty()
+    stitched = np.full((plan.n_bands, *plan.grid.shape), -7.0, np.float32)
+    readers = [WindowReader(source) for source in plan.sources]
+    for block in iter_blocks(plan.grid.shape, block_shape):
+        output = run_block(plan, readers, block)
+        totals.add(output.totals)
+        if output.stack is not None:
+            stitched[(slice(None), *block.slices)] = output.stack
+    return totals, stitched
+
+
+def check(totals, stitched, expected):
+    per_date, per_pair, bands = expected
+    for histogram, (area, count) in zip(totals.dates, per_date, strict=True):
+        np.testing.assert_array_equal(histogram.pixel_count, count)
+        np.testing.assert_allclose(histogram.area_ha, area, rtol=1e-12)
+    for histogram, (area, count) in zip(totals.pairs, per_pair, strict=True):
+        np.testing.assert_array_equal(histogram.pixel_count, count)
+        np.testing.assert_allclose(histogram.area_ha, area, rtol=1e-12)
+    if bands is not None:
+        np.testing.assert_array_equal(stitched, bands)
+
+
+@settings(max_examples=120)
+@given(passes(), st.booleans())
+def test_block_step_equals_numpy_on_every_path(case, rasters):
+    """The fused run kernels and the general layer path, block by block, equal NumPy."""
+    dates, table_codes, rectangles, pairs, block_shape = case
+    plan, zone_raster = build(dates, table_codes, rectangles, pairs, rasters=rasters)
+    expected = reference(plan, dates, table_codes, zone_raster)
+    assert plan.on_runs
+    check(*blockwise(plan, block_shape), expected)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PassPlan, "on_runs", property(lambda self: False))
+        check(*blockwise(plan, block_shape), expected)
+
+
+@settings(max_examples=60)
+@given(passes())
+def test_zone_sums_plus_unassigned_equal_the_total(case):
+    dates, table_codes, rectangles, pairs, block_shape = case
+    plan, _ = build(dates, table_codes, rectangles, pairs, rasters=False)
+    totals = run_pass(plan, StreamOptions(block_shape, threads=2, progress=False)).totals
+    for histogram in totals.dates + totals.pairs:
+        assert histogram.pixel_count.sum() == plan.grid.n_pixels
+        assert histogram.area_ha.sum() == pytest.approx(plan.grid.n_pixels, rel=1e-12)
+
+
+def test_unknown_codes_of_every_date_are_counted_on_the_run_path():
+    first = np.array([[1, 7], [2, 9]], np.uint8)
+    second = np.array([[300, 1], [2, 2]], np.uint16)
+    plan, _ = build([(first, None, None), (second, None, None)], np.array([1, 2]), [], ((0, 1),))
+    totals, _ = blockwise(plan, (1, 1))
+    assert totals.dates[0].unknown_codes(plan.lookups[0]) == {7: 1, 9: 1}
+    assert totals.dates[1].unknown_codes(plan.lookups[1]) == {300: 1}
+
+
+class ConversionCount:
+    """Per-pixel state across dates: how many times the class changed (a NumPy reference state)."""
+
+    n_bands = 1
+
+    def __call__(self, bins, block):
+        return (np.diff(bins.astype(np.int64), axis=0) != 0).sum(axis=0)[None].astype(np.float32)
+
+
+def test_per_pixel_state_across_dates_is_one_more_band():
+    rng = np.random.default_rng(4)
+    dates = [(rng.integers(1, 4, (9, 11)).astype(np.uint8), None, None) for _ in range(5)]
+    plan, _ = build(dates, np.array([1, 2, 3]), [], ((0, 1), (1, 2), (2, 3), (3, 4)))
+    plan = PassPlan(
+        plan.sources, plan.lookups, plan.area, pairs=plan.pairs, rasters=plan.rasters,
+        state=ConversionCount(),
+    )  # fmt: skip
+    codes = np.stack([codes for codes, _, _ in dates])
+    expected = (np.diff(codes.astype(int), axis=0) != 0).sum(axis=0)
+    for path in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(PassPlan, "on_runs", property(lambda self, path=path: path))
+            _, stitched = blockwise(plan, (4, 3))
+        np.testing.assert_array_equal(stitched[-1], expected)
+
+
+def test_one_block_and_many_blocks_write_the_same_rasters():
+    rng = np.random.default_rng(1)
+    dates = [(rng.integers(0, 5, (30, 40)).astype(np.uint8), 0, None) for _ in range(3)]
+    plan, _ = build(dates, np.array([1, 2, 3, 4]), [(2, 3, 20, 25)], ((0, 1), (1, 2), (0, 2)))
+    whole_totals, whole = blockwise(plan, (30, 40))
+    parts_totals, parts = blockwise(plan, (7, 9))
+    np.testing.assert_array_equal(whole, parts)
+    for a, b in zip(
+        whole_totals.dates + whole_totals.pairs,
+        parts_totals.dates + parts_totals.pairs,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a.pixel_count, b.pixel_count)
+
+
+def test_block_outside_the_first_rows_reads_its_own_runs():
+    """A block that starts below row 0 uses the runs of its own grid rows."""
+    codes = np.arange(24, dtype=np.uint8).reshape(6, 4) % 3 + 1
+    plan, zone_raster = build([(codes, None, None)], np.array([1, 2, 3]), [(3, 1, 3, 2)], ())
+    readers = [WindowReader(source) for source in plan.sources]
+    block = Block(3, 0, 3, 4)
+    totals = run_block(plan, readers, block, map_rasters=False).totals
+    area, count = histogram_reference(
+        classify_reference(codes[3:], None, np.array([1, 2, 3]), None),
+        zone_raster[3:],
+        np.ones((3, 4)),
+        plan.n_rows,
+        plan.n_bins,
+    )
+    np.testing.assert_array_equal(totals.dates[0].pixel_count, count)
