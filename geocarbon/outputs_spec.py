@@ -14,8 +14,9 @@ file of an earlier run is never read; a folder written before manifests existed 
 summary JSON, which names the run's periods and years.
 
 Placeholders: ``{pool}`` (above, below, dead, soil), ``{band}`` (the pools and total), ``{year}``
-(a date's year) and ``{period}`` (``"2000-2020"``). Only the standard library and
-:mod:`geocarbon.units` are imported, so any module may import this one cheaply.
+(a date's year) and ``{period}`` (``"2000-2020"``). Only the standard library,
+:mod:`geocarbon.errors` and :mod:`geocarbon.units` are imported (and :mod:`geocarbon.staging`,
+standard library only, when a folder is read), so any module may import this one cheaply.
 """
 
 from __future__ import annotations
