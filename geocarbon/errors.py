@@ -135,7 +135,9 @@ def warn(message: str, category: type[GeoCarbonWarning]) -> None:
         frame.f_lineno,
         module=module_globals.get("__name__", "<string>"),
         registry=module_globals.setdefault("__warningregistry__", {}),
-        module_globals=module_globals,
+        # The source line is looked up through the module's loader: only for real files (code
+        # run by exec or a notebook cell has none, and linecache would fail on it).
+        module_globals=module_globals if os.path.isfile(frame.f_code.co_filename) else None,
     )
 
 
