@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -116,3 +119,37 @@ def sample(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("sample")
     return make_sample(folder / "rasters", folder / "vectors")
+
+
+def require(module_name: str) -> ModuleType:
+    """Import ``module_name`` for a test: skipped where it is not installed, a failure in CI.
+
+    CI installs every test dependency (requirements-dev.txt), so a missing one there is a broken
+    install that a skip would hide. Use instead of ``pytest.importorskip``, in a test or at a
+    module's top.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(
+                f"{module_name} is not importable in CI ({exc}); requirements-dev.txt must "
+                "install it.",
+                pytrace=False,
+            )
+        pytest.skip(f"{module_name} not installed ({exc})", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address (tcp://127.0.0.1:PORT) of one Dask LocalCluster of two single-threaded worker
+    processes on loopback, shared by every test of the session that asks for it."""
+    distributed = require("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        yield cluster.scheduler_address
