@@ -74,6 +74,30 @@ def classify(
 
 
 @njit(cache=True, nogil=True)
+def lookup_bins(
+    raw_codes: NDArray[np.unsignedinteger],
+    bin_of_raw: NDArray[np.uint8],
+    valid: NDArray[np.bool_],
+    has_mask: bool,
+    masked_bin: int,
+    out_bins: NDArray[np.uint8],
+) -> None:
+    """Bins of 8- or 16-bit codes by a table over every raw value (nodata already in it):
+    ``out_bins = bin_of_raw[raw_codes]``, and ``masked_bin`` where ``has_mask`` and not ``valid``."""
+    rows, cols = raw_codes.shape
+    for row in range(rows):
+        codes_row = raw_codes[row]
+        out_row = out_bins[row]
+        if has_mask:
+            valid_row = valid[row]
+            for col in range(cols):
+                out_row[col] = bin_of_raw[codes_row[col]] if valid_row[col] else masked_bin
+        else:
+            for col in range(cols):
+                out_row[col] = bin_of_raw[codes_row[col]]
+
+
+@njit(cache=True, nogil=True)
 def accumulate_area(
     bin_index: NDArray[np.integer],
     zone_index: NDArray[np.int32],

@@ -90,30 +90,59 @@ def _classify(
     plan: PassPlan, reads: list[Read], dtype: type[np.integer[Any]]
 ) -> tuple[NDArray[np.integer], list[Histogram]]:
     """Every date's bins ``(dates, height, width)``, and per date a histogram holding only its
-    unknown-code counts (the rest is filled by the accumulating path)."""
-    codes0 = reads[0][0]
-    bins = np.empty((plan.n_dates, *codes0.shape), dtype)
+    unknown-code counts (the rest is filled by the accumulating path).
+
+    8- and 16-bit codes take the plan's table of every raw value (byte bins); wider codes, or
+    bins too many for a byte, the lookup kernel, which counts unknown codes as it goes.
+    """
+    bins = np.empty((plan.n_dates, *reads[0][0].shape), dtype)
     dates = []
-    for date, ((codes, valid), lookup, source) in enumerate(
-        zip(reads, plan.lookups, plan.sources, strict=True)
+    for date, ((codes, valid), lookup, source, table) in enumerate(
+        zip(reads, plan.lookups, plan.sources, plan.bin_tables, strict=True)
     ):
         histogram = Histogram.empty(lookup, plan.n_rows)
-        kernels.classify(
-            codes,
-            np.broadcast_to(np.True_, codes.shape) if valid is None else valid,
-            lookup.class_index_by_code,
-            lookup.code_offset,
-            0 if source.nodata is None else source.nodata,
-            source.nodata is not None,
-            lookup.nodata_bin,
-            lookup.unknown_bin,
-            bins[date],
-            histogram.unknown_count_by_slot,
-        )
-        if histogram.unknown_count_by_slot[-1]:
-            histogram.outside_lookup = codes_outside_lookup(codes, valid, lookup, source.nodata)
+        if table is not None and dtype is np.uint8:
+            raw = np.ascontiguousarray(codes).view(np.dtype(f"u{codes.dtype.itemsize}"))
+            kernels.lookup_bins(
+                raw,
+                table,
+                np.empty((1, 1), np.bool_) if valid is None else valid,
+                valid is not None,
+                lookup.nodata_bin,
+                bins[date],
+            )
+            _count_unknown(histogram, codes, bins[date], lookup)
+        else:
+            kernels.classify(
+                codes,
+                np.broadcast_to(np.True_, codes.shape) if valid is None else valid,
+                lookup.class_index_by_code,
+                lookup.code_offset,
+                0 if source.nodata is None else source.nodata,
+                source.nodata is not None,
+                lookup.nodata_bin,
+                lookup.unknown_bin,
+                bins[date],
+                histogram.unknown_count_by_slot,
+            )
+            if histogram.unknown_count_by_slot[-1]:
+                histogram.outside_lookup = codes_outside_lookup(
+                    codes, valid, lookup, source.nodata
+                )
         dates.append(histogram)
     return bins, dates
+
+
+def _count_unknown(
+    histogram: Histogram, codes: NDArray[np.integer], bins: NDArray[np.uint8], lookup: ClassLookup
+) -> None:
+    """Count the codes with no table row (a rare path: only when the block has any)."""
+    unknown = bins == lookup.unknown_bin
+    if not unknown.any():
+        return
+    values, counts = np.unique(codes[unknown], return_counts=True)
+    slots = values.astype(np.int64) - lookup.code_offset
+    np.add.at(histogram.unknown_count_by_slot, slots, counts)
 
 
 def _key_sets(plan: PassPlan) -> tuple[NDArray[np.int64], list[tuple[int, int]]]:

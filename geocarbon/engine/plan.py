@@ -9,7 +9,8 @@ pairs of dates (periods) whose transitions it counts. What per-pixel rasters a b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -117,8 +118,31 @@ class PassPlan:
             and self.n_bins <= MAX_FUSED_BINS
         )
 
+    @cached_property
+    def bin_tables(self) -> tuple[NDArray[np.uint8] | None, ...]:
+        """Per date, the bin of every raw value of 8- and 16-bit codes (nodata included), for the
+        table lookup of the run path; None for wider codes (classified through the lookup)."""
+        return tuple(
+            raw_bin_table(lookup, np.dtype(source.dtype), source.nodata)
+            if np.dtype(source.dtype).itemsize <= 2 and self.n_bins <= MAX_FUSED_BINS
+            else None
+            for lookup, source in zip(self.lookups, self.sources, strict=True)
+        )
+
     def empty(self) -> PassTotals:
         """Zeroed per-date and per-pair histograms."""
         dates = [Histogram.empty(lookup, self.n_rows) for lookup in self.lookups]
         pairs = [Histogram.zeros(self.n_rows, self.n_bins * self.n_bins) for _ in self.pairs]
         return PassTotals(dates, pairs)
+
+
+def raw_bin_table(
+    lookup: ClassLookup, dtype: np.dtype[Any], nodata: int | None
+) -> NDArray[np.uint8]:
+    """The bin of each raw value of an 8- or 16-bit ``dtype`` (its bits read as unsigned)."""
+    unsigned = np.dtype(f"u{dtype.itemsize}")
+    values = np.arange(2 ** (8 * dtype.itemsize), dtype=np.int64).astype(unsigned).view(dtype)
+    bins = lookup.class_index_by_code[values.astype(np.int64) - lookup.code_offset]
+    if nodata is not None:
+        bins = np.where(values == nodata, lookup.nodata_bin, bins)
+    return bins.astype(np.uint8)
