@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,28 @@ from geocarbon.change import (
     stock_uncertainty,
     transitions_table,
 )
+from geocarbon.config import (
+    DEFAULT_AREA_METHOD,
+    DEFAULT_COVERAGE,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_UNKNOWN,
+    GDAL_CACHE_MB,
+    as_optional_path,
+    as_path,
+    check_coverage,
+    check_threads,
+    check_years,
+    default_threads,
+)
 from geocarbon.engine import Histogram, PassPlan, RasterMaps
-from geocarbon.errors import ConfigError
+from geocarbon.errors import ConfigError, ResamplingWarning, warn
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.outputs_spec import change_outputs
 from geocarbon.pipeline import (
-    GDAL_CACHE_MB,
     RunOptions,
     check_unknown,
+    normalise,
     pass_with_rasters,
     prepare_table,
     warn_nodata_classes,
@@ -58,6 +72,8 @@ from geocarbon.zonal import UNASSIGNED_ID, regions_with_statistics
 from geocarbon.zones import ZoneIndex, build_zone_index, read_regions
 
 ALL_ID = "all"
+#: The default Monte Carlo: draws, seed, distribution and correlation from :mod:`geocarbon.config`.
+DEFAULT_MONTE_CARLO = MonteCarlo()
 CHANGE_BANDS = (*POOLS, "total")
 
 
@@ -65,7 +81,7 @@ CHANGE_BANDS = (*POOLS, "total")
 class ChangeConfig(RunOptions):
     """A change run over two or more dates, optionally by region, valued and with uncertainty."""
 
-    landcovers: tuple[Path | LandCoverSource, ...]
+    landcovers: tuple[Path | list[Path] | LandCoverSource, ...]
     years: tuple[int, ...]
     densities: str | Path | CarbonTable
     out_dir: Path | None = None
@@ -73,7 +89,7 @@ class ChangeConfig(RunOptions):
     id_field: str | None = None
     name_field: str | None = None
     layer: str | None = None
-    coverage: str = "centre"
+    coverage: str = DEFAULT_COVERAGE
     align_to: str | None = None
     valuation: Valuation | None = None
     monte_carlo: MonteCarlo | None = field(default_factory=MonteCarlo)
@@ -82,6 +98,19 @@ class ChangeConfig(RunOptions):
     date_rasters: bool = False
     #: A Dask scheduler address or ``local:N``: run the pixel pass on a cluster.
     dask: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_coverage(self.coverage)
+        landcovers = tuple(
+            item if isinstance(item, LandCoverSource | list) else as_path(item, "landcovers")
+            for item in self.landcovers
+        )
+        normalise(self, "landcovers", landcovers)
+        normalise(self, "years", check_years(self.years))
+        if self.regions is not None and not isinstance(self.regions, gpd.GeoDataFrame):
+            normalise(self, "regions", as_path(self.regions, "regions"))
+        normalise(self, "out_dir", as_optional_path(self.out_dir, "out_dir"))
 
 
 @dataclass(frozen=True)
@@ -114,16 +143,15 @@ def change_output_paths(
     npv: bool,
     date_years: tuple[int, ...] = (),
 ) -> dict[str, Path]:
-    names = ["change.csv", "transitions.csv", "series.csv", "change_summary.json"]
-    if regions:
-        names += ["regions.gpkg", "regions.parquet", "regions.csv"]
-    if rasters:
-        for year in date_years:
-            names += [f"density_{year}_{band}_mg_per_ha.tif" for band in CHANGE_BANDS]
-        for period in periods:
-            names += [f"change_{period.label}_{band}_mg_per_ha.tif" for band in CHANGE_BANDS]
-            names += [f"npv_{period.label}_per_ha.tif"] if npv else []
-    return {name: out_dir / name for name in names}
+    return change_outputs(
+        out_dir,
+        [period.label for period in periods],
+        date_years,
+        rasters=rasters,
+        regions=regions,
+        npv=npv,
+        date_rasters=bool(date_years),
+    )
 
 
 def run_change(config: ChangeConfig) -> ChangeResult:
@@ -261,10 +289,9 @@ def _aligned_sources(config: ChangeConfig) -> list[LandCoverSource]:
         if _same_grid(source.grid, target):
             aligned.append(source)
             continue
-        warnings.warn(
+        warn(
             f"{source.path} is resampled (nearest neighbour) onto the grid of {target_name}, block by block.",
-            UserWarning,
-            stacklevel=4,
+            ResamplingWarning,
         )
         aligned.append(source.warped_to(target))
     return aligned
@@ -487,53 +514,92 @@ def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: _Tables
 
 
 def stock_change(
-    landcovers: list[Any],
-    years: list[int],
+    landcovers: Sequence[Any],
+    years: Sequence[int],
     densities: str | Path | CarbonTable,
     *,
     regions: str | Path | gpd.GeoDataFrame | None = None,
+    id_field: str | None = None,
+    name_field: str | None = None,
+    layer: str | None = None,
+    coverage: str = DEFAULT_COVERAGE,
+    align_to: str | None = None,
+    valuation: Valuation | None = None,
+    monte_carlo: MonteCarlo | None = DEFAULT_MONTE_CARLO,
+    scheme: str | None = None,
+    unknown: str = DEFAULT_UNKNOWN,
+    area_method: str = DEFAULT_AREA_METHOD,
+    encoding: str | None = None,
     transform: Any = None,
     crs: Any = None,
-    nodata: float | None = None,
+    nodata: int | None = None,
     out_dir: str | Path | None = None,
-    **options: Any,
+    write_rasters: bool = True,
+    date_rasters: bool = False,
+    overwrite: bool = False,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    threads: int | str | None = None,
+    block_shape: tuple[int, int] | None = None,
+    progress: bool | None = None,
+    dask: str | None = None,
 ) -> ChangeResult:
     """Carbon stock change between land-cover dates, optionally by region.
 
     Parameters
     ----------
     landcovers
-        Two or more land covers, oldest first: GeoTIFF paths, 2-D integer arrays (with
-        ``transform``, ``crs`` and ``nodata``) or rioxarray DataArrays.
+        Two or more land covers, oldest first: GeoTIFF paths (or folders of tiles), 2-D integer or
+        masked arrays (with ``transform`` and ``crs``) or rioxarray DataArrays.
     years
         The year of each land cover.
     densities
         A density-table CSV path, a built-in name (``"china-clcd"``) or a :class:`CarbonTable`.
-    regions
-        Optional region polygons (path or GeoDataFrame); ``id_field`` is then required.
-    out_dir
-        Where to write rasters and tables; None writes nothing.
-    **options
-        Any other :class:`ChangeConfig` field: ``id_field``, ``valuation``
-        (:class:`~geocarbon.valuation.Valuation`), ``monte_carlo``
-        (:class:`~geocarbon.uncertainty.MonteCarlo` or None), ``align_to``, ``coverage``, ...
+    regions, id_field, name_field, layer, coverage
+        Optional region polygons (path or GeoDataFrame; ``id_field`` then required), as for
+        :func:`~geocarbon.zonal_pipeline.zonal_stocks`.
+    align_to
+        "first" or a raster path: resample dates on other grids onto it (nearest neighbour).
+    valuation, monte_carlo
+        A :class:`~geocarbon.valuation.Valuation` (NPV), and the Monte Carlo draws (None: none).
+    scheme, unknown, area_method, encoding, nodata
+        As the CLI's options (``nodata`` replaces every date's nodata value).
+    out_dir, write_rasters, date_rasters, overwrite
+        Where to write rasters and tables (None writes nothing), and which.
+    memory_mb, threads, block_shape, progress, dask
+        How the pass runs (see :func:`~geocarbon.zonal_pipeline.zonal_stocks`).
     """
+    has_paths = any(isinstance(item, str | Path | list) for item in landcovers)
     sources = tuple(
-        Path(item)
-        if isinstance(item, str | Path)
+        (item if isinstance(item, list) else Path(item))
+        if isinstance(item, str | Path | list)
         else landcover_from_array(item, transform=transform, crs=crs, nodata=nodata)
         for item in landcovers
     )
     config = ChangeConfig(
         landcovers=sources,
-        years=tuple(int(y) for y in years),
+        years=tuple(years),
         densities=densities,
-        regions=None
-        if regions is None
-        else regions
-        if isinstance(regions, gpd.GeoDataFrame)
-        else Path(regions),
+        regions=regions,
+        id_field=id_field,
+        name_field=name_field,
+        layer=layer,
+        coverage=coverage,
+        align_to=align_to,
+        valuation=valuation,
+        monte_carlo=monte_carlo,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        encoding=encoding,
+        nodata=nodata if has_paths else None,
         out_dir=None if out_dir is None else Path(out_dir),
-        **options,
+        write_rasters=write_rasters,
+        date_rasters=date_rasters,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=default_threads() if threads is None else check_threads(threads),
+        block_shape=block_shape,
+        progress=progress,
+        dask=dask,
     )
     return run_change(config)

@@ -8,8 +8,6 @@ everything succeeded.
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import lcm
@@ -23,8 +21,21 @@ import rasterio
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.blocks import block_shape_for_budget
-from geocarbon.choices import UNKNOWN_MODES
 from geocarbon.chunk_rasters import ChunkRasters
+from geocarbon.config import (
+    DEFAULT_AREA_METHOD,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_UNKNOWN,
+    GDAL_CACHE_MB,
+    as_path,
+    check_area_method,
+    check_block_shape,
+    check_memory_mb,
+    check_threads,
+    check_whole,
+    default_threads,
+)
+from geocarbon.config import check_unknown as check_unknown_mode
 from geocarbon.engine import (
     Histogram,
     PassPlan,
@@ -33,8 +44,9 @@ from geocarbon.engine import (
     StreamOptions,
     run_pass,
 )
-from geocarbon.errors import NodataClassWarning, UnknownClassError
+from geocarbon.errors import NodataClassWarning, UnknownClassError, warn
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.outputs_spec import raster_bands, stock_outputs
 from geocarbon.raster_io import (
     LandCoverSource,
     nodata_class_conflict,
@@ -61,8 +73,6 @@ from geocarbon.writers import (
     write_json,
 )
 
-DEFAULT_MEMORY_MB = 512
-GDAL_CACHE_MB = 64
 #: Bytes a pixel may occupy while in flight: codes (<= 8), bin index (4), area (8), mask (1),
 #: five float32 density bands (20).
 BYTES_PER_PIXEL = 41
@@ -80,11 +90,12 @@ class RunOptions:
     """
 
     scheme: str | None = None
-    unknown: str = "error"
-    area_method: str = "auto"
+    unknown: str = DEFAULT_UNKNOWN
+    area_method: str = DEFAULT_AREA_METHOD
     overwrite: bool = False
     memory_mb: int = DEFAULT_MEMORY_MB
-    threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    #: Worker threads: a number, or "all" (one per CPU).
+    threads: int = field(default_factory=default_threads)
     block_shape: tuple[int, int] | None = None
     progress: bool | None = None
     #: The land cover's nodata code, replacing the raster's own (like ``gdal_edit -a_nodata``).
@@ -93,8 +104,14 @@ class RunOptions:
     encoding: str | None = None
 
     def __post_init__(self) -> None:
-        if self.unknown not in UNKNOWN_MODES:
-            raise ValueError(f"unknown must be one of {UNKNOWN_MODES}, got {self.unknown!r}")
+        check_unknown_mode(self.unknown)
+        check_area_method(self.area_method)
+        normalise(self, "memory_mb", check_memory_mb(self.memory_mb))
+        normalise(self, "threads", check_threads(self.threads))
+        if self.block_shape is not None:
+            normalise(self, "block_shape", check_block_shape(self.block_shape))
+        if self.nodata is not None:
+            normalise(self, "nodata", check_whole("nodata", self.nodata, minimum=-(2**63)))
 
     def stream_options(
         self, source: LandCoverSource, bytes_per_pixel: int = BYTES_PER_PIXEL
@@ -117,6 +134,17 @@ class StockConfig(RunOptions):
     #: A Dask scheduler address or ``local:N``: run the pixel pass on a cluster.
     dask: str | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.landcover, list):
+            normalise(self, "landcover", as_path(self.landcover, "landcover"))
+        normalise(self, "out_dir", as_path(self.out_dir, "out_dir"))
+
+
+def normalise(config: object, name: str, value: object) -> None:
+    """Set a field of a frozen config to its checked, normalised value (str paths to Path, ...)."""
+    object.__setattr__(config, name, value)
+
 
 @dataclass(frozen=True)
 class StockResult:
@@ -128,13 +156,7 @@ class StockResult:
 
 
 def stock_output_paths(out_dir: Path, *, write_rasters: bool) -> dict[str, Path]:
-    paths = {
-        "summary_csv": out_dir / "stock_summary.csv",
-        "summary_json": out_dir / "stock_summary.json",
-    }
-    if write_rasters:
-        paths.update({name: out_dir / f"density_{name}_mg_per_ha.tif" for name in RASTER_NAMES})
-    return paths
+    return stock_outputs(out_dir, rasters=write_rasters)
 
 
 def run_stock(config: StockConfig) -> StockResult:
@@ -166,14 +188,7 @@ def _run_stock(config: StockConfig) -> StockResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
-    bands = {
-        paths[name]: (
-            f"carbon density, {name} pool" if name != "total" else "carbon density, all pools",
-            "Mg C/ha",
-        )
-        for name in RASTER_NAMES
-        if name in paths
-    }
+    bands = raster_bands("stock", paths)
     plan = PassPlan(
         (source,),
         (lookup,),
@@ -323,7 +338,7 @@ def warn_nodata_classes(sources: Sequence[LandCoverSource], table: CarbonTable) 
     for source in sources:
         conflict = nodata_class_conflict(source, table.codes, table.names)
         if conflict:
-            warnings.warn(conflict, NodataClassWarning, stacklevel=4)
+            warn(conflict, NodataClassWarning)
 
 
 def _summary_document(

@@ -231,8 +231,8 @@ def empty_map_html() -> str:
 
 
 def write_map(
-    results: Path,
-    out: Path,
+    results: str | Path,
+    out: str | Path,
     *,
     offline: bool = False,
     assets: Path | None = None,
@@ -245,6 +245,7 @@ def write_map(
     The page and its folder are written under hidden temporary names and renamed into place when
     both are complete: a failed map leaves nothing behind, and a previous map as it was.
     """
+    results, out = Path(results), Path(out)
     from geocarbon.webassets import default_assets_dir, localize
 
     files_dir = out.parent / f"{out.stem}_files"

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,26 @@ import rasterio
 
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
-from geocarbon.engine import Histogram, PassPlan
-from geocarbon.lookup import ClassLookup, build_class_lookup
-from geocarbon.pipeline import (
+from geocarbon.config import (
+    DEFAULT_AREA_METHOD,
+    DEFAULT_COVERAGE,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_UNKNOWN,
     GDAL_CACHE_MB,
+    as_optional_path,
+    as_path,
+    check_coverage,
+    check_threads,
+    default_threads,
+)
+from geocarbon.engine import Histogram, PassPlan
+from geocarbon.errors import EmptyRegionWarning, RegionWarning, warn
+from geocarbon.lookup import ClassLookup, build_class_lookup
+from geocarbon.outputs_spec import zonal_outputs
+from geocarbon.pipeline import (
     RunOptions,
     check_unknown,
+    normalise,
     pass_with_rasters,
     prepare_table,
     warn_nodata_classes,
@@ -55,7 +68,7 @@ from geocarbon.zones import ZoneIndex, build_zone_index, id_text, read_regions, 
 class ZonalConfig(RunOptions):
     """A zonal run: land cover, regions and densities, and where (if anywhere) to write."""
 
-    landcover: Path | LandCoverSource
+    landcover: Path | list[Path] | LandCoverSource
     regions: Path | gpd.GeoDataFrame
     densities: str | Path | CarbonTable
     id_field: str
@@ -63,8 +76,17 @@ class ZonalConfig(RunOptions):
     name_field: str | None = None
     parent_field: str | None = None
     layer: str | None = None
-    coverage: str = "centre"
+    coverage: str = DEFAULT_COVERAGE
     dask: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_coverage(self.coverage)
+        if not isinstance(self.landcover, LandCoverSource | list):
+            normalise(self, "landcover", as_path(self.landcover, "landcover"))
+        if not isinstance(self.regions, gpd.GeoDataFrame):
+            normalise(self, "regions", as_path(self.regions, "regions"))
+        normalise(self, "out_dir", as_optional_path(self.out_dir, "out_dir"))
 
 
 @dataclass(frozen=True)
@@ -80,10 +102,7 @@ class ZonalResult:
 
 
 def zonal_output_paths(out_dir: Path, *, parents: bool) -> dict[str, Path]:
-    names = ["regions.gpkg", "regions.csv", "regions_by_class.csv", "regions.parquet"]
-    names += ["parents.csv"] if parents else []
-    names.append("zonal_summary.json")
-    return {name: out_dir / name for name in names}
+    return zonal_outputs(out_dir, parents=parents)
 
 
 def run_zonal(config: ZonalConfig) -> ZonalResult:
@@ -154,18 +173,17 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
 
 
-def _landcover_path(landcover: Path | LandCoverSource) -> Path | None:
+def _landcover_path(landcover: Path | list[Path] | LandCoverSource) -> Path | list[Path]:
     return landcover.path if isinstance(landcover, LandCoverSource) else landcover
 
 
 def _warn_unmatched_regional_rows(table: CarbonTable, regions: gpd.GeoDataFrame) -> None:
     unmatched = sorted(set(table.regional) - {id_text(v) for v in regions["region_id"]})
     if unmatched:
-        warnings.warn(
+        warn(
             f"Density table {table.source!r} has rows for region_id(s) {', '.join(unmatched)}, which "
             "match no region; check the id field (--id-field) and the table's region_id column.",
-            UserWarning,
-            stacklevel=4,
+            RegionWarning,
         )
 
 
@@ -173,11 +191,10 @@ def _warn_empty_regions(wide: pd.DataFrame) -> None:
     regions = wide[wide["region_id"] != UNASSIGNED_ID]
     empty = regions.loc[regions["covered_area_ha"] == 0, "region_id"].tolist()
     if empty:
-        warnings.warn(
+        warn(
             f"Region(s) {', '.join(empty)} cover no pixel of the land cover; they are listed with zero "
             "area. Check that they lie within the raster and share its CRS.",
-            UserWarning,
-            stacklevel=4,
+            EmptyRegionWarning,
         )
 
 
@@ -264,30 +281,46 @@ def zonal_stocks(
     id_field: str,
     name_field: str | None = None,
     parent_field: str | None = None,
+    layer: str | None = None,
+    coverage: str = DEFAULT_COVERAGE,
+    scheme: str | None = None,
+    unknown: str = DEFAULT_UNKNOWN,
+    area_method: str = DEFAULT_AREA_METHOD,
+    encoding: str | None = None,
     transform: Any = None,
     crs: Any = None,
-    nodata: float | None = None,
+    nodata: int | None = None,
     out_dir: str | Path | None = None,
-    **options: Any,
+    overwrite: bool = False,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    threads: int | str | None = None,
+    block_shape: tuple[int, int] | None = None,
+    progress: bool | None = None,
+    dask: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Carbon stocks by region from a land cover, in one pass.
 
     Parameters
     ----------
     landcover
-        A land-cover GeoTIFF path, a 2-D integer array (with ``transform``, ``crs`` and optional
-        ``nodata``), or a rioxarray DataArray.
+        A land-cover GeoTIFF path (or folder of tiles), a 2-D integer or masked array (with
+        ``transform`` and ``crs``), or a rioxarray DataArray.
     regions
-        A vector file path or a GeoDataFrame of polygons.
+        A vector file path or a GeoDataFrame of polygons; ``layer`` names a layer of the file.
     densities
         A density-table CSV path, a built-in table name (``"china-clcd"``) or a :class:`CarbonTable`.
     id_field, name_field, parent_field
         Region id (also the key of region-specific densities), display name and parent id fields.
-    out_dir
-        Where to write the region files; None writes nothing.
-    **options
-        Any other :class:`ZonalConfig` field: ``coverage`` ("centre", "all-touched", "exact"),
-        ``scheme``, ``unknown``, ``area_method``, ``layer``, ``overwrite``, ``threads``, ...
+    coverage
+        Pixel membership: "centre", "all-touched" or "exact".
+    scheme, unknown, area_method, encoding, nodata
+        As the CLI's ``--scheme``, ``--unknown``, ``--area``, ``--encoding`` and ``--nodata``
+        (``nodata`` replaces the land cover's own nodata value, for paths and arrays alike).
+    out_dir, overwrite
+        Where to write the region files (None writes nothing), and whether to replace them.
+    memory_mb, threads, block_shape, progress, dask
+        How the pass runs: memory budget, worker threads (a number or "all"), block shape,
+        progress bar (None: on terminals), and a Dask scheduler address or ``local:N``.
 
     Returns
     -------
@@ -295,18 +328,34 @@ def zonal_stocks(
         One row per region (areas in ha, stocks in Mg C and Tg C, mean density in Mg C/ha) and a
         final ``unassigned`` row without geometry.
     """
-    if isinstance(landcover, str | Path):
-        source: Path | LandCoverSource = Path(landcover)
+    if isinstance(landcover, str | Path | list):
+        source: Path | list[Path] | LandCoverSource = (
+            landcover if isinstance(landcover, list) else Path(landcover)
+        )
+        source_nodata = nodata
     else:
         source = landcover_from_array(landcover, transform=transform, crs=crs, nodata=nodata)
+        source_nodata = None
     config = ZonalConfig(
         landcover=source,
-        regions=regions if isinstance(regions, gpd.GeoDataFrame) else Path(regions),
+        regions=regions,
         densities=densities,
         id_field=id_field,
         name_field=name_field,
         parent_field=parent_field,
+        layer=layer,
+        coverage=coverage,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        encoding=encoding,
+        nodata=source_nodata,
         out_dir=None if out_dir is None else Path(out_dir),
-        **options,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=default_threads() if threads is None else check_threads(threads),
+        block_shape=block_shape,
+        progress=progress,
+        dask=dask,
     )
     return run_zonal(config).regions

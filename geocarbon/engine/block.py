@@ -126,9 +126,7 @@ def _classify(
                 histogram.unknown_count_by_slot,
             )
             if histogram.unknown_count_by_slot[-1]:
-                histogram.outside_lookup = codes_outside_lookup(
-                    codes, valid, lookup, source.nodata
-                )
+                histogram.outside_lookup = codes_outside_lookup(codes, valid, lookup, source.nodata)
         dates.append(histogram)
     return bins, dates
 
@@ -212,9 +210,7 @@ def _runs_totals(
 
 def _runs(
     plan: PassPlan, block: Block
-) -> tuple[
-    tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]], int
-]:
+) -> tuple[tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]], int]:
     """The zone runs of the plan's single layer (or none: every pixel outside, in row 0)."""
     zones = plan.zones
     if zones is None:
@@ -385,4 +381,3 @@ def codes_outside_lookup(
         outside &= codes != nodata
     values, counts = np.unique(codes[outside], return_counts=True)
     return {int(value): int(count) for value, count in zip(values, counts, strict=True)}
-
