@@ -14,7 +14,6 @@ import geopandas as gpd
 import pandas as pd
 import rasterio
 
-from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.change import (
     Accounts,
@@ -58,6 +57,7 @@ from geocarbon.raster_io import (
     open_landcover,
 )
 from geocarbon.staging import OutputFolder, StagedOutputs
+from geocarbon.summary import run_summary
 from geocarbon.tables import CarbonTable
 from geocarbon.uncertainty import MonteCarlo
 from geocarbon.units import POOLS
@@ -227,8 +227,8 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             periods,
             dates,
             pairs,
-            lookups[0].n_bins,
-            area.method,
+            lookups,
+            area,
             sources,
         )
         if paths:
@@ -407,10 +407,11 @@ def _accounts_result(
     periods: list[Period],
     dates: list[Histogram],
     pairs: list[Histogram],
-    n_bins: int,
-    area_method: str,
+    lookups: list[ClassLookup],
+    area: PixelArea,
     sources: list[LandCoverSource],
 ) -> _Tables:
+    n_bins = lookups[0].n_bins
     ids = (ALL_ID,) if index is None else (*index.ids, UNASSIGNED_ID)
     names = (ALL_ID,) if index is None else (*index.names, UNASSIGNED_ID)
     accounts = Accounts(ids, names, table, unknown_as_valid=config.unknown == "zero")
@@ -437,7 +438,7 @@ def _accounts_result(
             ]
         )
         series = series.merge(bounds, on=["region_id", "year"])
-    summary = _summary(config, table, periods, change, transitions, area_method, sources, dates)
+    summary = _summary(config, table, periods, change, transitions, area, sources, dates, lookups)
     regions = None
     if regions_frame is not None:
         main = change[change["period"] == periods[-1].label]
@@ -461,9 +462,10 @@ def _summary(
     periods: list[Period],
     change: pd.DataFrame,
     transitions: pd.DataFrame,
-    area_method: str,
+    area: PixelArea,
     sources: list[LandCoverSource],
     dates: list[Histogram],
+    lookups: list[ClassLookup],
 ) -> dict[str, Any]:
     per_period = {}
     for period in periods:
@@ -480,21 +482,22 @@ def _summary(
             if config.valuation is None
             else config.valuation.constant(period.year_start, period.year_end),
         }
-    return {
-        "geocarbon_version": __version__,
-        "landcovers": [str(source.path) for source in sources],
-        "resampled": [str(s.path) for s in sources if s.warped_from is not None],
-        "years": list(config.years),
-        "densities": table.source,
-        "scheme": table.scheme,
-        "area_method": area_method,
-        "coverage": config.coverage if config.regions is not None else None,
-        "unknown_mode": config.unknown,
-        "valuation": None if config.valuation is None else vars(config.valuation),
-        "monte_carlo": None if config.monte_carlo is None else vars(config.monte_carlo),
-        "nodata_pixels_by_date": [int(h.pixel_count[:, -1].sum()) for h in dates],
-        "periods": per_period,
-    }
+    return run_summary(
+        "change",
+        sources=sources,
+        years=config.years,
+        table=table,
+        area=area,
+        dates=list(zip(dates, lookups, strict=True)),
+        unknown_mode=config.unknown,
+        nodata_override=config.nodata,
+        coverage=config.coverage if config.regions is not None else None,
+        section={
+            "valuation": None if config.valuation is None else vars(config.valuation),
+            "monte_carlo": None if config.monte_carlo is None else vars(config.monte_carlo),
+            "periods": per_period,
+        },
+    )
 
 
 def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: _Tables) -> None:

@@ -14,11 +14,9 @@ from math import lcm
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import rasterio
 
-from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.blocks import block_shape_for_budget
 from geocarbon.chunk_rasters import ChunkRasters
@@ -58,6 +56,7 @@ from geocarbon.staging import OutputFolder, StagedOutputs
 from geocarbon.summary import (
     StockTotals,
     class_stock_table,
+    run_summary,
     stock_totals,
     with_total_row,
 )
@@ -351,23 +350,20 @@ def _summary_document(
     totals: StockTotals,
     config: StockConfig,
 ) -> dict[str, Any]:
-    unknown = histogram.unknown_codes(lookup)
-    return {
-        "geocarbon_version": __version__,
-        "landcover": str(source.path),
-        "densities": table.source,
-        "scheme": table.scheme,
-        "crs": source.grid.crs.to_string(),
-        "shape": list(source.grid.shape),
-        "area_method": area.method,
-        "nominal_pixel_area_ha": None if np.isnan(area.nominal_ha) else area.nominal_ha,
-        "raster_nodata": source.nodata,
-        "unknown_mode": config.unknown,
-        "unknown_classes": [
-            {"class_code": code, "pixel_count": count} for code, count in sorted(unknown.items())
-        ],
-        "pixel_count": totals.pixel_count,
-        "area_ha": totals.area_ha,
-        "totals": totals.stock_mg,
-        "classes": classes.to_dict(orient="records"),
-    }
+    return run_summary(
+        "stock",
+        sources=[source],
+        years=None,
+        table=table,
+        area=area,
+        dates=[(histogram, lookup)],
+        unknown_mode=config.unknown,
+        nodata_override=config.nodata,
+        coverage=None,
+        section={
+            "pixel_count": totals.pixel_count,
+            "area_ha": totals.area_ha,
+            "totals": totals.stock_mg,
+            "classes": classes.to_dict(orient="records"),
+        },
+    )

@@ -6,13 +6,19 @@ table's low and high densities. Everything here is arithmetic on small arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from geocarbon._version import __version__
+from geocarbon.area import PixelArea
+from geocarbon.engine.histogram import Histogram
 from geocarbon.lookup import ClassLookup
+from geocarbon.raster_io import LandCoverSource
 from geocarbon.tables import CarbonTable
 from geocarbon.units import LEVELS, MG_PER_TG, POOLS
 
@@ -117,3 +123,64 @@ def with_total_row(classes: pd.DataFrame, totals: StockTotals) -> pd.DataFrame:
     frame = pd.concat([classes.assign(class_code=codes), pd.DataFrame([total])], ignore_index=True)
     frame["class_code"] = frame["class_code"].astype(codes.dtype)
     return frame
+
+
+def run_summary(
+    run: str,
+    *,
+    sources: Sequence[LandCoverSource],
+    years: Sequence[int] | None,
+    table: CarbonTable,
+    area: PixelArea,
+    dates: Sequence[tuple[Histogram, ClassLookup]],
+    unknown_mode: str,
+    nodata_override: int | None,
+    coverage: str | None,
+    section: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The summary document of any run: what every run reports, then its own ``section``.
+
+    Common keys: the version and run kind, the land cover(s) and years, table and scheme, grid
+    (CRS, shape), area method, nodata (declared per date, and any override), coverage, and the
+    unknown codes (summed over dates in ``unknown_classes``, and per date).
+    """
+    grid = sources[0].grid
+    date_years: list[int | None] = list(years) if years is not None else [None] * len(sources)
+    found = [
+        (str(source.path), year, code, count)
+        for source, year, (histogram, lookup) in zip(sources, date_years, dates, strict=True)
+        for code, count in sorted(histogram.unknown_codes(lookup).items())
+    ]
+    summed: dict[int, int] = {}
+    for _, _, code, count in found:
+        summed[code] = summed.get(code, 0) + count
+    by_date = [
+        {"landcover": landcover, "year": year, "class_code": code, "pixel_count": count}
+        for landcover, year, code, count in found
+    ]
+    return {
+        "geocarbon_version": __version__,
+        "run": run,
+        "landcover": str(sources[-1].path),
+        "landcovers": [str(source.path) for source in sources],
+        "years": None if years is None else [int(year) for year in years],
+        "resampled": [str(s.path) for s in sources if s.warped_from is not None],
+        "densities": table.source,
+        "regional_densities": sorted(table.regional),
+        "scheme": table.scheme,
+        "crs": grid.crs.to_string(),
+        "shape": list(grid.shape),
+        "area_method": area.method,
+        "nominal_pixel_area_ha": None if np.isnan(area.nominal_ha) else area.nominal_ha,
+        "raster_nodata": sources[0].nodata,
+        "nodata_by_date": [source.nodata for source in sources],
+        "nodata_override": nodata_override,
+        "nodata_pixels_by_date": [int(h.pixel_count[:, -1].sum()) for h, _ in dates],
+        "coverage": coverage,
+        "unknown_mode": unknown_mode,
+        "unknown_classes": [
+            {"class_code": code, "pixel_count": count} for code, count in sorted(summed.items())
+        ],
+        "unknown_classes_by_date": by_date,
+        **section,
+    }

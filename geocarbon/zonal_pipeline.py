@@ -14,7 +14,6 @@ import geopandas as gpd
 import pandas as pd
 import rasterio
 
-from geocarbon._version import __version__
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
     DEFAULT_AREA_METHOD,
@@ -46,6 +45,7 @@ from geocarbon.raster_io import (
     landcover_from_array,
 )
 from geocarbon.staging import OutputFolder, StagedOutputs
+from geocarbon.summary import run_summary
 from geocarbon.tables import CarbonTable
 from geocarbon.writers import (
     write_csv,
@@ -217,40 +217,40 @@ def _zonal_summary(
     raster_total_ha = float(histogram.area_ha[: index.n_regions + 1].sum())
     unassigned = wide[wide["region_id"] == UNASSIGNED_ID].iloc[0]
     regions = wide[wide["region_id"] != UNASSIGNED_ID]
-    return {
-        "geocarbon_version": __version__,
-        "landcover": str(source.path),
-        "densities": table.source,
-        "regional_densities": sorted(table.regional),
-        "scheme": table.scheme,
-        "crs": source.grid.crs.to_string(),
-        "area_method": area.method,
-        "coverage": index.mode,
-        "n_regions": index.n_regions,
-        "layers": index.n_layers,
-        "overlapping_regions": [list(pair) for pair in index.overlaps],
-        "empty_regions": wide.loc[
-            (wide["covered_area_ha"] == 0) & (wide["region_id"] != UNASSIGNED_ID), "region_id"
-        ].tolist(),
-        "unknown_mode": config.unknown,
-        "unknown_classes": [
-            {"class_code": c, "pixel_count": n} for c, n in histogram.unknown_codes(lookup).items()
-        ],
-        "area_ha": {
-            "raster": area.total_ha(source.grid.shape),
-            "regions_plus_unassigned": raster_total_ha,
-            "unassigned_valid": float(unassigned["valid_area_ha"]),
-            "regions_valid": float(regions["valid_area_ha"].sum()),
+    return run_summary(
+        "zonal",
+        sources=[source],
+        years=None,
+        table=table,
+        area=area,
+        dates=[(histogram, lookup)],
+        unknown_mode=config.unknown,
+        nodata_override=config.nodata,
+        coverage=index.mode,
+        section={
+            "n_regions": index.n_regions,
+            "layers": index.n_layers,
+            "overlapping_regions": [list(pair) for pair in index.overlaps],
+            "empty_regions": wide.loc[
+                (wide["covered_area_ha"] == 0) & (wide["region_id"] != UNASSIGNED_ID),
+                "region_id",
+            ].tolist(),
+            "area_ha": {
+                "raster": area.total_ha(source.grid.shape),
+                "regions_plus_unassigned": raster_total_ha,
+                "unassigned_valid": float(unassigned["valid_area_ha"]),
+                "regions_valid": float(regions["valid_area_ha"].sum()),
+            },
+            # The regions' own stock (overlapping regions each count their share); pixels
+            # outside every region are reported apart, never added in.
+            "totals": {
+                "stock_total_mg": float(regions["stock_total_mg"].sum()),
+                "stock_total_tg": float(regions["stock_total_tg"].sum()),
+                "stock_total_mg_unassigned": float(unassigned["stock_total_mg"]),
+                "stock_total_tg_unassigned": float(unassigned["stock_total_tg"]),
+            },
         },
-        # The regions' own stock (overlapping regions each count their share); pixels outside
-        # every region are reported apart, never added in.
-        "totals": {
-            "stock_total_mg": float(regions["stock_total_mg"].sum()),
-            "stock_total_tg": float(regions["stock_total_tg"].sum()),
-            "stock_total_mg_unassigned": float(unassigned["stock_total_mg"]),
-            "stock_total_tg_unassigned": float(unassigned["stock_total_tg"]),
-        },
-    }
+    )
 
 
 def _write_zonal(

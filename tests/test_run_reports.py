@@ -235,3 +235,35 @@ def test_spreadsheet_csvs_neutralise_formulas_and_other_formats_keep_exact_text(
     parquet = gpd.read_parquet(out / "regions.parquet")
     for frame in (gpkg, parquet):
         assert frame["region_id"].tolist() == ["+1"] and frame["region_name"].tolist() == [HOSTILE]
+
+
+def test_every_run_summary_shares_the_common_keys(raster_factory, pools_csv, tmp_path):
+    """One summary builder: stock, zonal and change report the same common block (the change
+    summary used to lack the CRS and the unknown codes)."""
+    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+
+    first = raster_factory("a.tif", np.array([[1, 7], [2, 2]], np.uint8))
+    second = raster_factory("b.tif", np.array([[1, 1], [7, 7]], np.uint8))
+    regions = left_half_region(tmp_path / "r.gpkg")
+    common = dict(densities=pools_csv, unknown="zero", progress=False)
+    stock = run_stock(StockConfig(landcover=first, out_dir=tmp_path / "s", **common)).summary
+    zonal = run_zonal(
+        ZonalConfig(landcover=first, regions=regions, id_field="code", **common)
+    ).summary
+    change = run_change(
+        ChangeConfig(landcovers=(first, second), years=(2000, 2010), monte_carlo=None, **common)
+    ).summary
+    keys = {
+        "geocarbon_version", "run", "landcover", "landcovers", "crs", "shape", "area_method",
+        "densities", "scheme", "unknown_mode", "unknown_classes", "unknown_classes_by_date",
+        "nodata_by_date", "nodata_pixels_by_date", "coverage",
+    }  # fmt: skip
+    for summary, run in ((stock, "stock"), (zonal, "zonal"), (change, "change")):
+        assert keys <= set(summary) and summary["run"] == run
+        assert summary["crs"] == "EPSG:3035"
+    assert change["unknown_classes"] == [{"class_code": 7, "pixel_count": 3}]
+    assert [(e["year"], e["pixel_count"]) for e in change["unknown_classes_by_date"]] == [
+        (2000, 1),
+        (2010, 2),
+    ]
