@@ -143,13 +143,16 @@ def require(module_name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def dask_scheduler() -> Iterator[str]:
     """The address (tcp://127.0.0.1:PORT) of one Dask LocalCluster of two single-threaded worker
-    processes on loopback, shared by every test of the session that asks for it."""
+    processes on loopback, shared by every test of the session that asks for it.
+
+    Its scheduler's HTTP server takes a free loopback port: ``dashboard_address=None`` would
+    still bind 8787, and a second cluster then warns that the port is in use."""
     distributed = require("distributed")
     with distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
     ) as cluster:
         yield cluster.scheduler_address

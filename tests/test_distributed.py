@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import warnings
 
 import numpy as np
@@ -17,7 +18,7 @@ require("distributed")
 
 
 @pytest.mark.parametrize("coverage", ["centre", "exact"])
-def test_dask_equals_single_process_on_real_data(shared_data, coverage):
+def test_dask_equals_single_process_on_real_data(shared_data, dask_scheduler, coverage):
     """MODIS IGBP 2019 by province: counts identical, areas and stocks to 1e-12."""
     raster = next((shared_data / "landcover" / "modis_mcd12c1_china").glob("*.tif"))
     provinces = shared_data / "boundaries" / "china_provinces_simplified_0.01deg.geojson"
@@ -34,7 +35,7 @@ def test_dask_equals_single_process_on_real_data(shared_data, coverage):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the simplified outlines overlap a little
         local = run_zonal(ZonalConfig(**options))
-        distributed = run_zonal(ZonalConfig(**options, dask="local:2"))
+        distributed = run_zonal(ZonalConfig(**options, dask=dask_scheduler))
     np.testing.assert_array_equal(
         local.by_class["pixel_count"], distributed.by_class["pixel_count"]
     )
@@ -96,7 +97,7 @@ def test_dask_stock_rasters_equal_single_process(shared_data, tmp_path):
     assert leftovers == sorted(p.name for p in (tmp_path / "local").iterdir())
 
 
-def test_dask_change_equals_single_process(shared_data, tmp_path):
+def test_dask_change_equals_single_process(shared_data, dask_scheduler, tmp_path):
     """Two dates with valuation, every raster: tables to 1e-12, rasters pixel for pixel."""
     from geocarbon.change_pipeline import stock_change
     from geocarbon.valuation import Valuation
@@ -114,7 +115,7 @@ def test_dask_change_equals_single_process(shared_data, tmp_path):
     pools = folder / "carbon_pools_willamette.csv"
     local = stock_change(dates, [2016, 2030], pools, out_dir=tmp_path / "local", **options)
     distributed = stock_change(
-        dates, [2016, 2030], pools, out_dir=tmp_path / "dask", dask="local:2", **options
+        dates, [2016, 2030], pools, out_dir=tmp_path / "dask", dask=dask_scheduler, **options
     )
     numeric = local.change.select_dtypes("number").columns
     np.testing.assert_allclose(
@@ -179,3 +180,28 @@ def test_bad_dask_addresses_are_clear_errors_and_leave_nothing(sample, tmp_path,
         run("tcp://127.0.0.1:9", tmp_path / "b")
     for out in (tmp_path / "a", tmp_path / "b"):
         assert not out.exists() or not any(out.iterdir()), "a failed run leaves no files"
+
+
+def test_a_local_cluster_takes_no_fixed_port(sample, tmp_path):
+    """A local:N run beside another Dask cluster (a notebook's holds 8787): no port clash."""
+    from geocarbon.pipeline import StockConfig, run_stock
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        except OSError:
+            pass  # somebody else holds it: the same situation
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            run_stock(
+                StockConfig(
+                    landcover=sample.landcover[1],
+                    densities="china-clcd",
+                    out_dir=tmp_path,
+                    write_rasters=False,
+                    progress=False,
+                    dask="local:1",
+                )
+            )

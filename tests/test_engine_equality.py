@@ -36,10 +36,10 @@ from conftest import write_raster
 GEOGRAPHIC_CRS = "EPSG:4326"  # pixel areas change from row to row: areas are not all alike
 PIXEL_DEG = 0.0005
 GRID_TRANSFORM = Affine(PIXEL_DEG, 0.0, 110.0, 0.0, -PIXEL_DEG, 35.0)
-GRID_SHAPE = (1100, 1000)
+GRID_SHAPE = (900, 800)
 NODATA = 0  # china-clcd codes are 1-9
 #: Many blocks, several Dask chunks, partial ones at the right and bottom edges.
-BLOCK_SHAPE = (48, 80)
+BLOCK_SHAPE = (40, 64)
 YEARS = (2000, 2010, 2020)
 REGION_IDS = (110101, 110102, 120103, 120104, 120105, 130106)
 MONTE_CARLO = MonteCarlo(draws=200, seed=7)
@@ -76,7 +76,7 @@ def synthetic_dates(seed: int = 11) -> list[np.ndarray]:
     for codes in dates:
         codes[rng.random(GRID_SHAPE) < 0.01] = NODATA
         codes[300:420, 500:777] = NODATA
-    dates[1][250:260, 90:950] = NODATA
+    dates[1][250:260, 90:760] = NODATA
     return dates
 
 
@@ -89,11 +89,11 @@ def synthetic_regions() -> gpd.GeoDataFrame:
     def at(col: float, row: float) -> tuple[float, float]:
         return (x0 + col * PIXEL_DEG, y0 - row * PIXEL_DEG)
 
-    disc = shapely.Point(at(300.3, 400.7)).buffer(230 * PIXEL_DEG, quad_segs=32)
-    triangle = shapely.Polygon([at(250.2, 110.9), at(850.6, 500.1), at(150.5, 760.3)])
-    ring = shapely.Point(at(700.1, 800.4)).buffer(210.3 * PIXEL_DEG)
-    ring = ring.difference(shapely.Point(at(690.8, 790.2)).buffer(90.6 * PIXEL_DEG))
-    strip = shapely.box(*at(900.4, 1060.2), *at(1100.7, 700.9))
+    disc = shapely.Point(at(240.3, 330.7)).buffer(180 * PIXEL_DEG, quad_segs=32)
+    triangle = shapely.Polygon([at(200.2, 90.9), at(680.6, 400.1), at(120.5, 610.3)])
+    ring = shapely.Point(at(560.1, 650.4)).buffer(170.3 * PIXEL_DEG)
+    ring = ring.difference(shapely.Point(at(552.8, 641.2)).buffer(72.6 * PIXEL_DEG))
+    strip = shapely.box(*at(700.4, 960.2), *at(900.7, 560.9))
     speck = shapely.box(*at(10.2, 20.9), *at(10.7, 20.4))
     away = shapely.box(*at(-300.0, -100.0), *at(-200.0, -50.0))
     return gpd.GeoDataFrame(
@@ -206,8 +206,8 @@ def quietly(run, config):
 # -- threads vs Dask ---------------------------------------------------------------------------
 
 
-def test_stock_on_a_local_cluster_equals_threads(inputs, tmp_path):
-    """``local:2`` (the run starts and stops its own LocalCluster): tables and 5 COGs equal."""
+def test_stock_on_a_cluster_equals_threads(inputs, dask_scheduler, tmp_path):
+    """The per-class table, the summary's totals and the 5 density COGs equal."""
     options = dict(
         landcover=inputs.landcovers[0],
         densities="china-clcd",
@@ -215,7 +215,7 @@ def test_stock_on_a_local_cluster_equals_threads(inputs, tmp_path):
         progress=False,
     )
     threads = run_stock(StockConfig(**options, out_dir=tmp_path / "threads", threads=2))
-    dask = run_stock(StockConfig(**options, out_dir=tmp_path / "dask", dask="local:2"))
+    dask = run_stock(StockConfig(**options, out_dir=tmp_path / "dask", dask=dask_scheduler))
     assert_same_table(threads.classes, dask.classes)
     assert threads.classes["pixel_count"].sum() > 0.9 * np.prod(GRID_SHAPE)
     assert dask.summary["totals"] == pytest.approx(threads.summary["totals"], rel=1e-12)
