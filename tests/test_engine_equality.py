@@ -19,7 +19,7 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from rio_cogeo.cogeo import cog_validate
@@ -374,6 +374,11 @@ def test_stock_in_blocks_equals_one_block(grid):
 
 @settings(max_examples=40)
 @given(small_grids(1), small_rectangles, st.sampled_from(["centre", "all-touched", "exact"]))
+@example(  # the second region's edge is 0.2 px into column 0: it does not touch column 1
+    grid=([np.ones((2, 2), np.uint8)], (1, 1)),
+    rectangles=[(0.0, 0.0, 2.0, 1.5), (-0.8016314776534681, 1.0355605961501486, 1.0, 1.0)],
+    coverage="exact",
+)
 def test_zonal_in_blocks_equals_one_block(grid, rectangles, coverage):
     (codes,), block_shape = grid
     with tempfile.TemporaryDirectory() as name:
