@@ -317,11 +317,11 @@ class TiledRasters:
             dataset.update_tags(units=units, description=description)
             self._datasets.append(dataset)
 
-    def write(self, block: Block, stack: NDArray[np.float32]) -> None:
-        """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""
+    def write(self, block: Block, stack: NDArray[np.float32], *, first: int = 0) -> None:
+        """Write ``stack[i]`` of shape (height, width) into raster ``first + i`` at ``block``."""
         row, col = block.row_off - self._origin[0], block.col_off - self._origin[1]
         window = Window(col, row, block.width, block.height)
-        for dataset, band in zip(self._datasets, stack, strict=True):
+        for dataset, band in zip(self._datasets[first : first + len(stack)], stack, strict=True):
             dataset.write(band, 1, window=window)
 
     def close(self) -> None:
@@ -352,9 +352,15 @@ class RasterSetWriter:
         block_shape: tuple[int, int] | None = None,
         compressed: bool = True,
         creation_options: Mapping[str, str] | None = None,
+        threads: int = 2,
     ) -> None:
         self._staged = staged
         self._bands = bands
+        # Bands are written on ``threads`` threads, each its share of the bands and their
+        # overviews (GDAL datasets are separate, the overview kernel releases the GIL).
+        parts = np.array_split(np.arange(len(bands)), max(1, min(threads, len(bands))))
+        self._parts = [(int(part[0]), int(part[-1]) + 1) for part in parts]
+        self._pool = ThreadPoolExecutor(len(parts)) if len(parts) > 1 else None
         options = cog_options(creation_options, threads=1)
         labels = list(bands.values())
         self._rasters = TiledRasters(
@@ -371,11 +377,18 @@ class RasterSetWriter:
 
     def write(self, block: Block, stack: NDArray[np.float32]) -> None:
         """Write ``stack[i]`` of shape (height, width) into raster ``i`` at ``block``."""
-        self._rasters.write(block, stack)
+        if self._pool is None:
+            self._write_bands(block, stack, 0)
+            return
+        parts = [(block, stack[first:end], first) for first, end in self._parts]
+        list(self._pool.map(lambda part: self._write_bands(*part), parts))  # re-raises
+
+    def _write_bands(self, block: Block, stack: NDArray[np.float32], first: int) -> None:
+        self._rasters.write(block, stack, first=first)
         for overview in self._overviews:
             stack = kernels.halve_mean(stack)
             block = Block(block.row_off // 2, block.col_off // 2, stack.shape[1], stack.shape[2])
-            overview.write(block, stack)
+            overview.write(block, stack, first=first)
 
     def finish(self) -> list[tuple[Path, Path]]:
         """Close the intermediates; the (source, COG) pairs for :func:`to_cogs` (given this
@@ -403,6 +416,8 @@ class RasterSetWriter:
         return pairs
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         for rasters in (self._rasters, *self._overviews):
             rasters.close()
 
