@@ -50,6 +50,8 @@ from geocarbon.errors import (
 from geocarbon.grid import GridSpec
 
 POLYGONAL = ("Polygon", "MultiPolygon")
+#: Coverage fractions at or below this are float noise, not coverage (exact mode).
+MIN_FRACTION = 1e-12
 POLYGONAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of Polygon and MultiPolygon
 #: Runs of pixels: row, first column, end column (exclusive) and zone, one entry per run.
 Runs = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]
@@ -714,14 +716,16 @@ def _boundary_fractions(
         fraction = kernels.coverage_fractions(
             xs - block.col_off, ys - block.row_off, starts, block.height, block.width, rows, cols
         )
-        hits = np.flatnonzero(fraction > 0)
+        # Float noise (~1e-17) on pixels a region does not touch is no coverage: counting it
+        # would make the pixel count depend on the block shape.
+        hits = np.flatnonzero(fraction > MIN_FRACTION)
         covered[hits] += fraction[hits]
         out_rows.append(rows[hits])
         out_cols.append(cols[hits])
         out_zone.append(np.full(len(hits), region, np.int32))
         out_fraction.append(fraction[hits])
     remainder = 1.0 - covered
-    rest = remainder > 1e-12
+    rest = remainder > MIN_FRACTION
     out_rows.append(rows[rest])
     out_cols.append(cols[rest])
     out_zone.append(np.full(int(rest.sum()), index.unassigned_row, np.int32))

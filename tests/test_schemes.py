@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -13,6 +12,8 @@ from hypothesis import strategies as st
 
 from geocarbon.errors import GeoCarbonError, SchemeError
 from geocarbon.schemes import ClassScheme, get_scheme, scheme_names
+
+from conftest import IN_CI
 
 
 def _codes(text: str) -> tuple[int, ...]:
@@ -233,7 +234,7 @@ def test_name_of_is_defined_exactly_on_the_codes(code: int, name: str) -> None:
 
 def test_worldcover_codes_and_names_match_the_real_file_legend() -> None:
     if not SAO_TOME_2020.exists():
-        if os.environ.get("CI") == "true":
+        if IN_CI:
             pytest.fail(f"Real-data file missing under CI: {SAO_TOME_2020}")
         pytest.skip(f"Real-data file not found: {SAO_TOME_2020}")
     with rasterio.open(SAO_TOME_2020) as src:

@@ -34,7 +34,7 @@ from geocarbon.tables import CarbonTable
 from geocarbon.webassets import default_assets_dir, localize, required_packages, script_json
 from geocarbon.webmap import empty_map_html, write_map
 
-from conftest import IN_CI
+from conftest import IN_CI, require
 
 HOSTILE = "<script>alert(1)</script>"
 # Template syntax in every text a user controls: none may be evaluated, all must show as typed
@@ -291,7 +291,7 @@ def browser():
         if IN_CI:
             pytest.fail("Debian's chromium is missing in CI: .ci/run must install it")
         pytest.skip("chromium not installed")
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = require("playwright.sync_api")
     with playwright.sync_playwright() as driver:
         chromium = driver.chromium.launch(
             executable_path=str(CHROMIUM),

@@ -8,6 +8,8 @@ import pytest
 
 from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
 
+from conftest import require
+
 BIG_PROVINCE_KM2 = 50_000
 
 
@@ -43,7 +45,7 @@ def class_counts(by_class, column):
 
 
 def test_centre_counts_equal_rasterstats(modis_and_provinces):
-    rasterstats = pytest.importorskip("rasterstats")
+    rasterstats = require("rasterstats")
     import geopandas as gpd
 
     raster, provinces = modis_and_provinces
@@ -63,7 +65,7 @@ def test_centre_counts_equal_rasterstats(modis_and_provinces):
 
 
 def test_exact_coverage_counts_agree_with_exactextract(modis_and_provinces):
-    exactextract = pytest.importorskip("exactextract")
+    exactextract = require("exactextract")
     import geopandas as gpd
 
     raster, provinces = modis_and_provinces

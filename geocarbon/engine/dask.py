@@ -69,7 +69,8 @@ def dask_client(address: str) -> Iterator[Any]:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                # None still serves on 8787 (clashing with a notebook's cluster): a free port.
+                dashboard_address="127.0.0.1:0",
             ) as cluster,
             Client(cluster) as client,
         ):
