@@ -1,0 +1,268 @@
+"""Accumulate area histograms: per-pixel zone layers, boundary fractions, and the fused run
+kernels that count codes or bins over the regions' pixel runs (areas flushed per row).
+
+Kernels take NumPy arrays and scalars, fill caller-provided outputs, and know nothing of
+files, CRS, pandas or logging. Accumulators are float64 (area) and int64 (counts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from geocarbon.kernels.classify import _bin_of
+
+
+@njit(cache=True, nogil=True)
+def accumulate_area(
+    bin_index: NDArray[np.integer],
+    zone_index: NDArray[np.int32],
+    pixel_area_ha: NDArray[np.float64],
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+) -> None:
+    """Add each pixel's area (ha) and count to ``area_ha[zone, bin]`` and ``pixel_count[zone, bin]``."""
+    rows, cols = bin_index.shape
+    for row in range(rows):
+        for col in range(cols):
+            zone = zone_index[row, col]
+            bin_ = bin_index[row, col]
+            area_ha[zone, bin_] += pixel_area_ha[row, col]
+            pixel_count[zone, bin_] += 1
+
+
+@njit(cache=True, nogil=True)
+def accumulate_fractions(
+    bin_index: NDArray[np.integer],
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    zones: NDArray[np.int32],
+    fractions: NDArray[np.float64],
+    pixel_area_ha: NDArray[np.float64],
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    coverage_px: NDArray[np.float64],
+) -> None:
+    """Add partly covered pixels: ``fractions[k]`` of pixel (rows[k], cols[k]) to zone ``zones[k]``.
+
+    Area gets fraction x pixel area, ``coverage_px`` the fraction, and ``pixel_count`` one pixel
+    per (zone, pixel) pair that has any coverage.
+    """
+    for k in range(rows.shape[0]):
+        row = rows[k]
+        col = cols[k]
+        zone = zones[k]
+        bin_ = bin_index[row, col]
+        area_ha[zone, bin_] += fractions[k] * pixel_area_ha[row, col]
+        coverage_px[zone, bin_] += fractions[k]
+        pixel_count[zone, bin_] += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _next_segment(
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    s: int,
+    end: int,
+    col: int,
+    col_off: int,
+    cols: int,
+    outside_zone: int,
+) -> tuple[int, int, int]:
+    """From block column ``col``: the zone of the segment that starts there, where it stops, and
+    the first run not yet passed (runs ``s:end`` of the row, sorted; outside them, ``outside_zone``)."""
+    while s < end and span_c1[s] - col_off <= col:
+        s += 1
+    if s < end:
+        start = span_c0[s] - col_off
+        if start <= col:
+            return span_zone[s], min(span_c1[s] - col_off, cols), s
+        return outside_zone, min(start, cols), s
+    return outside_zone, cols, s
+
+
+@njit(cache=True, nogil=True)
+def accumulate_runs(
+    codes: NDArray[np.integer],
+    valid: NDArray[np.bool_],
+    has_mask: bool,
+    class_index_by_code: NDArray[np.int32],
+    code_offset: int,
+    nodata_code: int,
+    has_nodata: bool,
+    nodata_bin: int,
+    unknown_bin: int,
+    row_area_ha: NDArray[np.float64],
+    row_offsets: NDArray[np.int64],
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    unknown_count_by_slot: NDArray[np.int64],
+) -> None:
+    """classify + accumulate_area in one pass, zones taken from pixel runs instead of a zone raster.
+
+    Row ``r`` of the block is grid row ``row_off + r``; its runs ``row_offsets[R]:row_offsets[R+1]``
+    (sorted, disjoint) give their zone to columns ``[c0, c1)``, every other pixel goes to
+    ``outside_zone``. ``row_area_ha`` holds one pixel area per block row. Same results as
+    :func:`classify` then :func:`accumulate_area`, without the bin and zone arrays.
+    """
+    rows, cols = codes.shape
+    for row in range(rows):
+        grid_row = row_off + row
+        area = row_area_ha[row]
+        col = 0
+        s = row_offsets[grid_row]
+        end = row_offsets[grid_row + 1]
+        while col < cols:
+            zone, stop, s = _next_segment(
+                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+            )
+            for c in range(col, stop):
+                bin_index = _bin_of(
+                    codes[row, c],
+                    not has_mask or valid[row, c],
+                    class_index_by_code,
+                    code_offset,
+                    nodata_code,
+                    has_nodata,
+                    nodata_bin,
+                    unknown_bin,
+                    unknown_count_by_slot,
+                )
+                area_ha[zone, bin_index] += area
+                pixel_count[zone, bin_index] += 1
+            col = stop
+
+
+#: Interleaved sub-histograms of the by-code kernel: runs of one code (the rule in land cover)
+#: would otherwise chain every increment on the previous one through the same memory cell.
+LANES = 4
+
+
+@njit(cache=True, nogil=True)
+def accumulate_runs_by_code(
+    codes: NDArray[np.uint8],
+    valid: NDArray[np.bool_],
+    has_mask: bool,
+    row_area_ha: NDArray[np.float64],
+    row_offsets: NDArray[np.int64],
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    area_by_code: NDArray[np.float64],
+    count_by_code: NDArray[np.int64],
+    row_counts: NDArray[np.int64],
+) -> None:
+    """Like :func:`accumulate_runs` for 8-bit codes, but by raw code: ``[zone, code]``.
+
+    The hot loop of national runs. Per pixel only an integer count, by raw code (masked pixels:
+    column 256) into lane ``col % LANES`` of ``row_counts`` (zones, LANES, 257; zero on entry and
+    exit): no lookup, no branch, no float add. Each row's counts are then flushed, count x the
+    row's pixel area, for the zones the row touched; codes are mapped to bins by the caller.
+    """
+    rows, cols = codes.shape
+    touched = np.zeros(row_counts.shape[0], np.bool_)
+    for row in range(rows):
+        grid_row = row_off + row
+        col = 0
+        s = row_offsets[grid_row]
+        end = row_offsets[grid_row + 1]
+        while col < cols:
+            zone, stop, s = _next_segment(
+                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+            )
+            touched[zone] = True
+            lanes = row_counts[zone]
+            if has_mask:
+                for c in range(col, stop):
+                    code = np.int64(codes[row, c]) if valid[row, c] else 256
+                    lanes[c & 3, code] += 1
+            else:
+                for c in range(col, stop):
+                    lanes[c & 3, codes[row, c]] += 1
+            col = stop
+        area = row_area_ha[row]
+        for zone in range(touched.shape[0]):
+            if touched[zone]:
+                touched[zone] = False
+                for lane in range(LANES):
+                    for code in range(257):
+                        n = row_counts[zone, lane, code]
+                        if n:
+                            count_by_code[zone, code] += n
+                            area_by_code[zone, code] += n * area
+                            row_counts[zone, lane, code] = 0
+
+
+@njit(cache=True, nogil=True)
+def accumulate_runs_sets(
+    bins: NDArray[np.integer],
+    sets: NDArray[np.int64],
+    n_bins: int,
+    row_area_ha: NDArray[np.float64],
+    row_offsets: NDArray[np.int64],
+    span_c0: NDArray[np.int32],
+    span_c1: NDArray[np.int32],
+    span_zone: NDArray[np.int32],
+    row_off: int,
+    col_off: int,
+    outside_zone: int,
+    area_ha: NDArray[np.float64],
+    pixel_count: NDArray[np.int64],
+    row_counts: NDArray[np.int64],
+) -> None:
+    """Histograms of several dates' bins at once, zones from pixel runs (see :func:`accumulate_runs`).
+
+    ``bins`` is (dates, rows, cols). Key set ``k`` is ``sets[k] = (d, -1)``: date ``d``'s bin, or
+    ``(d0, d1)``: the pair key ``bin[d0] * n_bins + bin[d1]`` (a transition). Per pixel and set only
+    an integer count, into lane ``col % LANES`` of ``row_counts`` (sets, zones, LANES, keys; zero on
+    entry and exit); each row's counts are flushed into ``area_ha[set, zone, key]`` (count x the
+    row's pixel area) and ``pixel_count`` for the zones the row touched.
+    """
+    n_sets = sets.shape[0]
+    _, rows, cols = bins.shape
+    n_keys = row_counts.shape[3]
+    touched = np.zeros(row_counts.shape[1], np.bool_)
+    for row in range(rows):
+        grid_row = row_off + row
+        col = 0
+        s = row_offsets[grid_row]
+        end = row_offsets[grid_row + 1]
+        while col < cols:
+            zone, stop, s = _next_segment(
+                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+            )
+            touched[zone] = True
+            for k in range(n_sets):
+                first = bins[sets[k, 0], row]
+                lanes = row_counts[k, zone]
+                if sets[k, 1] < 0:
+                    for c in range(col, stop):
+                        lanes[c & 3, first[c]] += 1
+                else:
+                    second = bins[sets[k, 1], row]
+                    for c in range(col, stop):
+                        lanes[c & 3, np.int64(first[c]) * n_bins + second[c]] += 1
+            col = stop
+        area = row_area_ha[row]
+        for zone in range(touched.shape[0]):
+            if touched[zone]:
+                touched[zone] = False
+                for k in range(n_sets):
+                    for lane in range(LANES):
+                        for key in range(n_keys):
+                            n = row_counts[k, zone, lane, key]
+                            if n:
+                                pixel_count[k, zone, key] += n
+                                area_ha[k, zone, key] += n * area
+                                row_counts[k, zone, lane, key] = 0
