@@ -1,0 +1,7 @@
+"""``python -m geocarbon.cli``."""
+
+import sys
+
+from geocarbon.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,200 @@
+"""``geocarbon change``: stock change between land-cover dates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geocarbon.choices import (
+    CORRELATIONS,
+    COVERAGE_MODES,
+    DISTRIBUTIONS,
+)
+from geocarbon.cli.options import (
+    COVERAGE_HELP,
+    area_option,
+    dask_option,
+    densities_option,
+    encoding_option,
+    memory_option,
+    nodata_option,
+    out_option,
+    overwrite_option,
+    quiet_option,
+    scheme_option,
+    threads_option,
+    unknown_option,
+)
+from geocarbon.config import (
+    DEFAULT_CORRELATION,
+    DEFAULT_COVERAGE,
+    DEFAULT_DISCOUNT_RATE_PCT,
+    DEFAULT_DISTRIBUTION,
+    DEFAULT_DRAWS,
+    DEFAULT_PRICE_CHANGE_PCT,
+    DEFAULT_SEED,
+)
+
+
+@click.command()
+@click.argument("landcovers", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--years",
+    multiple=True,
+    type=int,
+    required=True,
+    help="Year of each land cover, in order: --years 2000 2020.",
+)
+@densities_option
+@out_option
+@click.option(
+    "--regions", type=click.Path(path_type=Path), help="Region polygons: change by region."
+)
+@click.option("--id-field", help="Unique region id field (also a density table's region_id).")
+@click.option("--name-field", help="Region name field.")
+@click.option("--layer", help="Layer of the vector file (default: its first).")
+@click.option(
+    "--coverage",
+    type=click.Choice(COVERAGE_MODES),
+    default=DEFAULT_COVERAGE,
+    show_default=True,
+    help=COVERAGE_HELP,
+)
+@click.option(
+    "--align-to",
+    help="Resample (nearest) dates on other grids onto this one: 'first' or a raster path. Without it, "
+    "dates must share a grid.",
+)
+@click.option("--price", type=float, help="Carbon price per Mg C (valuation; InVEST's formula).")
+@click.option(
+    "--discount-rate",
+    type=float,
+    default=DEFAULT_DISCOUNT_RATE_PCT,
+    show_default=True,
+    help="Annual discount rate (%).",
+)
+@click.option(
+    "--price-change",
+    type=float,
+    default=DEFAULT_PRICE_CHANGE_PCT,
+    show_default=True,
+    help="Annual change in the carbon price (%).",
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(0),
+    default=DEFAULT_DRAWS,
+    show_default=True,
+    help="Monte Carlo draws; 0 for none.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Random seed of the draws.",
+)
+@click.option(
+    "--distribution",
+    type=click.Choice(DISTRIBUTIONS),
+    default=DEFAULT_DISTRIBUTION,
+    show_default=True,
+    help="Density distribution between low and high, peaking at central: triangular, or "
+    "Beta-PERT (less weight on the tails).",
+)
+@click.option(
+    "--correlation",
+    type=click.Choice(CORRELATIONS),
+    default=DEFAULT_CORRELATION,
+    show_default=True,
+    help="'pool': one draw per pool shared by all classes (systematic error).",
+)
+@scheme_option
+@unknown_option
+@area_option
+@nodata_option
+@encoding_option
+@click.option("--no-rasters", is_flag=True, help="Only the tables.")
+@click.option(
+    "--date-rasters",
+    is_flag=True,
+    help="Also write each date's density per pool and total (density_YEAR_POOL_mg_per_ha.tif).",
+)
+@dask_option
+@memory_option
+@threads_option
+@overwrite_option
+@quiet_option
+def change(
+    landcovers: tuple[Path, ...],
+    years: tuple[int, ...],
+    densities: str,
+    out_dir: Path,
+    regions: Path | None,
+    id_field: str | None,
+    name_field: str | None,
+    layer: str | None,
+    coverage: str,
+    align_to: str | None,
+    price: float | None,
+    discount_rate: float,
+    price_change: float,
+    draws: int,
+    seed: int,
+    distribution: str,
+    correlation: str,
+    scheme: str | None,
+    unknown: str,
+    area_method: str,
+    nodata: int | None,
+    encoding: str | None,
+    no_rasters: bool,
+    date_rasters: bool,
+    dask: str | None,
+    memory_mb: int,
+    threads: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty."""
+    from geocarbon.change_pipeline import ChangeConfig, run_change
+    from geocarbon.uncertainty import MonteCarlo
+    from geocarbon.valuation import Valuation
+
+    config = ChangeConfig(
+        landcovers=landcovers,
+        years=years,
+        densities=densities,
+        out_dir=out_dir,
+        regions=regions,
+        id_field=id_field,
+        name_field=name_field,
+        layer=layer,
+        coverage=coverage,
+        align_to=align_to,
+        valuation=None if price is None else Valuation(price, discount_rate, price_change),
+        monte_carlo=None if draws == 0 else MonteCarlo(draws, seed, distribution, correlation),
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        nodata=nodata,
+        encoding=encoding,
+        write_rasters=not no_rasters,
+        date_rasters=date_rasters,
+        dask=dask,
+        memory_mb=memory_mb,
+        threads=threads,
+        overwrite=overwrite,
+        progress=False if quiet else None,
+    )
+    result = run_change(config)
+    if not quiet:
+        for label, period in result.summary["periods"].items():
+            click.echo(
+                f"{label}: net {period['net_change_mg'] / 1e6:+.6g} Tg C "
+                f"(gains {period['gross_gain_mg'] / 1e6:.6g}, losses {period['gross_loss_mg'] / 1e6:.6g} Tg C; "
+                f"{period['annual_net_change_tg_per_yr']:+.6g} Tg C/yr)."
+            )
+        for path in result.outputs:
+            click.echo(f"  wrote {path}")

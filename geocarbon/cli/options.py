@@ -1,0 +1,113 @@
+"""Options shared by the commands, defined once (rasterio's ``rio/options.py`` style); every
+default comes from :mod:`geocarbon.config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geocarbon.choices import (
+    AREA_METHODS,
+    UNKNOWN_MODES,
+)
+from geocarbon.config import (
+    ALL_THREADS,
+    DEFAULT_AREA_METHOD,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_UNKNOWN,
+    MIN_MEMORY_MB,
+    check_threads,
+    default_threads,
+)
+from geocarbon.errors import ConfigError
+
+
+class ThreadsType(click.ParamType):
+    """``--threads N`` (N >= 1) or ``--threads all`` (one per CPU)."""
+
+    name = f"N|{ALL_THREADS}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return check_threads(value)
+        except ConfigError:
+            self.fail(
+                f"{value!r} is neither a whole number of at least 1 nor {ALL_THREADS!r}.",
+                param,
+                ctx,
+            )
+
+
+overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bar and no summary lines (warnings are still shown, one line each).",
+)
+memory_option = click.option(
+    "--memory-mb",
+    type=click.IntRange(MIN_MEMORY_MB),
+    default=DEFAULT_MEMORY_MB,
+    show_default=True,
+    help="Memory budget for blocks in flight (MB); the raster is never read whole.",
+)
+threads_option = click.option(
+    "--threads",
+    type=ThreadsType(),
+    metavar=ThreadsType.name,
+    default=default_threads(),
+    show_default=True,
+    help=f"Worker threads: a number, or '{ALL_THREADS}' for one per CPU.",
+)
+densities_option = click.option(
+    "--densities",
+    "-d",
+    required=True,
+    help="Density table CSV (InVEST pools or long form) or a built-in table: china-clcd.",
+)
+out_option = click.option(
+    "-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+scheme_option = click.option(
+    "--scheme",
+    help="Class scheme of the raster (see `geocarbon schemes`); crosswalks built-in tables.",
+)
+unknown_option = click.option(
+    "--unknown",
+    type=click.Choice(UNKNOWN_MODES),
+    default=DEFAULT_UNKNOWN,
+    show_default=True,
+    help="Codes missing from the table: fail, count as zero carbon, or treat as nodata.",
+)
+dask_option = click.option(
+    "--dask",
+    help="Run the pixel pass on a Dask cluster: a scheduler address (tcp://host:8786), or local:N "
+    "worker processes. Inputs and the output folder must be reachable from every worker.",
+)
+nodata_option = click.option(
+    "--nodata",
+    type=int,
+    help="Land-cover code that marks no data, replacing the raster's own (as gdal_edit.py "
+    "-a_nodata would), e.g. an undeclared border of 0.",
+)
+encoding_option = click.option(
+    "--encoding",
+    help="Text encoding of the density table and the regions' attributes, e.g. GBK (default: "
+    "UTF-8, with GBK/GB18030 detected and reported).",
+)
+area_option = click.option(
+    "--area",
+    "area_method",
+    type=click.Choice(AREA_METHODS),
+    default=DEFAULT_AREA_METHOD,
+    show_default=True,
+    help="Pixel-area method; 'planar' takes the nominal pixel area in any CRS (InVEST's way).",
+)
+
+
+COVERAGE_HELP = (
+    "Pixel membership: centre point, all touched, or exact area fractions on boundaries."
+)

@@ -1,0 +1,128 @@
+"""``geocarbon zonal``: carbon stocks by region in one pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geocarbon.choices import (
+    COVERAGE_MODES,
+)
+from geocarbon.cli.options import (
+    COVERAGE_HELP,
+    area_option,
+    dask_option,
+    densities_option,
+    encoding_option,
+    memory_option,
+    nodata_option,
+    out_option,
+    overwrite_option,
+    quiet_option,
+    scheme_option,
+    threads_option,
+    unknown_option,
+)
+from geocarbon.config import (
+    DEFAULT_COVERAGE,
+)
+
+
+@click.command()
+@click.argument("landcover", type=click.Path(path_type=Path))
+@click.option(
+    "--regions",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Region polygons (any vector format).",
+)
+@click.option(
+    "--id-field", required=True, help="Unique region id field (also a density table's region_id)."
+)
+@click.option("--name-field", help="Region name field.")
+@click.option(
+    "--parent-field", help="Parent id field (e.g. a prefecture's province code): adds parents.csv."
+)
+@click.option("--layer", help="Layer of the vector file (default: its first).")
+@click.option(
+    "--coverage",
+    type=click.Choice(COVERAGE_MODES),
+    default=DEFAULT_COVERAGE,
+    show_default=True,
+    help=COVERAGE_HELP,
+)
+@densities_option
+@out_option
+@scheme_option
+@unknown_option
+@area_option
+@nodata_option
+@encoding_option
+@click.option("--map", "with_map", is_flag=True, help="Also write map.html into the output folder.")
+@dask_option
+@memory_option
+@threads_option
+@overwrite_option
+@quiet_option
+def zonal(
+    landcover: Path,
+    regions: Path,
+    id_field: str,
+    name_field: str | None,
+    parent_field: str | None,
+    layer: str | None,
+    coverage: str,
+    densities: str,
+    out_dir: Path,
+    scheme: str | None,
+    unknown: str,
+    area_method: str,
+    nodata: int | None,
+    encoding: str | None,
+    with_map: bool,
+    dask: str | None,
+    memory_mb: int,
+    threads: int,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Carbon stocks by region (province, prefecture, reserve) in one pass over the land cover."""
+    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+
+    config = ZonalConfig(
+        landcover=landcover,
+        regions=regions,
+        densities=densities,
+        id_field=id_field,
+        out_dir=out_dir,
+        name_field=name_field,
+        parent_field=parent_field,
+        layer=layer,
+        coverage=coverage,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        nodata=nodata,
+        encoding=encoding,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=threads,
+        progress=False if quiet else None,
+        dask=dask,
+    )
+    result = run_zonal(config)
+    if with_map:
+        from geocarbon.webmap import write_map
+
+        write_map(out_dir, out_dir / "map.html", overwrite=overwrite)
+    if not quiet:
+        area, totals = result.summary["area_ha"], result.summary["totals"]
+        click.echo(
+            f"{result.summary['n_regions']} regions hold {totals['stock_total_tg']:.6g} Tg C "
+            f"on {area['regions_valid']:.6g} ha; outside every region (not included): "
+            f"{totals['stock_total_tg_unassigned']:.6g} Tg C on {area['unassigned_valid']:.6g} ha "
+            f"(coverage {result.summary['coverage']}, area method {result.summary['area_method']})."
+        )
+        for path in result.outputs:
+            click.echo(f"  wrote {path}")
