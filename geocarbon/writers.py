@@ -124,16 +124,16 @@ def check_creation_options(options: Mapping[str, str]) -> dict[str, str]:
             )
         checked[name] = _checked_value(declared[name], text, item)
     for key in ("COMPRESS", "OVERVIEW_COMPRESS"):
-        if checked.get(key) in INTEGER_CODECS:
+        if checked.get(key, "").upper() in INTEGER_CODECS:
             raise ConfigError(
                 f"Creation option '{key}={checked[key]}' (--co): {checked[key]} cannot hold "
                 f"float32 densities; use a lossless codec ({', '.join(LEVEL_RANGE)}, LZW) or "
                 "LERC with MAX_Z_ERROR."
             )
-    codec = checked.get("COMPRESS", DEFAULT_CREATION_OPTIONS["COMPRESS"])
+    codec = checked.get("COMPRESS", DEFAULT_CREATION_OPTIONS["COMPRESS"]).upper()
     if "LEVEL" in checked and codec in LEVEL_RANGE:
         low, high = LEVEL_RANGE[codec]
-        if not low <= int(checked["LEVEL"]) <= high:
+        if not low <= _number(checked["LEVEL"], whole=True) <= high:  # NaN is out of range
             raise ConfigError(
                 f"Creation option 'LEVEL={checked['LEVEL']}' (--co): {codec} takes LEVEL "
                 f"{low} to {high} (1 is the fastest)."

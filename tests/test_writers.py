@@ -232,6 +232,28 @@ def test_invalid_items_are_one_line_naming_the_item(items, culprit, says):
         assert "TARGET_SRS" not in message.split("valid keys:")[1]
 
 
+def test_without_gdals_option_list_keys_are_still_checked(monkeypatch):
+    """Where the running GDAL's list cannot be read, GDAL 3.10's keys are checked; a LEVEL that
+    is not a number is still one line, not a ValueError from int()."""
+    from geocarbon import writers
+
+    monkeypatch.setattr(writers, "_driver_metadata", lambda driver, key: None)
+    writers.cog_creation_options.cache_clear()
+    try:
+        # values go to GDAL as typed (GDAL takes them in any case)
+        assert parse_creation_options(["compress=zstd", "level=3"]) == {
+            "COMPRESS": "zstd",
+            "LEVEL": "3",
+        }
+        for item in ("LEVEL=fast", "COLOUR=red", "COMPRESS=jpeg"):
+            with pytest.raises(ConfigError, match=f"'{item}'"):
+                parse_creation_options([item])
+    finally:
+        monkeypatch.undo()  # before the cache is refilled, for the tests after this one
+        writers.cog_creation_options.cache_clear()
+    assert cog_creation_options()["COMPRESS"].kind == "string-select"
+
+
 def test_bad_options_fail_before_anything_is_written(tmp_path):
     stack = densities()
     out = tmp_path / "out"
