@@ -913,7 +913,12 @@ def invest_verdict(v: dict) -> list[str]:
             "execute); the rest is the first run in a process (numba's cache loaded, GDAL's "
             "drivers registered). What would close it: `change` importing geopandas only when "
             "regions are given and pandas lazily, or a long-lived process (a notebook, "
-            "`stock_change` in a script), where tables only is already past 20x."
+            "`stock_change` in a script)"
+            + (
+                ", where tables only is already past 20x."
+                if invest / v["tables_in_process_s"] >= 20
+                else "."
+            )
         )
     return lines
 
