@@ -80,9 +80,9 @@ def series(paths: list[Path], n: int) -> list[Path]:
 
 def in_process(dates: list[Path], repeat: int) -> dict[str, float]:
     """Median seconds of the pixel pass and of the whole run (tables only, nothing written)."""
-    import geocarbon.pipeline as pipeline
-    from geocarbon.change_pipeline import ChangeConfig, run_change
-    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+    import geocarbon.runs.stock as pipeline
+    from geocarbon.runs.change import ChangeConfig, run_change
+    from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
     pass_seconds: list[float] = []
     run_pass = pipeline.run_pass

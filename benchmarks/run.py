@@ -46,12 +46,15 @@ GEOCARBON = Path(sys.executable).parent / "geocarbon"
 SECTION = "## Speed and scale (issue 6)"
 PREAMBLE = "# Benchmarks\n\nMedians of repeated runs; ratios are measured in the same run.\n"
 PHASES = {  # (end of module path, function) -> what it does
-    ("geocarbon/zones.py", "read_regions"): "read and validate the regions GeoJSON",
-    ("geocarbon/zones.py", "build_zone_index"): "regions to scanline spans",
+    ("geocarbon/inputs/regions.py", "read_regions"): "read and validate the regions GeoJSON",
+    ("geocarbon/inputs/regions.py", "build_zone_index"): "regions to scanline spans",
     ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (decode + fused kernel)",
-    ("geocarbon/zones.py", "region_area_ha"): "each region's own area (equal-area transform)",
-    ("geocarbon/writers.py", "write_vector"): "write regions.gpkg",
-    ("geocarbon/writers.py", "write_geoparquet"): "write regions.parquet",
+    (
+        "geocarbon/inputs/regions.py",
+        "region_area_ha",
+    ): "each region's own area (equal-area transform)",
+    ("geocarbon/outputs/writers.py", "write_vector"): "write regions.gpkg",
+    ("geocarbon/outputs/writers.py", "write_geoparquet"): "write regions.parquet",
 }
 
 
@@ -159,7 +162,7 @@ def cli_runs(tif: Path, tmp: Path, repeat: int, dask: bool = False) -> dict:
 
 
 def zonal_config(tif: Path, out: Path | None):  # type: ignore[no-untyped-def]
-    from geocarbon.zonal_pipeline import ZonalConfig
+    from geocarbon.runs.zonal import ZonalConfig
 
     options = dict(regions=PROVINCES, id_field=ID_FIELD, densities="china-clcd", threads=2)
     return ZonalConfig(landcover=tif, out_dir=out, progress=False, **options)
@@ -167,7 +170,7 @@ def zonal_config(tif: Path, out: Path | None):  # type: ignore[no-untyped-def]
 
 def in_process(tif: Path, tmp: Path, repeat: int) -> tuple[float, dict[str, float], pd.Series]:
     """Median run_zonal seconds after a warm-up, seconds by phase, centre pixel counts."""
-    from geocarbon.zonal_pipeline import run_zonal
+    from geocarbon.runs.zonal import run_zonal
 
     result = run_zonal(zonal_config(tif, Path(tempfile.mkdtemp(dir=tmp))))  # warm-up
     times = []
@@ -193,11 +196,11 @@ def floor(tif: Path) -> dict:
     """Decode all blocks on 2 threads, and the fused kernel alone on 2 threads over cached blocks."""
     from geocarbon.area import pixel_area
     from geocarbon.blocks import iter_blocks
+    from geocarbon.inputs.landcover import WindowReader, open_landcover
+    from geocarbon.inputs.regions import build_zone_index, read_regions
     from geocarbon.lookup import build_class_lookup
-    from geocarbon.pipeline import GDAL_CACHE_MB, prepare_table
-    from geocarbon.raster_io import WindowReader, open_landcover
+    from geocarbon.runs.stock import GDAL_CACHE_MB, prepare_table
     from geocarbon.streaming import BlockPlan, run_blocks
-    from geocarbon.zones import build_zone_index, read_regions
 
     config = zonal_config(tif, None)
     source = open_landcover(tif)
@@ -359,7 +362,7 @@ imported = time.perf_counter(); carbon.execute(args)
 print(imported - start, time.perf_counter() - imported)"""
 INVEST_VENV = Path("/tmp/invest-venv")
 #: ``geocarbon`` with ZSTD level 1 COGs: what ``--co COMPRESS=ZSTD`` gives, for a CLI without it.
-ZSTD_CLI = """import sys, geocarbon.writers as w
+ZSTD_CLI = """import sys, geocarbon.outputs.writers as w
 w.DEFAULT_CREATION_OPTIONS = w.MappingProxyType(dict(w.DEFAULT_CREATION_OPTIONS, COMPRESS='ZSTD'))
 from geocarbon.cli import main; sys.argv[0] = 'geocarbon'; sys.exit(main())"""
 
@@ -370,17 +373,20 @@ CHANGE_PHASES = {
         "run_threads",
     ): "the pass: read, classify, map 16 bands, average overviews, write tiled intermediates",
     (
-        "geocarbon/writers.py",
+        "geocarbon/outputs/writers.py",
         "write",
     ): "of which writing blocks and streamed overviews (on the calling thread)",
-    ("geocarbon/writers.py", "to_cogs"): "COG conversion by GDAL (DEFLATE, given overviews)",
+    (
+        "geocarbon/outputs/writers.py",
+        "to_cogs",
+    ): "COG conversion by GDAL (DEFLATE, given overviews)",
 }
 
 
 def change_phases(current: Path, future: Path, pools: Path, out: Path) -> dict[str, float]:
     """Seconds by phase of one in-process ``run_change`` like the timed one (cProfile)."""
-    from geocarbon.change_pipeline import stock_change
-    from geocarbon.valuation import Valuation
+    from geocarbon.accounts.valuation import Valuation
+    from geocarbon.runs.change import stock_change
 
     options = dict(area_method="planar", progress=False, monte_carlo=None, date_rasters=True)
     profile = cProfile.Profile()
@@ -405,8 +411,8 @@ def change_phases(current: Path, future: Path, pools: Path, out: Path) -> dict[s
 
 def tables_in_process(current: Path, future: Path, pools: Path, tmp: Path, repeat: int) -> float:
     """Median seconds of a warm in-process tables-only ``stock_change`` (no start-up)."""
-    from geocarbon.change_pipeline import stock_change
-    from geocarbon.valuation import Valuation
+    from geocarbon.accounts.valuation import Valuation
+    from geocarbon.runs.change import stock_change
 
     options = dict(area_method="planar", progress=False, monte_carlo=None, write_rasters=False)
     times = []
@@ -496,7 +502,7 @@ def bench_invest(repeat: int, tmp: Path, results: dict) -> None:
     invest["tables_s"] = statistics.median(rounds["tables"])
     invest["phases"] = change_phases(current, future, pools, Path(tempfile.mkdtemp(dir=tmp)))
     invest["tables_in_process_s"] = tables_in_process(current, future, pools, tmp, repeat)
-    imports = [sys.executable, "-c", "import geocarbon.cli, geocarbon.change_pipeline"]
+    imports = [sys.executable, "-c", "import geocarbon.cli, geocarbon.runs.change"]
     invest["startup_s"] = statistics.median(timed_child(imports)[0] for _ in range(3))
     if python is not None:
         invest["invest_s"] = statistics.median(rounds["invest"])
@@ -563,8 +569,8 @@ def geocarbon_cogs(stack: np.ndarray, grid, folder: Path, co: dict) -> tuple[flo
     """The run's path: blocks into a RasterSetWriter (intermediates raw when the disk allows,
     overviews streamed), then ``to_cogs`` on 2 threads. Seconds streaming, seconds converting."""
     from geocarbon.blocks import block_shape_for_budget, iter_blocks
-    from geocarbon.staging import StagedOutputs
-    from geocarbon.writers import RasterSetWriter, scratch_compressed, to_cogs
+    from geocarbon.outputs.staging import StagedOutputs
+    from geocarbon.outputs.writers import RasterSetWriter, scratch_compressed, to_cogs
 
     shape = block_shape_for_budget(grid.shape, max_pixels=2**22, align=(512, 512))
     blocks = [
@@ -589,7 +595,7 @@ def geocarbon_cogs(stack: np.ndarray, grid, folder: Path, co: dict) -> tuple[flo
 def bench_cog(repeat: int, tmp: Path, results: dict) -> None:
     """Issue 11: geocarbon's COG writing against GDAL's floor (the same bands, same codec,
     written by GDAL from memory), interleaved, for DEFLATE level 1 (default), ZSTD, LERC_ZSTD."""
-    from geocarbon.writers import DEFAULT_CREATION_OPTIONS, cog_creation_options
+    from geocarbon.outputs.writers import DEFAULT_CREATION_OPTIONS, cog_creation_options
 
     reps = 3
     stack, grid = density_bands(reps)
@@ -660,7 +666,7 @@ CODEC_VARIANTS = (
 def codec_variants(stack: np.ndarray, grid, tmp: Path) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
     """CPU seconds and MB of GDAL writing the bands from memory with each of
     :data:`CODEC_VARIANTS`, full resolution only, one thread."""
-    from geocarbon.writers import cog_creation_options
+    from geocarbon.outputs.writers import cog_creation_options
 
     codecs = cog_creation_options()["COMPRESS"].values
     found = {}

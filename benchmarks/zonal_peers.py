@@ -46,11 +46,14 @@ PREAMBLE = "# Benchmarks\n\nMedians of repeated runs; ratios are measured in the
 LIBRARIES = "geocarbon numpy numba rasterio geopandas pyogrio shapely pyproj rasterstats exactextract xarray-spatial xarray rioxarray"
 # Where geocarbon's centre-mode time goes: (end of module path, function) -> what it does.
 PHASES = {
-    ("geocarbon/zones.py", "read_regions"): "read and validate the regions",
+    ("geocarbon/inputs/regions.py", "read_regions"): "read and validate the regions",
     ("pyogrio/raw.py", "read"): "of which GDAL's GeoJSON parse (pyogrio)",
-    ("geocarbon/zones.py", "build_zone_index"): "regions to scanline spans and layers",
+    ("geocarbon/inputs/regions.py", "build_zone_index"): "regions to scanline spans and layers",
     ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (read blocks, accumulate)",
-    ("geocarbon/zones.py", "region_area_ha"): "each region's own area (one equal-area transform)",
+    (
+        "geocarbon/inputs/regions.py",
+        "region_area_ha",
+    ): "each region's own area (one equal-area transform)",
 }
 
 
@@ -92,7 +95,7 @@ def _long_counts(region_ids: list[str], counts_by_region: list[dict]) -> pd.Seri
 
 
 def geocarbon_counts(tif: Path, coverage: str) -> pd.Series:
-    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+    from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
     options = dict(landcover=tif, regions=PROVINCES, coverage=coverage, progress=False)
     table = run_zonal(ZonalConfig(**options, **GEOCARBON_OPTIONS)).by_class

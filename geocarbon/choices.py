@@ -6,8 +6,8 @@ from __future__ import annotations
 AREA_METHODS = ("auto", "planar", "equal-area", "ellipsoid-rows", "scale-factor")
 #: Codes with no table row: fail, count as zero carbon, or treat as nodata.
 UNKNOWN_MODES = ("error", "zero", "nodata")
-#: Pixel membership in regions (see :mod:`geocarbon.zones`).
+#: Pixel membership in regions (see :mod:`geocarbon.inputs.regions`).
 COVERAGE_MODES = ("centre", "all-touched", "exact")
-#: Monte Carlo density distributions and correlation (see :mod:`geocarbon.uncertainty`).
+#: Monte Carlo density distributions and correlation (see :mod:`geocarbon.accounts.uncertainty`).
 DISTRIBUTIONS = ("triangular", "pert")
 CORRELATIONS = ("independent", "pool")

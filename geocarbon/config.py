@@ -1,7 +1,7 @@
 """Every default of a run, once, and the checks of the options a user chooses.
 
-The CLI's options, the run configs (:class:`~geocarbon.pipeline.RunOptions` and its
-subclasses), :class:`~geocarbon.uncertainty.MonteCarlo` and :class:`~geocarbon.valuation.Valuation`
+The CLI's options, the run configs (:class:`~geocarbon.runs.stock.RunOptions` and its
+subclasses), :class:`~geocarbon.accounts.uncertainty.MonteCarlo` and :class:`~geocarbon.accounts.valuation.Valuation`
 read their defaults from here, so ``geocarbon stock --help`` shows what ``run_stock`` does.
 Each check raises :class:`~geocarbon.errors.ConfigError` with one line naming the option (as a
 keyword and as the CLI's option), the value given and what to give instead.

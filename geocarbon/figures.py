@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from geocarbon.accounts.regions import UNASSIGNED_ID
 from geocarbon.errors import ConfigError, InputFileError
-from geocarbon.spreadsheet import restore_formulas
-from geocarbon.staging import StagedOutputs
+from geocarbon.outputs.spreadsheet import restore_formulas
+from geocarbon.outputs.staging import StagedOutputs
 from geocarbon.units import MG_PER_TG, POOLS
-from geocarbon.zonal import UNASSIGNED_ID
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -152,9 +152,9 @@ def write_figures(
 
 def read_figure_tables(out_dir: Path) -> FigureTables:
     """Read the tables the run in ``out_dir`` wrote, found through the output spec
-    (:func:`geocarbon.outputs_spec.find_outputs`: a stale table of an earlier run is not read);
+    (:func:`geocarbon.outputs.spec.find_outputs`: a stale table of an earlier run is not read);
     raise if there is none."""
-    from geocarbon.outputs_spec import find_outputs
+    from geocarbon.outputs.spec import find_outputs
 
     outputs = find_outputs(out_dir)
     found = {name: outputs.path(name) for name in INPUT_NAMES}

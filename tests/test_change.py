@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from geocarbon.change_pipeline import stock_change
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
 from geocarbon.errors import ConfigError, GridMismatchError
-from geocarbon.tables import CarbonTable
-from geocarbon.uncertainty import MonteCarlo
-from geocarbon.valuation import Valuation
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.runs.change import stock_change
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import rasterio
 
-from geocarbon.change_pipeline import stock_change
-from geocarbon.uncertainty import MonteCarlo
-from geocarbon.valuation import Valuation
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
+from geocarbon.runs.change import stock_change
 
 from test_change import invest_valuation_constant
 

@@ -19,6 +19,8 @@ from rasterio.crs import CRS
 
 import geocarbon
 from geocarbon import config, errors
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
 from geocarbon.area import pixel_area
 from geocarbon.cli import ThreadsType, cli, main
 from geocarbon.errors import (
@@ -31,9 +33,7 @@ from geocarbon.errors import (
     RegionWarning,
 )
 from geocarbon.grid import GridSpec
-from geocarbon.uncertainty import MonteCarlo
-from geocarbon.valuation import Valuation
-from geocarbon.zones import build_zone_index
+from geocarbon.inputs.regions import build_zone_index
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM
 
@@ -204,7 +204,7 @@ def test_every_warning_class_is_a_geocarbon_warning():
     assert len(classes) >= 8
     assert all(issubclass(value, GeoCarbonWarning) for value in classes)
     assert issubclass(OverlapWarning, RegionWarning)
-    from geocarbon.tables import EncodingGuessWarning as from_tables
+    from geocarbon.inputs.densities import EncodingGuessWarning as from_tables
 
     assert from_tables is EncodingGuessWarning  # old import path kept
 

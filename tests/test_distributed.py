@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import require
 
@@ -66,7 +66,7 @@ def test_dask_stock_rasters_equal_single_process(shared_data, tmp_path):
     """Workers write tiled chunks, the client mosaics them into COGs: pixels identical."""
     from rio_cogeo.cogeo import cog_validate
 
-    from geocarbon.pipeline import RASTER_NAMES, StockConfig, run_stock
+    from geocarbon.runs.stock import RASTER_NAMES, StockConfig, run_stock
 
     raster = next((shared_data / "landcover" / "modis_mcd12c1_china").glob("*.tif"))
     options = dict(
@@ -99,8 +99,8 @@ def test_dask_stock_rasters_equal_single_process(shared_data, tmp_path):
 
 def test_dask_change_equals_single_process(shared_data, dask_scheduler, tmp_path):
     """Two dates with valuation, every raster: tables to 1e-12, rasters pixel for pixel."""
-    from geocarbon.change_pipeline import stock_change
-    from geocarbon.valuation import Valuation
+    from geocarbon.accounts.valuation import Valuation
+    from geocarbon.runs.change import stock_change
 
     folder = shared_data / "landcover" / "invest_willamette"
     dates = [folder / "lulc_current_willamette.tif", folder / "lulc_future_willamette.tif"]
@@ -146,9 +146,9 @@ def test_dask_change_equals_single_process(shared_data, dask_scheduler, tmp_path
 def test_bad_dask_addresses_are_clear_errors_and_leave_nothing(sample, tmp_path, command):
     import dask
 
-    from geocarbon.change_pipeline import stock_change
     from geocarbon.errors import ConfigError
-    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.runs.change import stock_change
+    from geocarbon.runs.stock import StockConfig, run_stock
 
     def run(address, out):
         if command == "stock":
@@ -184,7 +184,7 @@ def test_bad_dask_addresses_are_clear_errors_and_leave_nothing(sample, tmp_path,
 
 def test_a_local_cluster_takes_no_fixed_port(sample, tmp_path):
     """A local:N run beside another Dask cluster (a notebook's holds 8787): no port clash."""
-    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.runs.stock import StockConfig, run_stock
 
     with socket.socket() as holder:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

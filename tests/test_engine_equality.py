@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from rio_cogeo.cogeo import cog_validate
 
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
 from geocarbon.blocks import count_blocks
-from geocarbon.change_pipeline import ChangeConfig, run_change
-from geocarbon.pipeline import StockConfig, run_stock
-from geocarbon.uncertainty import MonteCarlo
-from geocarbon.valuation import Valuation
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+from geocarbon.runs.change import ChangeConfig, run_change
+from geocarbon.runs.stock import StockConfig, run_stock
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import write_raster
 

@@ -33,7 +33,7 @@ from geocarbon.figures import (
     transitions_figure,
     write_figures,
 )
-from geocarbon.staging import MANIFEST_NAME
+from geocarbon.outputs.staging import MANIFEST_NAME
 from geocarbon.units import MG_PER_TG, POOLS
 
 N_REGIONS = 6
@@ -260,7 +260,7 @@ def test_a_folder_without_a_run_is_named_and_nothing_is_written(folder, tmp_path
 
 
 def test_a_stock_run_has_no_tables_to_draw(sample, tmp_path):
-    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.runs.stock import StockConfig, run_stock
 
     out_dir = tmp_path / "stock"
     run_stock(
@@ -343,7 +343,7 @@ def math_change_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
 
     import geopandas as gpd
 
-    from geocarbon.tables import load_density_table
+    from geocarbon.inputs.densities import load_density_table
 
     folder = tmp_path_factory.mktemp("mathtext")
     regions = gpd.read_file(sample.regions)
@@ -408,7 +408,7 @@ def test_names_with_dollars_are_drawn_as_typed(math_change_dir, tmp_path):
 def test_figures_read_quoted_spreadsheet_cells_back_as_typed(zonal_dir, tmp_path):
     """regions.csv cells that spreadsheets would run as formulas carry a leading ' (see
     spreadsheet.py); the figure shows the names as typed."""
-    from geocarbon.spreadsheet import neutralise_formulas
+    from geocarbon.outputs.spreadsheet import neutralise_formulas
 
     regions = read(zonal_dir / "regions.csv")
     names = ["=SUM(A1)", "-North", "+East", "@West", "\tSouth", "Centre"]

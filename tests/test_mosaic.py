@@ -8,8 +8,8 @@ import rasterio
 from affine import Affine
 
 from geocarbon.errors import RasterFormatError
-from geocarbon.raster_io import open_landcover
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+from geocarbon.inputs.landcover import open_landcover
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 
 def split(source, folder, cuts_rows, cuts_cols):

@@ -17,10 +17,11 @@ import pytest
 import rasterio
 import shapely
 
-from geocarbon import change_pipeline, figures
-from geocarbon.change_pipeline import ChangeConfig, change_output_paths, periods_of, stock_change
+from geocarbon import figures
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
 from geocarbon.errors import InputFileError
-from geocarbon.outputs_spec import (
+from geocarbon.outputs.spec import (
     OUTPUTS,
     RUNS,
     change_outputs,
@@ -30,11 +31,11 @@ from geocarbon.outputs_spec import (
     stock_outputs,
     zonal_outputs,
 )
-from geocarbon.pipeline import StockConfig, run_stock, stock_output_paths
-from geocarbon.staging import MANIFEST_NAME, read_manifest
-from geocarbon.uncertainty import MonteCarlo
-from geocarbon.valuation import Valuation
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal, zonal_output_paths
+from geocarbon.outputs.staging import MANIFEST_NAME, read_manifest
+from geocarbon.runs import change as change_pipeline
+from geocarbon.runs.change import ChangeConfig, change_output_paths, periods_of, stock_change
+from geocarbon.runs.stock import StockConfig, run_stock, stock_output_paths
+from geocarbon.runs.zonal import ZonalConfig, run_zonal, zonal_output_paths
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM, write_raster
 
@@ -166,7 +167,7 @@ def test_figures_need_only_declared_columns():
 
 def test_the_spec_imports_no_heavy_dependency():
     code = (
-        "import sys, geocarbon.outputs_spec; "
+        "import sys, geocarbon.outputs.spec; "
         "print(sorted({'numpy', 'pandas', 'rasterio', 'numba', 'geopandas'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

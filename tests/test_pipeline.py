@@ -11,7 +11,7 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from geocarbon.errors import InputFileError, OutputExistsError, RasterFormatError, UnknownClassError
-from geocarbon.pipeline import RASTER_NAMES, StockConfig, run_stock, stock_output_paths
+from geocarbon.runs.stock import RASTER_NAMES, StockConfig, run_stock, stock_output_paths
 
 
 def config(landcover, densities, out_dir, **options):
@@ -248,7 +248,7 @@ def test_raster_without_crs_refused(raster_factory, pools_csv, tmp_path):
 def test_scratch_is_compressed_only_when_raw_would_crowd_the_disk(monkeypatch, tmp_path):
     from collections import namedtuple
 
-    from geocarbon import writers
+    from geocarbon.outputs import writers
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(writers.shutil, "disk_usage", lambda _: usage(0, 0, 4 * 10**9))
@@ -262,7 +262,7 @@ def test_scratch_is_compressed_only_when_raw_would_crowd_the_disk(monkeypatch, t
 def test_compressed_and_raw_scratch_give_the_same_cogs(
     monkeypatch, raster_factory, pools_csv, tmp_path
 ):
-    from geocarbon import writers
+    from geocarbon.outputs import writers
 
     codes = np.random.default_rng(5).integers(0, 4, (700, 900)).astype(np.uint8)
     path = raster_factory("scratch.tif", codes, nodata=0)

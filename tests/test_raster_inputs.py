@@ -23,14 +23,14 @@ from geocarbon.blocks import Block
 from geocarbon.cli import main
 from geocarbon.engine import PassPlan, StreamOptions, run_pass
 from geocarbon.errors import InputFileError, RasterFormatError
-from geocarbon.lookup import build_class_lookup
-from geocarbon.raster_io import (
+from geocarbon.inputs.landcover import (
     WindowReader,
     landcover_from_array,
     nodata_class_conflict,
     open_landcover,
     undeclared_nodata_hint,
 )
+from geocarbon.lookup import build_class_lookup
 from tests.conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM, write_raster
 
 LOCAL_CS = 'LOCAL_CS["arbitrary",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'

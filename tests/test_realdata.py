@@ -10,8 +10,8 @@ import rasterio
 
 from geocarbon.area import pixel_area
 from geocarbon.errors import UnknownClassError
-from geocarbon.pipeline import StockConfig, run_stock
-from geocarbon.raster_io import open_landcover
+from geocarbon.inputs.landcover import open_landcover
+from geocarbon.runs.stock import StockConfig, run_stock
 
 WILLAMETTE = ("lulc_current_willamette.tif", "lulc_future_willamette.tif")
 

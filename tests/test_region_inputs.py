@@ -15,9 +15,9 @@ import shapely
 from affine import Affine
 
 from geocarbon.errors import InputFileError, RegionError
-from geocarbon.tables import CarbonTable
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
-from geocarbon.zones import read_regions
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.regions import read_regions
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, write_raster
 from test_zonal import X0, Y0, box, table

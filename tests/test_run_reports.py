@@ -13,10 +13,10 @@ import pyogrio
 import pytest
 import shapely
 
-from geocarbon.change_pipeline import ChangeConfig, run_change
 from geocarbon.cli import main
 from geocarbon.errors import UnknownClassError
-from geocarbon.writers import GPKG_MAX_COLUMNS
+from geocarbon.outputs.writers import GPKG_MAX_COLUMNS
+from geocarbon.runs.change import ChangeConfig, run_change
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM
 
@@ -240,8 +240,8 @@ def test_spreadsheet_csvs_neutralise_formulas_and_other_formats_keep_exact_text(
 def test_every_run_summary_shares_the_common_keys(raster_factory, pools_csv, tmp_path):
     """One summary builder: stock, zonal and change report the same common block (the change
     summary used to lack the CRS and the unknown codes)."""
-    from geocarbon.pipeline import StockConfig, run_stock
-    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+    from geocarbon.runs.stock import StockConfig, run_stock
+    from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
     first = raster_factory("a.tif", np.array([[1, 7], [2, 2]], np.uint8))
     second = raster_factory("b.tif", np.array([[1, 1], [7, 7]], np.uint8))

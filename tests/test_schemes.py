@@ -1,4 +1,4 @@
-"""Tests for geocarbon.schemes: built-in class schemes, their data files and CLCD crosswalks."""
+"""Tests for geocarbon.inputs.schemes: built-in class schemes, their data files and CLCD crosswalks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geocarbon.errors import GeoCarbonError, SchemeError
-from geocarbon.schemes import ClassScheme, get_scheme, scheme_names
+from geocarbon.inputs.schemes import ClassScheme, get_scheme, scheme_names
 
 from conftest import IN_CI
 
@@ -256,7 +256,7 @@ def test_worldcover_codes_and_names_match_the_real_file_legend() -> None:
 def test_invalid_builtin_file_is_reported_with_every_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import geocarbon.schemes as schemes_module
+    import geocarbon.inputs.schemes as schemes_module
 
     folder = tmp_path / "data" / "schemes"
     folder.mkdir(parents=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geocarbon.spreadsheet import (
+from geocarbon.outputs.spreadsheet import (
     FORMULA_STARTS,
     neutralise_formulas,
     neutralise_text,

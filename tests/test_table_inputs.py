@@ -16,10 +16,10 @@ import pytest
 import rasterio
 
 from geocarbon.errors import GeoCarbonError, InputFileError, TableSchemaError, UnknownClassError
+from geocarbon.inputs.densities import EncodingGuessWarning, load_density_table, region_key
 from geocarbon.kernels import classify
 from geocarbon.lookup import build_class_lookup
-from geocarbon.pipeline import StockConfig, run_stock
-from geocarbon.tables import EncodingGuessWarning, load_density_table, region_key
+from geocarbon.runs.stock import StockConfig, run_stock
 
 from conftest import write_raster
 

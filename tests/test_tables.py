@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from geocarbon.errors import InputFileError, SchemeError, TableSchemaError
-from geocarbon.tables import crosswalk_table, load_density_table
+from geocarbon.inputs.densities import crosswalk_table, load_density_table
 
 LONG_HEADER = "class_code,class_name,pool,low,central,high\n"
 

@@ -25,14 +25,14 @@ import shapely
 from affine import Affine
 from pyproj import Transformer
 
-from geocarbon.change_pipeline import stock_change
 from geocarbon.cli import main
 from geocarbon.errors import InputFileError, OutputExistsError
-from geocarbon.overlays import mercator_overlay
-from geocarbon.staging import MANIFEST_NAME, read_manifest
-from geocarbon.tables import CarbonTable
-from geocarbon.webassets import default_assets_dir, localize, required_packages, script_json
-from geocarbon.webmap import empty_map_html, write_map
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.outputs.staging import MANIFEST_NAME, read_manifest
+from geocarbon.runs.change import stock_change
+from geocarbon.web.assets import default_assets_dir, localize, required_packages, script_json
+from geocarbon.web.map import empty_map_html, write_map
+from geocarbon.web.overlays import mercator_overlay
 
 from conftest import IN_CI, require
 
@@ -364,7 +364,7 @@ def test_map_in_a_real_browser(results, assets, browser, served):
 
 
 def test_large_rasters_become_a_tile_pyramid_in_the_right_place(results, tmp_path):
-    from geocarbon.overlays import MERCATOR_HALF_WIDTH, TILE_PX, Ramp, write_tiles
+    from geocarbon.web.overlays import MERCATOR_HALF_WIDTH, TILE_PX, Ramp, write_tiles
 
     page = write_map(results, tmp_path / "map.html", tile_threshold_px=50).read_text(
         encoding="utf-8"
@@ -408,7 +408,7 @@ def test_large_rasters_become_a_tile_pyramid_in_the_right_place(results, tmp_pat
 
 
 def test_map_of_a_stock_run(tmp_path, sample):
-    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.runs.stock import StockConfig, run_stock
 
     run_stock(
         StockConfig(
@@ -575,7 +575,7 @@ def test_hostile_text_shows_as_typed_in_a_real_browser(
 def test_map_reads_quoted_spreadsheet_cells_back_as_typed(tmp_path):
     """CSV text cells that spreadsheets would run as formulas carry a leading ' (spreadsheet.py);
     the map takes it off, so class names and region ids match and show as typed."""
-    from geocarbon.spreadsheet import neutralise_formulas
+    from geocarbon.outputs.spreadsheet import neutralise_formulas
 
     classes = ("-Crop", "=Forest", "@Grass")
     out = change_results(

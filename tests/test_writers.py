@@ -14,8 +14,8 @@ from rio_cogeo.cogeo import cog_validate
 from geocarbon.blocks import iter_blocks
 from geocarbon.errors import ConfigError
 from geocarbon.grid import GridSpec
-from geocarbon.staging import StagedOutputs
-from geocarbon.writers import (
+from geocarbon.outputs.staging import StagedOutputs
+from geocarbon.outputs.writers import (
     DEFAULT_CREATION_OPTIONS,
     RasterSetWriter,
     cog_creation_options,
@@ -235,7 +235,7 @@ def test_invalid_items_are_one_line_naming_the_item(items, culprit, says):
 def test_without_gdals_option_list_keys_are_still_checked(monkeypatch):
     """Where the running GDAL's list cannot be read, GDAL 3.10's keys are checked; a LEVEL that
     is not a number is still one line, not a ValueError from int()."""
-    from geocarbon import writers
+    from geocarbon.outputs import writers
 
     monkeypatch.setattr(writers, "_driver_metadata", lambda driver, key: None)
     writers.cog_creation_options.cache_clear()

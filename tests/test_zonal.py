@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from geocarbon import zonal_stocks
-from geocarbon.tables import CarbonTable
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM
 
@@ -157,7 +157,7 @@ def test_parents_roll_up_consistently():
 
 
 def _array_source():
-    from geocarbon.raster_io import landcover_from_array
+    from geocarbon.inputs.landcover import landcover_from_array
 
     return landcover_from_array(
         LANDCOVER_4X4, transform=ONE_HA_TRANSFORM, crs=EQUAL_AREA_CRS, nodata=255

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import require
 

@@ -11,8 +11,8 @@ from rasterio.crs import CRS
 
 from geocarbon.errors import InputFileError, RegionError
 from geocarbon.grid import GridSpec
-from geocarbon.tables import region_key
-from geocarbon.zones import build_zone_index, read_regions
+from geocarbon.inputs.densities import region_key
+from geocarbon.inputs.regions import build_zone_index, read_regions
 
 SQUARE = shapely.box(0, 0, 1, 1)
 

@@ -158,9 +158,9 @@ def change(
     quiet: bool,
 ) -> None:
     """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty."""
-    from geocarbon.change_pipeline import ChangeConfig, run_change
-    from geocarbon.uncertainty import MonteCarlo
-    from geocarbon.valuation import Valuation
+    from geocarbon.accounts.uncertainty import MonteCarlo
+    from geocarbon.accounts.valuation import Valuation
+    from geocarbon.runs.change import ChangeConfig, run_change
 
     config = ChangeConfig(
         landcovers=landcovers,

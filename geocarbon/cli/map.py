@@ -35,7 +35,7 @@ def map_command(
     results: Path, out_html: Path, offline: bool, assets: Path | None, overwrite: bool, quiet: bool
 ) -> None:
     """An interactive web map of the outputs of stock, zonal or change in RESULTS."""
-    from geocarbon.webmap import write_map
+    from geocarbon.web.map import write_map
 
     written = write_map(results, out_html, offline=offline, assets=assets, overwrite=overwrite)
     if not quiet:
@@ -51,8 +51,8 @@ def map_command(
 )
 def web_assets(folder: Path | None) -> None:
     """Fetch the JavaScript and CSS offline maps need from the npm registry (once)."""
-    from geocarbon.webassets import default_assets_dir, fetch_assets, required_packages
-    from geocarbon.webmap import empty_map_html
+    from geocarbon.web.assets import default_assets_dir, fetch_assets, required_packages
+    from geocarbon.web.map import empty_map_html
 
     target = folder or default_assets_dir()
     packages = required_packages(empty_map_html())

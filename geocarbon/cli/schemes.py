@@ -9,7 +9,7 @@ import click
 @click.argument("name", required=False)
 def schemes(name: str | None) -> None:
     """List the built-in class schemes, or the classes of one scheme with its CLCD crosswalk."""
-    from geocarbon.schemes import get_scheme, scheme_names
+    from geocarbon.inputs.schemes import get_scheme, scheme_names
 
     if name is None:
         for scheme_name in scheme_names():

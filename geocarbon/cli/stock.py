@@ -59,7 +59,7 @@ def stock(
     quiet: bool,
 ) -> None:
     """Carbon density rasters (COG, Mg C/ha) per pool and total, and a stock summary per class."""
-    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.runs.stock import StockConfig, run_stock
 
     config = StockConfig(
         landcover=landcover,
@@ -94,7 +94,7 @@ def stock(
 @quiet_option
 def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
     """Run `stock` on the bundled sample (rasters/clcd_2020.tif, China CLCD default densities)."""
-    from geocarbon.pipeline import StockConfig, run_stock
+    from geocarbon.runs.stock import StockConfig, run_stock
 
     if not SAMPLE_LANDCOVER.exists():
         raise click.UsageError(
@@ -112,7 +112,7 @@ def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
 
 
 def _report_stock(result: object, quiet: bool) -> None:
-    from geocarbon.pipeline import StockResult
+    from geocarbon.runs.stock import StockResult
 
     assert isinstance(result, StockResult)
     totals = result.summary["totals"]

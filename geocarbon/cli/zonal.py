@@ -88,7 +88,7 @@ def zonal(
     quiet: bool,
 ) -> None:
     """Carbon stocks by region (province, prefecture, reserve) in one pass over the land cover."""
-    from geocarbon.zonal_pipeline import ZonalConfig, run_zonal
+    from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
     config = ZonalConfig(
         landcover=landcover,
@@ -113,7 +113,7 @@ def zonal(
     )
     result = run_zonal(config)
     if with_map:
-        from geocarbon.webmap import write_map
+        from geocarbon.web.map import write_map
 
         write_map(out_dir, out_dir / "map.html", overwrite=overwrite)
     if not quiet:

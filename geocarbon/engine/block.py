@@ -23,9 +23,9 @@ from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.engine.histogram import Histogram, PassTotals
 from geocarbon.engine.plan import PassPlan
+from geocarbon.inputs.landcover import WindowReader
+from geocarbon.inputs.regions import BlockZones, block_zones
 from geocarbon.lookup import ClassLookup
-from geocarbon.raster_io import WindowReader
-from geocarbon.zones import BlockZones, block_zones
 
 Read = tuple[NDArray[np.integer], NDArray[np.bool_] | None]
 

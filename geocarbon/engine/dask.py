@@ -27,7 +27,7 @@ from geocarbon.engine.histogram import PassTotals
 from geocarbon.engine.plan import PassPlan, StreamOptions
 from geocarbon.engine.threads import progress_bar
 from geocarbon.errors import ConfigError
-from geocarbon.raster_io import WindowReader
+from geocarbon.inputs.landcover import WindowReader
 
 #: Blocks per chunk side: a chunk is a task, big enough that scheduling costs little.
 BLOCKS_PER_CHUNK_SIDE = 4

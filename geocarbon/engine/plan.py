@@ -19,9 +19,9 @@ from geocarbon.area import PixelArea
 from geocarbon.blocks import Block
 from geocarbon.engine.histogram import Histogram, PassTotals
 from geocarbon.grid import GridSpec
+from geocarbon.inputs.landcover import LandCoverSource
+from geocarbon.inputs.regions import ZoneIndex
 from geocarbon.lookup import ClassLookup
-from geocarbon.raster_io import LandCoverSource
-from geocarbon.zones import ZoneIndex
 
 #: The fused run kernels keep bins as bytes: tables of up to 253 classes (plus unknown, nodata).
 MAX_FUSED_BINS = 255

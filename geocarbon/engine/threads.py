@@ -23,7 +23,7 @@ from geocarbon.blocks import Block, iter_blocks
 from geocarbon.engine.block import BlockOutput, run_block
 from geocarbon.engine.histogram import PassTotals
 from geocarbon.engine.plan import PassPlan, StreamOptions
-from geocarbon.raster_io import WindowReader
+from geocarbon.inputs.landcover import WindowReader
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ User text (region names and ids, class names, the results folder's name, labels 
 names) never reaches folium or branca: branca compiles what folium renders as a Jinja template,
 so text there would be evaluated (``{{7*7}}`` shows 49) or crash the page (``{#``). folium draws
 geometry, colours and numbers only; every text travels as JSON data in :class:`PageText` to
-:func:`geocarbon.webassets.map_script`, which sets it on the page as text, never as HTML.
+:func:`geocarbon.web.assets.map_script`, which sets it on the page as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geocarbon import overlays
 from geocarbon.errors import InputFileError, OutputExistsError
-from geocarbon.spreadsheet import restore_formulas
+from geocarbon.outputs.spreadsheet import restore_formulas
 from geocarbon.units import MG_PER_TG, POOLS
+from geocarbon.web import overlays
 
 #: (layer name, source column, scale, units, diverging)
 REGION_LAYERS = (
@@ -119,8 +119,8 @@ class MapInputs:
 
 def load_results(folder: Path) -> MapInputs:
     """Read what a stock, zonal or change run wrote into ``folder``: the files the output spec
-    finds there (:func:`geocarbon.outputs_spec.find_outputs`), so a stale file is never drawn."""
-    from geocarbon.outputs_spec import find_outputs
+    finds there (:func:`geocarbon.outputs.spec.find_outputs`), so a stale file is never drawn."""
+    from geocarbon.outputs.spec import find_outputs
 
     outputs = find_outputs(folder)
     layer = outputs.regions_layer
@@ -169,7 +169,7 @@ def build_map(
     import folium
     from folium import plugins
 
-    from geocarbon.webassets import map_script
+    from geocarbon.web.assets import map_script
 
     fmap = folium.Map(tiles=None, control_scale=True)
     # Only Leaflet itself: folium's jQuery/Bootstrap/awesome-markers defaults are not used here.
@@ -246,7 +246,7 @@ def write_map(
     both are complete: a failed map leaves nothing behind, and a previous map as it was.
     """
     results, out = Path(results), Path(out)
-    from geocarbon.webassets import default_assets_dir, localize
+    from geocarbon.web.assets import default_assets_dir, localize
 
     files_dir = out.parent / f"{out.stem}_files"
     _refuse_outputs(out, files_dir, overwrite=overwrite)
@@ -293,7 +293,7 @@ def _readable(path: Path) -> Iterator[None]:
 
 def _refuse_outputs(out: Path, files_dir: Path, *, overwrite: bool) -> None:
     """Refuse an ``out`` that is a folder, and existing outputs unless ``overwrite``."""
-    from geocarbon.staging import refuse_existing
+    from geocarbon.outputs.staging import refuse_existing
 
     if out.is_dir():
         raise OutputExistsError(
@@ -422,7 +422,7 @@ def _add_classes(
     import matplotlib.colors
     from rasterio.enums import Resampling
 
-    from geocarbon.schemes import get_scheme
+    from geocarbon.inputs.schemes import get_scheme
 
     scheme = get_scheme(scheme_name)
     codes, overlay = overlays.mercator_overlay(landcover, max_px=max_px, resampling=Resampling.mode)

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from geocarbon.tables import CarbonTable
-from geocarbon.uncertainty import MonteCarlo, percentiles, top_variance_source
+from geocarbon.accounts.uncertainty import MonteCarlo, percentiles, top_variance_source
+from geocarbon.accounts.valuation import Valuation
+from geocarbon.inputs.densities import CarbonTable
 from geocarbon.units import CO2_PER_C, LEVELS, MG_PER_TG, POOLS
-from geocarbon.valuation import Valuation
 
 CENTRAL = LEVELS.index("central")
 

@@ -49,7 +49,7 @@ from geocarbon.errors import (  # EncodingGuessWarning stays importable from her
     TableSchemaError,
     warn,
 )
-from geocarbon.schemes import get_scheme
+from geocarbon.inputs.schemes import get_scheme
 from geocarbon.units import LEVELS, POOLS
 
 INVEST_COLUMNS = ("lucode", "c_above", "c_below", "c_soil", "c_dead")

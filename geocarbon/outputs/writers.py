@@ -1,6 +1,6 @@
 """Write outputs: tiled GeoTIFF blocks, COG conversion, tables.
 
-Writers write to the staged temporary paths of :mod:`geocarbon.staging`, which owns the output
+Writers write to the staged temporary paths of :mod:`geocarbon.outputs.staging`, which owns the output
 folder (lock, manifest, renames on success, clean-up on failure).
 """
 
@@ -31,8 +31,8 @@ from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.errors import ConfigError, GeoCarbonWarning
 from geocarbon.grid import GridSpec
-from geocarbon.spreadsheet import neutralise_formulas
-from geocarbon.staging import StagedOutputs, final_name
+from geocarbon.outputs.spreadsheet import neutralise_formulas
+from geocarbon.outputs.staging import StagedOutputs, final_name
 
 #: Internal tile size of written rasters (and the alignment of write blocks).
 TILE_SIZE = 512
@@ -399,7 +399,7 @@ class RasterSetWriter:
                 (scratch, self._staged.temp(final))
                 for scratch, final in zip(self._rasters.paths, self._bands, strict=True)
             ]
-        from geocarbon.raster_io import mosaic_vrt
+        from geocarbon.inputs.landcover import mosaic_vrt
 
         pairs = []
         for index, (final, (description, units)) in enumerate(self._bands.items()):
@@ -462,7 +462,7 @@ def cogs_from_chunks(
 
     The distributed path's last step: workers wrote tiled chunks, the client assembles them.
     """
-    from geocarbon.raster_io import mosaic_vrt
+    from geocarbon.inputs.landcover import mosaic_vrt
 
     pairs = []
     for index, (final, (description, units)) in enumerate(bands.items()):
@@ -516,7 +516,7 @@ def to_cog(
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """A spreadsheet-facing CSV: text that Excel or WPS would run as a formula is quoted
-    (:mod:`geocarbon.spreadsheet`), rows end in CRLF so a cell holding a bare CR stays one cell."""
+    (:mod:`geocarbon.outputs.spreadsheet`), rows end in CRLF so a cell holding a bare CR stays one cell."""
     neutralise_formulas(frame).to_csv(
         path, index=False, float_format="%.10g", lineterminator="\r\n"
     )

@@ -2,7 +2,7 @@
 
 The run hands a :class:`ChunkRasters` (picklable) to the Dask runner; on a worker it opens one
 tiled GeoTIFF per band for one chunk, in a scratch folder the run staged (shared storage), and
-the client mosaics every band's chunks into a COG (:func:`geocarbon.writers.cogs_from_chunks`).
+the client mosaics every band's chunks into a COG (:func:`geocarbon.outputs.writers.cogs_from_chunks`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from geocarbon.blocks import Block
 from geocarbon.grid import GridSpec
-from geocarbon.writers import TiledRasters
+from geocarbon.outputs.writers import TiledRasters
 
 
 @dataclass(frozen=True)

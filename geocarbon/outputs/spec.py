@@ -9,13 +9,13 @@ Writers ask :func:`stock_outputs`, :func:`zonal_outputs` and :func:`change_outpu
 of a run and :func:`raster_bands` for their band descriptions; readers
 (``geocarbon map``, ``geocarbon figures``, tests) ask :func:`find_outputs` which run wrote a folder
 and which of its declared files are there. Nothing here globs names: a folder's manifest
-(``.geocarbon-manifest.json``, :mod:`geocarbon.staging`) lists what its last run wrote, so a stale
+(``.geocarbon-manifest.json``, :mod:`geocarbon.outputs.staging`) lists what its last run wrote, so a stale
 file of an earlier run is never read; a folder written before manifests existed is read from its
 summary JSON, which names the run's periods and years.
 
 Placeholders: ``{pool}`` (above, below, dead, soil), ``{band}`` (the pools and total), ``{year}``
 (a date's year) and ``{period}`` (``"2000-2020"``). Only the standard library,
-:mod:`geocarbon.errors` and :mod:`geocarbon.units` are imported (and :mod:`geocarbon.staging`,
+:mod:`geocarbon.errors` and :mod:`geocarbon.units` are imported (and :mod:`geocarbon.outputs.staging`,
 standard library only, when a folder is read), so any module may import this one cheaply.
 """
 
@@ -330,7 +330,7 @@ OUTPUTS: dict[str, tuple[OutputFile, ...]] = {
 
 def period_labels(years: Sequence[int]) -> list[str]:
     """The periods a change run over ``years`` reports: consecutive dates, then first-to-last
-    when there are more than two (as :func:`geocarbon.change_pipeline.periods_of`)."""
+    when there are more than two (as :func:`geocarbon.runs.change.periods_of`)."""
     pairs = list(zip(years, years[1:], strict=False))
     if len(years) > 2:
         pairs.append((years[0], years[-1]))
@@ -505,7 +505,7 @@ def find_outputs(folder: Path) -> RunOutputs:
     InputFileError
         ``folder`` is missing, holds no geocarbon run, or its summary is not valid JSON.
     """
-    from geocarbon.staging import MANIFEST_NAME, manifest_files, read_manifest
+    from geocarbon.outputs.staging import MANIFEST_NAME, manifest_files, read_manifest
 
     folder = Path(folder)
     if not folder.is_dir():

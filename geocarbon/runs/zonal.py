@@ -14,6 +14,15 @@ import geopandas as gpd
 import pandas as pd
 import rasterio
 
+from geocarbon.accounts.regions import (
+    UNASSIGNED_ID,
+    mapped_regions,
+    parent_table,
+    region_class_table,
+    region_table,
+    regions_with_statistics,
+)
+from geocarbon.accounts.summary import run_summary
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
     DEFAULT_AREA_METHOD,
@@ -29,9 +38,29 @@ from geocarbon.config import (
 )
 from geocarbon.engine import Histogram, PassPlan
 from geocarbon.errors import EmptyRegionWarning, RegionWarning, warn
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.landcover import (
+    LandCoverSource,
+    as_source,
+    landcover_from_array,
+)
+from geocarbon.inputs.regions import (
+    ZoneIndex,
+    build_zone_index,
+    id_text,
+    read_regions,
+    region_area_ha,
+)
 from geocarbon.lookup import ClassLookup, build_class_lookup
-from geocarbon.outputs_spec import zonal_outputs
-from geocarbon.pipeline import (
+from geocarbon.outputs.spec import zonal_outputs
+from geocarbon.outputs.staging import OutputFolder, StagedOutputs
+from geocarbon.outputs.writers import (
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_vector,
+)
+from geocarbon.runs.stock import (
     RunOptions,
     check_unknown,
     normalise,
@@ -39,29 +68,6 @@ from geocarbon.pipeline import (
     prepare_table,
     warn_nodata_classes,
 )
-from geocarbon.raster_io import (
-    LandCoverSource,
-    as_source,
-    landcover_from_array,
-)
-from geocarbon.staging import OutputFolder, StagedOutputs
-from geocarbon.summary import run_summary
-from geocarbon.tables import CarbonTable
-from geocarbon.writers import (
-    write_csv,
-    write_geoparquet,
-    write_json,
-    write_vector,
-)
-from geocarbon.zonal import (
-    UNASSIGNED_ID,
-    mapped_regions,
-    parent_table,
-    region_class_table,
-    region_table,
-    regions_with_statistics,
-)
-from geocarbon.zones import ZoneIndex, build_zone_index, id_text, read_regions, region_area_ha
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +112,7 @@ def zonal_output_paths(out_dir: Path, *, parents: bool) -> dict[str, Path]:
 
 
 def run_zonal(config: ZonalConfig) -> ZonalResult:
-    """Carbon stocks by region in one pass over the land cover (see :mod:`geocarbon.zones`).
+    """Carbon stocks by region in one pass over the land cover (see :mod:`geocarbon.inputs.regions`).
 
     Raises
     ------

@@ -17,9 +17,9 @@ from numpy.typing import NDArray
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea
 from geocarbon.engine.histogram import Histogram
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.landcover import LandCoverSource
 from geocarbon.lookup import ClassLookup
-from geocarbon.raster_io import LandCoverSource
-from geocarbon.tables import CarbonTable
 from geocarbon.units import LEVELS, MG_PER_TG, POOLS
 
 

@@ -17,9 +17,15 @@ from typing import Any
 import pandas as pd
 import rasterio
 
+from geocarbon.accounts.summary import (
+    StockTotals,
+    class_stock_table,
+    run_summary,
+    stock_totals,
+    with_total_row,
+)
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.blocks import block_shape_for_budget
-from geocarbon.chunk_rasters import ChunkRasters
 from geocarbon.config import (
     DEFAULT_AREA_METHOD,
     DEFAULT_MEMORY_MB,
@@ -43,26 +49,19 @@ from geocarbon.engine import (
     run_pass,
 )
 from geocarbon.errors import NodataClassWarning, UnknownClassError, warn
-from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
-from geocarbon.outputs_spec import raster_bands, stock_outputs
-from geocarbon.raster_io import (
+from geocarbon.inputs.densities import CarbonTable, crosswalk_table, load_density_table
+from geocarbon.inputs.landcover import (
     LandCoverSource,
     nodata_class_conflict,
     open_landcover,
     undeclared_nodata_hint,
 )
-from geocarbon.schemes import schemes_containing
-from geocarbon.staging import OutputFolder, StagedOutputs
-from geocarbon.summary import (
-    StockTotals,
-    class_stock_table,
-    run_summary,
-    stock_totals,
-    with_total_row,
-)
-from geocarbon.tables import CarbonTable, crosswalk_table, load_density_table
-from geocarbon.units import POOLS
-from geocarbon.writers import (
+from geocarbon.inputs.schemes import schemes_containing
+from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.outputs.chunks import ChunkRasters
+from geocarbon.outputs.spec import raster_bands, stock_outputs
+from geocarbon.outputs.staging import OutputFolder, StagedOutputs
+from geocarbon.outputs.writers import (
     TILE_SIZE,
     RasterSetWriter,
     cogs_from_chunks,
@@ -71,6 +70,7 @@ from geocarbon.writers import (
     write_csv,
     write_json,
 )
+from geocarbon.units import POOLS
 
 #: Bytes a pixel may occupy while in flight: codes (<= 8), bin index (4), area (8), mask (1),
 #: five float32 density bands (20).

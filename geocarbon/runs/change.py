@@ -14,8 +14,7 @@ import geopandas as gpd
 import pandas as pd
 import rasterio
 
-from geocarbon.area import PixelArea, pixel_area
-from geocarbon.change import (
+from geocarbon.accounts.change import (
     Accounts,
     Period,
     change_table,
@@ -24,6 +23,11 @@ from geocarbon.change import (
     stock_uncertainty,
     transitions_table,
 )
+from geocarbon.accounts.regions import UNASSIGNED_ID, regions_with_statistics
+from geocarbon.accounts.summary import run_summary
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
+from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
     DEFAULT_AREA_METHOD,
     DEFAULT_COVERAGE,
@@ -40,9 +44,24 @@ from geocarbon.config import (
 from geocarbon.engine import Histogram, PassPlan, RasterMaps
 from geocarbon.errors import ConfigError, ResamplingWarning, warn
 from geocarbon.grid import GridSpec, check_same_grid
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.landcover import (
+    LandCoverSource,
+    as_source,
+    landcover_from_array,
+    open_landcover,
+)
+from geocarbon.inputs.regions import ZoneIndex, build_zone_index, read_regions
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
-from geocarbon.outputs_spec import change_outputs
-from geocarbon.pipeline import (
+from geocarbon.outputs.spec import change_outputs
+from geocarbon.outputs.staging import OutputFolder, StagedOutputs
+from geocarbon.outputs.writers import (
+    write_csv,
+    write_geoparquet,
+    write_json,
+    write_vector,
+)
+from geocarbon.runs.stock import (
     RunOptions,
     check_unknown,
     normalise,
@@ -50,26 +69,7 @@ from geocarbon.pipeline import (
     prepare_table,
     warn_nodata_classes,
 )
-from geocarbon.raster_io import (
-    LandCoverSource,
-    as_source,
-    landcover_from_array,
-    open_landcover,
-)
-from geocarbon.staging import OutputFolder, StagedOutputs
-from geocarbon.summary import run_summary
-from geocarbon.tables import CarbonTable
-from geocarbon.uncertainty import MonteCarlo
 from geocarbon.units import POOLS
-from geocarbon.valuation import Valuation
-from geocarbon.writers import (
-    write_csv,
-    write_geoparquet,
-    write_json,
-    write_vector,
-)
-from geocarbon.zonal import UNASSIGNED_ID, regions_with_statistics
-from geocarbon.zones import ZoneIndex, build_zone_index, read_regions
 
 ALL_ID = "all"
 #: The default Monte Carlo: draws, seed, distribution and correlation from :mod:`geocarbon.config`.
@@ -559,17 +559,17 @@ def stock_change(
         A density-table CSV path, a built-in name (``"china-clcd"``) or a :class:`CarbonTable`.
     regions, id_field, name_field, layer, coverage
         Optional region polygons (path or GeoDataFrame; ``id_field`` then required), as for
-        :func:`~geocarbon.zonal_pipeline.zonal_stocks`.
+        :func:`~geocarbon.runs.zonal.zonal_stocks`.
     align_to
         "first" or a raster path: resample dates on other grids onto it (nearest neighbour).
     valuation, monte_carlo
-        A :class:`~geocarbon.valuation.Valuation` (NPV), and the Monte Carlo draws (None: none).
+        A :class:`~geocarbon.accounts.valuation.Valuation` (NPV), and the Monte Carlo draws (None: none).
     scheme, unknown, area_method, encoding, nodata
         As the CLI's options (``nodata`` replaces every date's nodata value).
     out_dir, write_rasters, date_rasters, overwrite
         Where to write rasters and tables (None writes nothing), and which.
     memory_mb, threads, block_shape, progress, dask
-        How the pass runs (see :func:`~geocarbon.zonal_pipeline.zonal_stocks`).
+        How the pass runs (see :func:`~geocarbon.runs.zonal.zonal_stocks`).
     """
     has_paths = any(isinstance(item, str | Path | list) for item in landcovers)
     sources = tuple(

@@ -13,8 +13,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geocarbon.engine.histogram import Histogram
+from geocarbon.inputs.densities import CarbonTable
 from geocarbon.lookup import ClassLookup
-from geocarbon.tables import CarbonTable
 from geocarbon.units import LEVELS, MG_PER_TG, POOLS
 
 UNASSIGNED_ID = "unassigned"
@@ -131,7 +131,7 @@ def parent_table(regions: pd.DataFrame, parent_ids: tuple[object, ...]) -> pd.Da
 def regions_with_statistics(
     regions: gpd.GeoDataFrame, statistics: pd.DataFrame, *, keep_unassigned: bool = True
 ) -> gpd.GeoDataFrame:
-    """Regions (as :func:`geocarbon.zones.read_regions` returns them) beside their statistics.
+    """Regions (as :func:`geocarbon.inputs.regions.read_regions` returns them) beside their statistics.
 
     ``statistics`` holds one row per region in the regions' order, then optionally the
     ``unassigned`` row, which is kept (without geometry) when ``keep_unassigned``. Rows are
