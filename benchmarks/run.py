@@ -196,10 +196,11 @@ def floor(tif: Path) -> dict:
     """Decode all blocks on 2 threads, and the fused kernel alone on 2 threads over cached blocks."""
     from geocarbon.area import pixel_area
     from geocarbon.blocks import iter_blocks
+    from geocarbon.config import GDAL_CACHE_MB
     from geocarbon.inputs.landcover import WindowReader, open_landcover
     from geocarbon.inputs.regions import build_zone_index, read_regions
     from geocarbon.lookup import build_class_lookup
-    from geocarbon.runs.stock import GDAL_CACHE_MB, prepare_table
+    from geocarbon.runs.common import prepare_table
     from geocarbon.streaming import BlockPlan, run_blocks
 
     config = zonal_config(tif, None)
@@ -386,7 +387,7 @@ CHANGE_PHASES = {
 def change_phases(current: Path, future: Path, pools: Path, out: Path) -> dict[str, float]:
     """Seconds by phase of one in-process ``run_change`` like the timed one (cProfile)."""
     from geocarbon.accounts.valuation import Valuation
-    from geocarbon.runs.change import stock_change
+    from geocarbon.api import stock_change
 
     options = dict(area_method="planar", progress=False, monte_carlo=None, date_rasters=True)
     profile = cProfile.Profile()
@@ -412,7 +413,7 @@ def change_phases(current: Path, future: Path, pools: Path, out: Path) -> dict[s
 def tables_in_process(current: Path, future: Path, pools: Path, tmp: Path, repeat: int) -> float:
     """Median seconds of a warm in-process tables-only ``stock_change`` (no start-up)."""
     from geocarbon.accounts.valuation import Valuation
-    from geocarbon.runs.change import stock_change
+    from geocarbon.api import stock_change
 
     options = dict(area_method="planar", progress=False, monte_carlo=None, write_rasters=False)
     times = []

@@ -13,9 +13,9 @@ from hypothesis.extra import numpy as hnp
 
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
+from geocarbon.api import stock_change
 from geocarbon.errors import ConfigError, GridMismatchError
 from geocarbon.inputs.densities import CarbonTable
-from geocarbon.runs.change import stock_change
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM
 

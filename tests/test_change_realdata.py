@@ -9,7 +9,7 @@ import rasterio
 
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
-from geocarbon.runs.change import stock_change
+from geocarbon.api import stock_change
 
 from test_change import invest_valuation_constant
 

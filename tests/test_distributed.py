@@ -100,7 +100,7 @@ def test_dask_stock_rasters_equal_single_process(shared_data, tmp_path):
 def test_dask_change_equals_single_process(shared_data, dask_scheduler, tmp_path):
     """Two dates with valuation, every raster: tables to 1e-12, rasters pixel for pixel."""
     from geocarbon.accounts.valuation import Valuation
-    from geocarbon.runs.change import stock_change
+    from geocarbon.api import stock_change
 
     folder = shared_data / "landcover" / "invest_willamette"
     dates = [folder / "lulc_current_willamette.tif", folder / "lulc_future_willamette.tif"]
@@ -146,8 +146,8 @@ def test_dask_change_equals_single_process(shared_data, dask_scheduler, tmp_path
 def test_bad_dask_addresses_are_clear_errors_and_leave_nothing(sample, tmp_path, command):
     import dask
 
+    from geocarbon.api import stock_change
     from geocarbon.errors import ConfigError
-    from geocarbon.runs.change import stock_change
     from geocarbon.runs.stock import StockConfig, run_stock
 
     def run(address, out):

@@ -20,6 +20,7 @@ import shapely
 from geocarbon import figures
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
+from geocarbon.api import stock_change
 from geocarbon.errors import InputFileError
 from geocarbon.outputs.spec import (
     OUTPUTS,
@@ -32,77 +33,14 @@ from geocarbon.outputs.spec import (
     zonal_outputs,
 )
 from geocarbon.outputs.staging import MANIFEST_NAME, read_manifest
-from geocarbon.runs import change as change_pipeline
-from geocarbon.runs.change import ChangeConfig, change_output_paths, periods_of, stock_change
-from geocarbon.runs.stock import StockConfig, run_stock, stock_output_paths
-from geocarbon.runs.zonal import ZonalConfig, run_zonal, zonal_output_paths
+from geocarbon.runs.stock import StockConfig, run_stock
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM, write_raster
 
 OUT = Path("some folder")
 YEARS = [(2000, 2020), (2000, 2010, 2020), (1990, 2000, 2010, 2020)]
 FLAGS = list(itertools.product([False, True], repeat=4))
-
-
-@pytest.mark.parametrize("rasters", [False, True])
-def test_stock_names_are_the_pipelines(rasters):
-    expected = stock_output_paths(OUT, write_rasters=rasters)
-    assert list(stock_outputs(OUT, rasters=rasters).items()) == list(expected.items())
-
-
-@pytest.mark.parametrize("parents", [False, True])
-def test_zonal_names_are_the_pipelines(parents):
-    expected = zonal_output_paths(OUT, parents=parents)
-    assert list(zonal_outputs(OUT, parents=parents).items()) == list(expected.items())
-
-
-@pytest.mark.parametrize("years", YEARS)
-@pytest.mark.parametrize("rasters, regions, npv, date_rasters", FLAGS)
-def test_change_names_and_raster_bands_are_the_pipelines(
-    years, rasters, regions, npv, date_rasters
-):
-    periods = periods_of(years)
-    assert period_labels(years) == [period.label for period in periods]
-    expected = change_output_paths(
-        OUT,
-        periods,
-        rasters=rasters,
-        regions=regions,
-        npv=npv,
-        date_years=years if date_rasters else (),
-    )
-    paths = change_outputs(
-        OUT,
-        period_labels(years),
-        years,
-        rasters=rasters,
-        regions=regions,
-        npv=npv,
-        date_rasters=date_rasters,
-    )
-    assert list(paths.items()) == list(expected.items())
-    if rasters:  # the pipeline groups rasters only when it writes them
-        config = ChangeConfig(
-            landcovers=tuple(Path(f"lc_{year}.tif") for year in years),
-            years=years,
-            densities="china-clcd",
-            valuation=Valuation(10.0) if npv else None,
-            date_rasters=date_rasters,
-        )
-        bands = pipeline_raster_bands(expected, periods, config)
-        assert list(raster_bands("change", paths).items()) == list(bands.items())
-    else:
-        assert raster_bands("change", paths) == {}
-
-
-def pipeline_raster_bands(paths, periods, config) -> dict[Path, tuple[str, str]]:
-    """The change pipeline's (description, units) of each raster path, in its band order
-    (``_raster_bands``; ``_raster_groups`` grouped them per date and period before the engine)."""
-    flat = getattr(change_pipeline, "_raster_bands", None)
-    if flat is not None:
-        return flat(paths, periods, config)
-    groups = change_pipeline._raster_groups(paths, periods, config)
-    return {path: band for group in groups for path, band in group.items()}
 
 
 def test_the_names_are_pinned():

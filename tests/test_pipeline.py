@@ -11,7 +11,8 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from geocarbon.errors import InputFileError, OutputExistsError, RasterFormatError, UnknownClassError
-from geocarbon.runs.stock import RASTER_NAMES, StockConfig, run_stock, stock_output_paths
+from geocarbon.outputs.spec import stock_outputs
+from geocarbon.runs.stock import RASTER_NAMES, StockConfig, run_stock
 
 
 def config(landcover, densities, out_dir, **options):
@@ -208,7 +209,7 @@ def test_inputs_are_not_modified(landcover_tif, pools_csv, tmp_path):
 
 
 def test_output_paths_named_with_units(tmp_path):
-    names = {path.name for path in stock_output_paths(tmp_path, write_rasters=True).values()}
+    names = {path.name for path in stock_outputs(tmp_path, rasters=True).values()}
     assert "density_total_mg_per_ha.tif" in names and "stock_summary.json" in names
 
 

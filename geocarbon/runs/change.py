@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,45 +14,31 @@ import pandas as pd
 import rasterio
 
 from geocarbon.accounts.change import (
-    Accounts,
     Period,
-    change_table,
-    change_uncertainty,
-    series_table,
-    stock_uncertainty,
-    transitions_table,
 )
-from geocarbon.accounts.regions import UNASSIGNED_ID, regions_with_statistics
-from geocarbon.accounts.summary import run_summary
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
-    DEFAULT_AREA_METHOD,
     DEFAULT_COVERAGE,
-    DEFAULT_MEMORY_MB,
-    DEFAULT_UNKNOWN,
     GDAL_CACHE_MB,
     as_optional_path,
     as_path,
     check_coverage,
-    check_threads,
     check_years,
-    default_threads,
 )
-from geocarbon.engine import Histogram, PassPlan, RasterMaps
+from geocarbon.engine import PassPlan, RasterMaps
 from geocarbon.errors import ConfigError, ResamplingWarning, warn
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
     as_source,
-    landcover_from_array,
     open_landcover,
 )
 from geocarbon.inputs.regions import ZoneIndex, build_zone_index, read_regions
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
-from geocarbon.outputs.spec import change_outputs
+from geocarbon.outputs.spec import change_outputs, raster_bands
 from geocarbon.outputs.staging import OutputFolder, StagedOutputs
 from geocarbon.outputs.writers import (
     write_csv,
@@ -61,7 +46,8 @@ from geocarbon.outputs.writers import (
     write_json,
     write_vector,
 )
-from geocarbon.runs.stock import (
+from geocarbon.runs.change_accounts import ChangeTables, change_accounts
+from geocarbon.runs.common import (
     RunOptions,
     check_unknown,
     normalise,
@@ -71,7 +57,6 @@ from geocarbon.runs.stock import (
 )
 from geocarbon.units import POOLS
 
-ALL_ID = "all"
 #: The default Monte Carlo: draws, seed, distribution and correlation from :mod:`geocarbon.config`.
 DEFAULT_MONTE_CARLO = MonteCarlo()
 CHANGE_BANDS = (*POOLS, "total")
@@ -134,26 +119,6 @@ def periods_of(years: tuple[int, ...]) -> list[Period]:
     return periods
 
 
-def change_output_paths(
-    out_dir: Path,
-    periods: list[Period],
-    *,
-    rasters: bool,
-    regions: bool,
-    npv: bool,
-    date_years: tuple[int, ...] = (),
-) -> dict[str, Path]:
-    return change_outputs(
-        out_dir,
-        [period.label for period in periods],
-        date_years,
-        rasters=rasters,
-        regions=regions,
-        npv=npv,
-        date_rasters=bool(date_years),
-    )
-
-
 def run_change(config: ChangeConfig) -> ChangeResult:
     """Stock change between dates, by region, with transitions, rates, value and uncertainty.
 
@@ -172,13 +137,14 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     paths = (
         {}
         if config.out_dir is None
-        else change_output_paths(
+        else change_outputs(
             config.out_dir,
-            periods,
+            [period.label for period in periods],
+            config.years,
             rasters=config.write_rasters,
             regions=config.regions is not None,
             npv=config.valuation is not None,
-            date_years=tuple(config.years) if config.date_rasters else (),
+            date_rasters=config.date_rasters,
         )
     )
     output = OutputFolder(
@@ -204,7 +170,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
     options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
-    bands = _raster_bands(paths, periods, config) if paths and config.write_rasters else {}
+    bands = raster_bands("change", paths)
     plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(bands))
     with output as staged:
         totals = pass_with_rasters(
@@ -219,7 +185,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             ),
         )
         dates, pairs = totals.dates, totals.pairs
-        result = _accounts_result(
+        result = change_accounts(
             config,
             table,
             index,
@@ -329,33 +295,6 @@ def _zone_index(
     return build_zone_index(regions, grid, config.coverage), regions
 
 
-def _raster_bands(
-    paths: dict[str, Path], periods: list[Period], config: ChangeConfig
-) -> dict[Path, tuple[str, str]]:
-    """The rasters a run writes, in the pass's band order (see :class:`RasterMaps`): each date's
-    densities (if asked), then each period's change (and NPV); final path -> (description, units)."""
-    bands = {}
-    if config.date_rasters:
-        for year in config.years:
-            for band in CHANGE_BANDS:
-                bands[paths[f"density_{year}_{band}_mg_per_ha.tif"]] = (
-                    f"carbon density {year}, {band}",
-                    "Mg C/ha",
-                )
-    for period in periods:
-        for band in CHANGE_BANDS:
-            bands[paths[f"change_{period.label}_{band}_mg_per_ha.tif"]] = (
-                f"carbon density change {period.label}, {band}",
-                "Mg C/ha",
-            )
-        if config.valuation is not None:
-            bands[paths[f"npv_{period.label}_per_ha.tif"]] = (
-                f"net present value of the change {period.label}",
-                "currency/ha",
-            )
-    return bands
-
-
 def _dates_plan(
     sources: list[LandCoverSource],
     lookups: list[ClassLookup],
@@ -390,117 +329,7 @@ def _dates_plan(
     )
 
 
-@dataclass(frozen=True)
-class _Tables:
-    change: pd.DataFrame
-    transitions: pd.DataFrame
-    series: pd.DataFrame
-    regions: gpd.GeoDataFrame | None
-    summary: dict[str, Any]
-
-
-def _accounts_result(
-    config: ChangeConfig,
-    table: CarbonTable,
-    index: ZoneIndex | None,
-    regions_frame: gpd.GeoDataFrame | None,
-    periods: list[Period],
-    dates: list[Histogram],
-    pairs: list[Histogram],
-    lookups: list[ClassLookup],
-    area: PixelArea,
-    sources: list[LandCoverSource],
-) -> _Tables:
-    n_bins = lookups[0].n_bins
-    ids = (ALL_ID,) if index is None else (*index.ids, UNASSIGNED_ID)
-    names = (ALL_ID,) if index is None else (*index.names, UNASSIGNED_ID)
-    accounts = Accounts(ids, names, table, unknown_as_valid=config.unknown == "zero")
-    change = pd.concat(
-        [
-            _period_table(accounts, pair.area_ha, n_bins, period, config)
-            for period, pair in zip(periods, pairs, strict=True)
-        ],
-        ignore_index=True,
-    )
-    transitions = pd.concat(
-        [
-            transitions_table(accounts, pair.area_ha, n_bins, period)
-            for period, pair in zip(periods, pairs, strict=True)
-        ],
-        ignore_index=True,
-    )
-    series = series_table(accounts, [h.area_ha for h in dates], tuple(config.years))
-    if config.monte_carlo is not None:
-        bounds = pd.concat(
-            [
-                stock_uncertainty(accounts, h.area_ha, year, config.monte_carlo)
-                for h, year in zip(dates, config.years, strict=True)
-            ]
-        )
-        series = series.merge(bounds, on=["region_id", "year"])
-    summary = _summary(config, table, periods, change, transitions, area, sources, dates, lookups)
-    regions = None
-    if regions_frame is not None:
-        main = change[change["period"] == periods[-1].label]
-        regions = regions_with_statistics(regions_frame, main, keep_unassigned=False)
-    return _Tables(change, transitions, series, regions, summary)
-
-
-def _period_table(
-    accounts: Accounts, pair_area_ha: Any, n_bins: int, period: Period, config: ChangeConfig
-) -> pd.DataFrame:
-    frame = change_table(accounts, pair_area_ha, n_bins, period, config.valuation)
-    if config.monte_carlo is None:
-        return frame
-    bounds = change_uncertainty(accounts, pair_area_ha, n_bins, period, config.monte_carlo)
-    return frame.merge(bounds, on=["region_id", "period"])
-
-
-def _summary(
-    config: ChangeConfig,
-    table: CarbonTable,
-    periods: list[Period],
-    change: pd.DataFrame,
-    transitions: pd.DataFrame,
-    area: PixelArea,
-    sources: list[LandCoverSource],
-    dates: list[Histogram],
-    lookups: list[ClassLookup],
-) -> dict[str, Any]:
-    per_period = {}
-    for period in periods:
-        rows = change[change["period"] == period.label]
-        moved = transitions[transitions["period"] == period.label]
-        per_period[period.label] = {
-            "net_change_mg": float(rows["net_change_mg"].sum()),
-            "net_change_by_transitions_mg": float(moved["change_total_mg"].sum()),
-            "gross_gain_mg": float(rows["gross_gain_mg"].sum()),
-            "gross_loss_mg": float(rows["gross_loss_mg"].sum()),
-            "annual_net_change_tg_per_yr": float(rows["annual_net_change_tg_per_yr"].sum()),
-            "excluded_area_ha": float(rows["excluded_area_ha"].sum()),
-            "valuation_constant_per_mg": None
-            if config.valuation is None
-            else config.valuation.constant(period.year_start, period.year_end),
-        }
-    return run_summary(
-        "change",
-        sources=sources,
-        years=config.years,
-        table=table,
-        area=area,
-        dates=list(zip(dates, lookups, strict=True)),
-        unknown_mode=config.unknown,
-        nodata_override=config.nodata,
-        coverage=config.coverage if config.regions is not None else None,
-        section={
-            "valuation": None if config.valuation is None else vars(config.valuation),
-            "monte_carlo": None if config.monte_carlo is None else vars(config.monte_carlo),
-            "periods": per_period,
-        },
-    )
-
-
-def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: _Tables) -> None:
+def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: ChangeTables) -> None:
     write_csv(tables.change, staged.temp(paths["change.csv"]))
     write_csv(tables.transitions, staged.temp(paths["transitions.csv"]))
     write_csv(tables.series, staged.temp(paths["series.csv"]))
@@ -514,95 +343,3 @@ def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: _Tables
             pd.DataFrame(tables.regions.drop(columns=tables.regions.geometry.name)),
             staged.temp(paths["regions.csv"]),
         )
-
-
-def stock_change(
-    landcovers: Sequence[Any],
-    years: Sequence[int],
-    densities: str | Path | CarbonTable,
-    *,
-    regions: str | Path | gpd.GeoDataFrame | None = None,
-    id_field: str | None = None,
-    name_field: str | None = None,
-    layer: str | None = None,
-    coverage: str = DEFAULT_COVERAGE,
-    align_to: str | None = None,
-    valuation: Valuation | None = None,
-    monte_carlo: MonteCarlo | None = DEFAULT_MONTE_CARLO,
-    scheme: str | None = None,
-    unknown: str = DEFAULT_UNKNOWN,
-    area_method: str = DEFAULT_AREA_METHOD,
-    encoding: str | None = None,
-    transform: Any = None,
-    crs: Any = None,
-    nodata: int | None = None,
-    out_dir: str | Path | None = None,
-    write_rasters: bool = True,
-    date_rasters: bool = False,
-    overwrite: bool = False,
-    memory_mb: int = DEFAULT_MEMORY_MB,
-    threads: int | str | None = None,
-    block_shape: tuple[int, int] | None = None,
-    progress: bool | None = None,
-    dask: str | None = None,
-) -> ChangeResult:
-    """Carbon stock change between land-cover dates, optionally by region.
-
-    Parameters
-    ----------
-    landcovers
-        Two or more land covers, oldest first: GeoTIFF paths (or folders of tiles), 2-D integer or
-        masked arrays (with ``transform`` and ``crs``) or rioxarray DataArrays.
-    years
-        The year of each land cover.
-    densities
-        A density-table CSV path, a built-in name (``"china-clcd"``) or a :class:`CarbonTable`.
-    regions, id_field, name_field, layer, coverage
-        Optional region polygons (path or GeoDataFrame; ``id_field`` then required), as for
-        :func:`~geocarbon.runs.zonal.zonal_stocks`.
-    align_to
-        "first" or a raster path: resample dates on other grids onto it (nearest neighbour).
-    valuation, monte_carlo
-        A :class:`~geocarbon.accounts.valuation.Valuation` (NPV), and the Monte Carlo draws (None: none).
-    scheme, unknown, area_method, encoding, nodata
-        As the CLI's options (``nodata`` replaces every date's nodata value).
-    out_dir, write_rasters, date_rasters, overwrite
-        Where to write rasters and tables (None writes nothing), and which.
-    memory_mb, threads, block_shape, progress, dask
-        How the pass runs (see :func:`~geocarbon.runs.zonal.zonal_stocks`).
-    """
-    has_paths = any(isinstance(item, str | Path | list) for item in landcovers)
-    sources = tuple(
-        (item if isinstance(item, list) else Path(item))
-        if isinstance(item, str | Path | list)
-        else landcover_from_array(item, transform=transform, crs=crs, nodata=nodata)
-        for item in landcovers
-    )
-    config = ChangeConfig(
-        landcovers=sources,
-        years=tuple(years),
-        densities=densities,
-        regions=regions,
-        id_field=id_field,
-        name_field=name_field,
-        layer=layer,
-        coverage=coverage,
-        align_to=align_to,
-        valuation=valuation,
-        monte_carlo=monte_carlo,
-        scheme=scheme,
-        unknown=unknown,
-        area_method=area_method,
-        encoding=encoding,
-        nodata=nodata if has_paths else None,
-        out_dir=None if out_dir is None else Path(out_dir),
-        write_rasters=write_rasters,
-        date_rasters=date_rasters,
-        overwrite=overwrite,
-        memory_mb=memory_mb,
-        threads=default_threads() if threads is None else check_threads(threads),
-        block_shape=block_shape,
-        progress=progress,
-        dask=dask,
-    )
-    return run_change(config)

@@ -25,16 +25,11 @@ from geocarbon.accounts.regions import (
 from geocarbon.accounts.summary import run_summary
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
-    DEFAULT_AREA_METHOD,
     DEFAULT_COVERAGE,
-    DEFAULT_MEMORY_MB,
-    DEFAULT_UNKNOWN,
     GDAL_CACHE_MB,
     as_optional_path,
     as_path,
     check_coverage,
-    check_threads,
-    default_threads,
 )
 from geocarbon.engine import Histogram, PassPlan
 from geocarbon.errors import EmptyRegionWarning, RegionWarning, warn
@@ -42,7 +37,6 @@ from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
     as_source,
-    landcover_from_array,
 )
 from geocarbon.inputs.regions import (
     ZoneIndex,
@@ -60,7 +54,7 @@ from geocarbon.outputs.writers import (
     write_json,
     write_vector,
 )
-from geocarbon.runs.stock import (
+from geocarbon.runs.common import (
     RunOptions,
     check_unknown,
     normalise,
@@ -107,10 +101,6 @@ class ZonalResult:
     outputs: tuple[Path, ...]
 
 
-def zonal_output_paths(out_dir: Path, *, parents: bool) -> dict[str, Path]:
-    return zonal_outputs(out_dir, parents=parents)
-
-
 def run_zonal(config: ZonalConfig) -> ZonalResult:
     """Carbon stocks by region in one pass over the land cover (see :mod:`geocarbon.inputs.regions`).
 
@@ -127,7 +117,7 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
     paths = (
         {}
         if config.out_dir is None
-        else zonal_output_paths(config.out_dir, parents=config.parent_field is not None)
+        else zonal_outputs(config.out_dir, parents=config.parent_field is not None)
     )
     output = OutputFolder(
         config.out_dir,
@@ -277,91 +267,3 @@ def _write_zonal(
     if parents is not None:
         write_csv(parents, staged.temp(paths["parents.csv"]))
     write_json(summary, staged.temp(paths["zonal_summary.json"]))
-
-
-def zonal_stocks(
-    landcover: Any,
-    regions: str | Path | gpd.GeoDataFrame,
-    densities: str | Path | CarbonTable,
-    *,
-    id_field: str,
-    name_field: str | None = None,
-    parent_field: str | None = None,
-    layer: str | None = None,
-    coverage: str = DEFAULT_COVERAGE,
-    scheme: str | None = None,
-    unknown: str = DEFAULT_UNKNOWN,
-    area_method: str = DEFAULT_AREA_METHOD,
-    encoding: str | None = None,
-    transform: Any = None,
-    crs: Any = None,
-    nodata: int | None = None,
-    out_dir: str | Path | None = None,
-    overwrite: bool = False,
-    memory_mb: int = DEFAULT_MEMORY_MB,
-    threads: int | str | None = None,
-    block_shape: tuple[int, int] | None = None,
-    progress: bool | None = None,
-    dask: str | None = None,
-) -> gpd.GeoDataFrame:
-    """Carbon stocks by region from a land cover, in one pass.
-
-    Parameters
-    ----------
-    landcover
-        A land-cover GeoTIFF path (or folder of tiles), a 2-D integer or masked array (with
-        ``transform`` and ``crs``), or a rioxarray DataArray.
-    regions
-        A vector file path or a GeoDataFrame of polygons; ``layer`` names a layer of the file.
-    densities
-        A density-table CSV path, a built-in table name (``"china-clcd"``) or a :class:`CarbonTable`.
-    id_field, name_field, parent_field
-        Region id (also the key of region-specific densities), display name and parent id fields.
-    coverage
-        Pixel membership: "centre", "all-touched" or "exact".
-    scheme, unknown, area_method, encoding, nodata
-        As the CLI's ``--scheme``, ``--unknown``, ``--area``, ``--encoding`` and ``--nodata``
-        (``nodata`` replaces the land cover's own nodata value, for paths and arrays alike).
-    out_dir, overwrite
-        Where to write the region files (None writes nothing), and whether to replace them.
-    memory_mb, threads, block_shape, progress, dask
-        How the pass runs: memory budget, worker threads (a number or "all"), block shape,
-        progress bar (None: on terminals), and a Dask scheduler address or ``local:N``.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per region (areas in ha, stocks in Mg C and Tg C, mean density in Mg C/ha) and a
-        final ``unassigned`` row without geometry.
-    """
-    if isinstance(landcover, str | Path | list):
-        source: Path | list[Path] | LandCoverSource = (
-            landcover if isinstance(landcover, list) else Path(landcover)
-        )
-        source_nodata = nodata
-    else:
-        source = landcover_from_array(landcover, transform=transform, crs=crs, nodata=nodata)
-        source_nodata = None
-    config = ZonalConfig(
-        landcover=source,
-        regions=regions,
-        densities=densities,
-        id_field=id_field,
-        name_field=name_field,
-        parent_field=parent_field,
-        layer=layer,
-        coverage=coverage,
-        scheme=scheme,
-        unknown=unknown,
-        area_method=area_method,
-        encoding=encoding,
-        nodata=source_nodata,
-        out_dir=None if out_dir is None else Path(out_dir),
-        overwrite=overwrite,
-        memory_mb=memory_mb,
-        threads=default_threads() if threads is None else check_threads(threads),
-        block_shape=block_shape,
-        progress=progress,
-        dask=dask,
-    )
-    return run_zonal(config).regions

@@ -1,0 +1,206 @@
+"""The Python entry points for land cover given as paths, NumPy (masked) arrays or rioxarray
+DataArrays: :func:`zonal_stocks` and :func:`stock_change` build a run's config and run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from geocarbon.accounts.uncertainty import MonteCarlo
+from geocarbon.accounts.valuation import Valuation
+from geocarbon.config import (
+    DEFAULT_AREA_METHOD,
+    DEFAULT_COVERAGE,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_UNKNOWN,
+    check_threads,
+    default_threads,
+)
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.landcover import LandCoverSource, landcover_from_array
+from geocarbon.runs.change import DEFAULT_MONTE_CARLO, ChangeConfig, ChangeResult, run_change
+from geocarbon.runs.zonal import ZonalConfig, run_zonal
+
+
+def zonal_stocks(
+    landcover: Any,
+    regions: str | Path | gpd.GeoDataFrame,
+    densities: str | Path | CarbonTable,
+    *,
+    id_field: str,
+    name_field: str | None = None,
+    parent_field: str | None = None,
+    layer: str | None = None,
+    coverage: str = DEFAULT_COVERAGE,
+    scheme: str | None = None,
+    unknown: str = DEFAULT_UNKNOWN,
+    area_method: str = DEFAULT_AREA_METHOD,
+    encoding: str | None = None,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: int | None = None,
+    out_dir: str | Path | None = None,
+    overwrite: bool = False,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    threads: int | str | None = None,
+    block_shape: tuple[int, int] | None = None,
+    progress: bool | None = None,
+    dask: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Carbon stocks by region from a land cover, in one pass.
+
+    Parameters
+    ----------
+    landcover
+        A land-cover GeoTIFF path (or folder of tiles), a 2-D integer or masked array (with
+        ``transform`` and ``crs``), or a rioxarray DataArray.
+    regions
+        A vector file path or a GeoDataFrame of polygons; ``layer`` names a layer of the file.
+    densities
+        A density-table CSV path, a built-in table name (``"china-clcd"``) or a :class:`CarbonTable`.
+    id_field, name_field, parent_field
+        Region id (also the key of region-specific densities), display name and parent id fields.
+    coverage
+        Pixel membership: "centre", "all-touched" or "exact".
+    scheme, unknown, area_method, encoding, nodata
+        As the CLI's ``--scheme``, ``--unknown``, ``--area``, ``--encoding`` and ``--nodata``
+        (``nodata`` replaces the land cover's own nodata value, for paths and arrays alike).
+    out_dir, overwrite
+        Where to write the region files (None writes nothing), and whether to replace them.
+    memory_mb, threads, block_shape, progress, dask
+        How the pass runs: memory budget, worker threads (a number or "all"), block shape,
+        progress bar (None: on terminals), and a Dask scheduler address or ``local:N``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per region (areas in ha, stocks in Mg C and Tg C, mean density in Mg C/ha) and a
+        final ``unassigned`` row without geometry.
+    """
+    if isinstance(landcover, str | Path | list):
+        source: Path | list[Path] | LandCoverSource = (
+            landcover if isinstance(landcover, list) else Path(landcover)
+        )
+        source_nodata = nodata
+    else:
+        source = landcover_from_array(landcover, transform=transform, crs=crs, nodata=nodata)
+        source_nodata = None
+    config = ZonalConfig(
+        landcover=source,
+        regions=regions,
+        densities=densities,
+        id_field=id_field,
+        name_field=name_field,
+        parent_field=parent_field,
+        layer=layer,
+        coverage=coverage,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        encoding=encoding,
+        nodata=source_nodata,
+        out_dir=None if out_dir is None else Path(out_dir),
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=default_threads() if threads is None else check_threads(threads),
+        block_shape=block_shape,
+        progress=progress,
+        dask=dask,
+    )
+    return run_zonal(config).regions
+
+
+def stock_change(
+    landcovers: Sequence[Any],
+    years: Sequence[int],
+    densities: str | Path | CarbonTable,
+    *,
+    regions: str | Path | gpd.GeoDataFrame | None = None,
+    id_field: str | None = None,
+    name_field: str | None = None,
+    layer: str | None = None,
+    coverage: str = DEFAULT_COVERAGE,
+    align_to: str | None = None,
+    valuation: Valuation | None = None,
+    monte_carlo: MonteCarlo | None = DEFAULT_MONTE_CARLO,
+    scheme: str | None = None,
+    unknown: str = DEFAULT_UNKNOWN,
+    area_method: str = DEFAULT_AREA_METHOD,
+    encoding: str | None = None,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: int | None = None,
+    out_dir: str | Path | None = None,
+    write_rasters: bool = True,
+    date_rasters: bool = False,
+    overwrite: bool = False,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    threads: int | str | None = None,
+    block_shape: tuple[int, int] | None = None,
+    progress: bool | None = None,
+    dask: str | None = None,
+) -> ChangeResult:
+    """Carbon stock change between land-cover dates, optionally by region.
+
+    Parameters
+    ----------
+    landcovers
+        Two or more land covers, oldest first: GeoTIFF paths (or folders of tiles), 2-D integer or
+        masked arrays (with ``transform`` and ``crs``) or rioxarray DataArrays.
+    years
+        The year of each land cover.
+    densities
+        A density-table CSV path, a built-in name (``"china-clcd"``) or a :class:`CarbonTable`.
+    regions, id_field, name_field, layer, coverage
+        Optional region polygons (path or GeoDataFrame; ``id_field`` then required), as for
+        :func:`~geocarbon.runs.zonal.zonal_stocks`.
+    align_to
+        "first" or a raster path: resample dates on other grids onto it (nearest neighbour).
+    valuation, monte_carlo
+        A :class:`~geocarbon.accounts.valuation.Valuation` (NPV), and the Monte Carlo draws (None: none).
+    scheme, unknown, area_method, encoding, nodata
+        As the CLI's options (``nodata`` replaces every date's nodata value).
+    out_dir, write_rasters, date_rasters, overwrite
+        Where to write rasters and tables (None writes nothing), and which.
+    memory_mb, threads, block_shape, progress, dask
+        How the pass runs (see :func:`~geocarbon.runs.zonal.zonal_stocks`).
+    """
+    has_paths = any(isinstance(item, str | Path | list) for item in landcovers)
+    sources = tuple(
+        (item if isinstance(item, list) else Path(item))
+        if isinstance(item, str | Path | list)
+        else landcover_from_array(item, transform=transform, crs=crs, nodata=nodata)
+        for item in landcovers
+    )
+    config = ChangeConfig(
+        landcovers=sources,
+        years=tuple(years),
+        densities=densities,
+        regions=regions,
+        id_field=id_field,
+        name_field=name_field,
+        layer=layer,
+        coverage=coverage,
+        align_to=align_to,
+        valuation=valuation,
+        monte_carlo=monte_carlo,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        encoding=encoding,
+        nodata=nodata if has_paths else None,
+        out_dir=None if out_dir is None else Path(out_dir),
+        write_rasters=write_rasters,
+        date_rasters=date_rasters,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=default_threads() if threads is None else check_threads(threads),
+        block_shape=block_shape,
+        progress=progress,
+        dask=dask,
+    )
+    return run_change(config)
