@@ -21,19 +21,18 @@ from matplotlib.patches import Rectangle
 
 import geocarbon
 from geocarbon.errors import ConfigError, InputFileError, OutputExistsError
-from geocarbon.figures import (
-    INPUT_NAMES,
+from geocarbon.figures import write_figures
+from geocarbon.figures.charts import (
     POOL_COLOURS,
     SINK_COLOUR,
     SOURCE_COLOUR,
     net_change_figure,
-    read_figure_tables,
     stock_by_pool_figure,
     stock_series_figure,
     transitions_figure,
-    write_figures,
 )
-from geocarbon.outputs.staging import MANIFEST_NAME
+from geocarbon.figures.tables import INPUT_NAMES, read_figure_tables
+from geocarbon.outputs.folder import MANIFEST_NAME
 from geocarbon.units import MG_PER_TG, POOLS
 
 N_REGIONS = 6

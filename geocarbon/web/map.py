@@ -7,13 +7,13 @@ transitions). Rasters become Web Mercator image overlays or tile pyramids (:mod:
 User text (region names and ids, class names, the results folder's name, labels made from file
 names) never reaches folium or branca: branca compiles what folium renders as a Jinja template,
 so text there would be evaluated (``{{7*7}}`` shows 49) or crash the page (``{#``). folium draws
-geometry, colours and numbers only; every text travels as JSON data in :class:`PageText` to
-:func:`geocarbon.web.assets.map_script`, which sets it on the page as text, never as HTML.
+geometry, colours and numbers only; every text travels as JSON data in
+:class:`geocarbon.web.text.PageText` to :func:`geocarbon.web.assets.map_script`, which sets it on
+the page as text, never as HTML.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -27,10 +27,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geocarbon.errors import InputFileError, OutputExistsError
+from geocarbon.errors import InputFileError
 from geocarbon.outputs.spreadsheet import restore_formulas
-from geocarbon.units import MG_PER_TG, POOLS
+from geocarbon.units import MG_PER_TG
 from geocarbon.web import overlays
+from geocarbon.web.files import refuse_outputs, replace_folder
+from geocarbon.web.text import (
+    OverlayText,
+    PageText,
+    RegionText,
+    class_legend,
+    format_value,
+    ramp_legend,
+    region_legend,
+    region_text,
+)
 
 #: (layer name, source column, scale, units, diverging)
 REGION_LAYERS = (
@@ -46,63 +57,7 @@ BASEMAPS = (
     ("Esri.WorldGrayCanvas", "Light"),
     ("Esri.WorldImagery", "Satellite"),
 )
-#: What a map writes into its ``<page>_files`` folder (anything else there is not replaced).
-FILES_WRITTEN = re.compile(r"^(overlay_.+\.png|classes_.+\.png|tiles_.+|lib)$")
 Bounds = tuple[tuple[float, float], tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class Legend:
-    """A legend: title, units and (label, ``#rrggbb``) stops."""
-
-    title: str
-    units: str
-    stops: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class OverlayText:
-    """One switchable layer: its label and legend, and the folium variables that draw it.
-
-    ``group`` is the JavaScript variable of its FeatureGroup; ``shapes`` that of the GeoJson
-    whose features (property ``region``: index into :attr:`PageText.regions`, ``value``: the
-    formatted value) get tooltips and popups; ``tiles`` the relative URL template of an XYZ
-    pyramid, added to the group by the page script.
-    """
-
-    label: str
-    group: str
-    legend: Legend
-    shown: bool = False
-    shapes: str | None = None
-    tiles: str | None = None
-    max_native_zoom: int | None = None
-
-
-@dataclass(frozen=True)
-class RegionText:
-    """A region's name, its (pool, value) rows and (from, to, amounts) largest transitions."""
-
-    name: str
-    pools: tuple[tuple[str, str], ...]
-    transitions: tuple[tuple[str, str, str], ...]
-
-
-@dataclass(frozen=True)
-class PageText:
-    """Every text a map page shows, with the folium layers it belongs to (sent as JSON)."""
-
-    title: str
-    bases: tuple[tuple[str, str], ...]  # (label, JavaScript variable of the tile layer)
-    overlays: tuple[OverlayText, ...]
-    regions: tuple[RegionText, ...]
-
-    def layer_names(self) -> list[str]:
-        """The JavaScript variables of every layer the page text refers to."""
-        names = [variable for _, variable in self.bases]
-        for overlay in self.overlays:
-            names += [overlay.group] + ([overlay.shapes] if overlay.shapes else [])
-        return names
 
 
 @dataclass(frozen=True)
@@ -119,8 +74,8 @@ class MapInputs:
 
 def load_results(folder: Path) -> MapInputs:
     """Read what a stock, zonal or change run wrote into ``folder``: the files the output spec
-    finds there (:func:`geocarbon.outputs.spec.find_outputs`), so a stale file is never drawn."""
-    from geocarbon.outputs.spec import find_outputs
+    finds there (:func:`geocarbon.outputs.find.find_outputs`), so a stale file is never drawn."""
+    from geocarbon.outputs.find import find_outputs
 
     outputs = find_outputs(folder)
     layer = outputs.regions_layer
@@ -184,7 +139,7 @@ def build_map(
     bounds: list[Bounds] = []
     if inputs.regions is not None:
         frame = inputs.regions.to_crs("EPSG:4326")
-        regions = tuple(_region_text(row, inputs.transitions) for _, row in frame.iterrows())
+        regions = tuple(region_text(row, inputs.transitions) for _, row in frame.iterrows())
         layers += _add_regions(fmap, frame)
         west, south, east, north = frame.total_bounds
         bounds.append(((south, west), (north, east)))
@@ -249,7 +204,7 @@ def write_map(
     from geocarbon.web.assets import default_assets_dir, localize
 
     files_dir = out.parent / f"{out.stem}_files"
-    _refuse_outputs(out, files_dir, overwrite=overwrite)
+    refuse_outputs(out, files_dir, overwrite=overwrite)
     inputs = load_results(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.parent / f".{out.stem}.{uuid.uuid4().hex[:8]}.partial"
@@ -269,7 +224,7 @@ def write_map(
             page = localize(page, out, assets or default_assets_dir(), files_dir=staged)
         staged_page.write_text(page, encoding="utf-8")
         if staged.exists():
-            _replace_folder(staged, files_dir)
+            replace_folder(staged, files_dir)
         staged_page.replace(out)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
@@ -291,41 +246,6 @@ def _readable(path: Path) -> Iterator[None]:
         ) from None
 
 
-def _refuse_outputs(out: Path, files_dir: Path, *, overwrite: bool) -> None:
-    """Refuse an ``out`` that is a folder, and existing outputs unless ``overwrite``."""
-    from geocarbon.outputs.staging import refuse_existing
-
-    if out.is_dir():
-        raise OutputExistsError(
-            f"--out {str(out)!r} is a folder; name the HTML page to write, for example "
-            f"{str(out / 'map.html')!r}."
-        )
-    refuse_existing([out], overwrite=overwrite)
-    if not files_dir.exists():
-        return
-    foreign = (
-        [files_dir.name]
-        if not files_dir.is_dir()
-        else sorted(p.name for p in files_dir.iterdir() if not FILES_WRITTEN.match(p.name))
-    )
-    if foreign or not overwrite:
-        reason = f"holds {', '.join(foreign)}, which a map did not write" if foreign else "exists"
-        raise OutputExistsError(
-            f"The map's files folder {str(files_dir)!r} {reason}. "
-            + ("Move it away" if foreign else "Use --overwrite (overwrite=True) to replace it")
-            + ", or choose another --out name."
-        )
-
-
-def _replace_folder(staged: Path, final: Path) -> None:
-    """Rename ``staged`` to ``final``, removing a previous ``final`` (already checked as ours)."""
-    old = staged.with_name(f"{staged.name}.old")
-    if final.exists():
-        final.rename(old)
-    staged.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
     """One choropleth per quantity the regions hold; no text but formatted numbers in folium."""
     import folium
@@ -343,7 +263,7 @@ def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
         shapes = gpd.GeoDataFrame(
             {
                 "region": np.arange(len(frame)),
-                "value": [_format(v, units) for v in values],
+                "value": [format_value(v, units) for v in values],
                 "fill": [overlays.colour_of(v, edges, colours) for v in values],
             },
             geometry=frame.geometry.to_numpy(),
@@ -361,12 +281,11 @@ def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
             highlight_function=lambda f: {"weight": 3},
         ).add_to(group)
         group.add_to(fmap)
-        stops = tuple((_range_label(edges, k), c) for k, c in enumerate(colours))
         layers.append(
             OverlayText(
                 f"{name} ({units})",
                 group.get_name(),
-                Legend(name, units, stops),
+                region_legend(name, units, edges, colours),
                 shown=not layers,
                 shapes=geojson.get_name(),
             )
@@ -404,11 +323,10 @@ def _add_raster(
         overlays.write_png(overlays.colour(values, ramp), image)
         _image_overlay(image, overlay.bounds).add_to(group)
     group.add_to(fmap)
-    stops = tuple((_format(v, units), c) for v, c in ramp.colours())
     text = OverlayText(
         f"{label} ({units})",
         group.get_name(),
-        Legend(label, units, stops),
+        ramp_legend(label, units, ramp),
         tiles=tiles_url,
         max_native_zoom=max_zoom,
     )
@@ -419,7 +337,6 @@ def _add_classes(
     fmap: Any, landcover: Path, scheme_name: str, files_dir: Path, max_px: int
 ) -> tuple[OverlayText, Bounds]:
     import folium
-    import matplotlib.colors
     from rasterio.enums import Resampling
 
     from geocarbon.inputs.schemes import get_scheme
@@ -435,10 +352,7 @@ def _add_classes(
     group = folium.FeatureGroup(show=False)
     _image_overlay(image, overlay.bounds).add_to(group)
     group.add_to(fmap)
-    stops = tuple(
-        (f"{c} {scheme.name_of(c)}", matplotlib.colors.to_hex(scheme.color_of(c))) for c in present
-    )
-    legend = Legend(f"Land cover ({scheme.title})", "", stops)
+    legend = class_legend(scheme, present)
     return OverlayText(f"Land cover ({scheme.name})", group.get_name(), legend), overlay.bounds
 
 
@@ -454,39 +368,3 @@ def _image_overlay(image: Path, bounds: Bounds) -> Any:
         bounds=[list(bounds[0]), list(bounds[1])],
         opacity=0.8,
     )
-
-
-def _region_text(row: pd.Series, transitions: pd.DataFrame | None) -> RegionText:
-    """A region's name, per-pool rows and largest transitions, as plain text."""
-    pools = []
-    for pool in POOLS:
-        for column, label in ((f"stock_{pool}_mg", "stock"), (f"change_{pool}_mg", "change")):
-            if column in row and pd.notna(row[column]):
-                pools.append((f"{pool} {label}", _format(row[column] / MG_PER_TG, "Tg C")))
-    moves: list[tuple[str, str, str]] = []
-    if transitions is not None and "period" in row and pd.notna(row.get("period")):
-        moved = transitions[
-            (transitions["region_id"].astype(str) == str(row["region_id"]))
-            & (transitions["period"] == row["period"])
-        ]
-        moved = moved[moved["class_from"] != moved["class_to"]]
-        top = moved.reindex(moved["change_total_mg"].abs().sort_values(ascending=False).index)
-        moves = [
-            (
-                str(t.name_from),
-                str(t.name_to),
-                f"{t.area_ha:,.1f} ha, {t.change_total_mg:+,.0f} Mg C",
-            )
-            for t in top.head(3).itertuples()
-        ]
-    return RegionText(str(row.get("region_name", row["region_id"])), tuple(pools), tuple(moves))
-
-
-def _range_label(edges: Any, k: int) -> str:
-    return f"{edges[k]:,.4g} to {edges[k + 1]:,.4g}"
-
-
-def _format(value: float, units: str) -> str:
-    if not np.isfinite(value):
-        return "no data"
-    return f"{value:,.4g} {units}".strip()

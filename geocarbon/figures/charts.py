@@ -1,25 +1,15 @@
-"""Static figures (PNG, SVG) drawn from the tables a zonal or change run wrote.
+"""The four figures, drawn from DataFrames shaped like geocarbon's output tables.
 
-This module owns four figures: stock by pool per region, net change per region with its Monte
-Carlo interval, the land-cover conversions behind the change, and the stock series. Each
-``*_figure`` function takes DataFrames shaped like geocarbon's CSV outputs and returns a
-matplotlib :class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display, no pyplot
-state, nothing written. :func:`write_figures` is the I/O edge: it reads the CSV files, renders
-every figure they allow and writes the images under temporary names, renamed on success.
-
-Names (regions, classes) are drawn as typed: no text of a figure is read as mathtext or LaTeX.
-Figures only select rows, convert Mg C to Tg C and sort; every number comes from the tables,
-never from pixels. matplotlib is imported inside the functions that draw, so importing
-geocarbon does not pay for it. ``unassigned`` (land outside every region) is left out of the
-per-region figures: it is not a region.
+Each ``*_figure`` function returns a matplotlib :class:`~matplotlib.figure.Figure` on an Agg
+canvas (no display, no pyplot state, nothing written); :func:`figure_builders` says which figures
+a run's :class:`~geocarbon.figures.tables.FigureTables` allow. Every text is drawn as typed
+(:func:`_literal_text`), and matplotlib is imported only inside the functions that draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,9 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geocarbon.accounts.regions import UNASSIGNED_ID
-from geocarbon.errors import ConfigError, InputFileError
-from geocarbon.outputs.spreadsheet import restore_formulas
-from geocarbon.outputs.staging import StagedOutputs
+from geocarbon.figures.tables import FigureTables
 from geocarbon.units import MG_PER_TG, POOLS
 
 if TYPE_CHECKING:
@@ -53,126 +41,10 @@ NO_CHANGE_COLOUR = "#999999"
 #: Colour maps of the destination classes in the transitions figure, in class-code order:
 #: tab10 up to ten classes, tab20 (light and dark pairs, harder to tell apart) beyond.
 CLASS_COLOUR_MAPS = ("tab10", "tab20")
-
-#: The output tables figures are drawn from, as the zonal and change commands name them.
-INPUT_NAMES = ("regions.csv", "series.csv", "change.csv", "transitions.csv")
-DEFAULT_FORMATS = ("png", "svg")
-PNG_DPI = 150
 FIGURE_WIDTH_IN = 8.0
 #: Height per bar (or legend entry) and the fixed part (title, axis), in inches.
 ROW_HEIGHT_IN = 0.32
 BASE_HEIGHT_IN = 1.4
-
-STOCK_COLUMNS = ("region_id", "region_name", *(f"stock_{pool}_mg" for pool in POOLS))
-CHANGE_COLUMNS = ("region_id", "region_name", "period", "years", "net_change_mg")
-TRANSITION_COLUMNS = ("region_id", "period", "class_from", "class_to", "name_from", "name_to")
-SERIES_COLUMNS = (*STOCK_COLUMNS, "year", "stock_total_mg")
-
-
-@dataclass(frozen=True)
-class FigureTables:
-    """The output tables found in a folder; None where a table is absent.
-
-    ``stocks`` holds per-region pool stocks: series.csv (every year) after a change run,
-    otherwise regions.csv of a zonal run.
-    """
-
-    stocks: pd.DataFrame | None
-    change: pd.DataFrame | None
-    transitions: pd.DataFrame | None
-    series: pd.DataFrame | None
-
-
-def write_figures(
-    out_dir: str | Path,
-    *,
-    figures_dir: str | Path | None = None,
-    formats: Sequence[str] = DEFAULT_FORMATS,
-    overwrite: bool = False,
-) -> list[Path]:
-    """Draw every figure the outputs in ``out_dir`` allow and write each in every format.
-
-    Figures (file stem: content):
-
-    - ``stock_by_pool``: stock per region (Tg C), stacked by pool; the last year of series.csv
-      after a change run, else regions.csv of a zonal run.
-    - ``net_change``: net change per region (Tg C) over the first-to-last period of change.csv,
-      with 5-95 % whiskers when the Monte Carlo columns exist.
-    - ``transitions``: area (ha) converted from each class to the others over the first-to-last
-      period, all regions together.
-    - ``stock_series``: total stock per region over time (Tg C), when series.csv has more than
-      two years, with the 5-95 % band when present.
-
-    Parameters
-    ----------
-    out_dir
-        The ``--out`` folder of a ``geocarbon zonal`` or ``geocarbon change`` run.
-    figures_dir
-        Where to write the images; default ``out_dir / "figures"``.
-    formats
-        Image formats matplotlib can write, as file suffixes (default PNG at 150 dpi and SVG).
-    overwrite
-        Replace existing figure files; by default they are refused.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written, figure by figure, in the order of ``formats``.
-
-    Raises
-    ------
-    InputFileError
-        ``out_dir`` holds no geocarbon run, its run (as its manifest or summary says) wrote none
-        of regions.csv, series.csv, change.csv, transitions.csv, or one of them lacks the
-        columns a figure needs.
-    OutputExistsError
-        A figure file exists and ``overwrite`` is False; nothing is written.
-    ConfigError
-        A format matplotlib cannot write.
-    """
-    out_dir = Path(out_dir)
-    suffixes = _check_formats(formats)
-    builders = figure_builders(read_figure_tables(out_dir))
-    target = out_dir / "figures" if figures_dir is None else Path(figures_dir)
-    paths = {
-        (name, suffix): target / f"{name}.{suffix}" for name in builders for suffix in suffixes
-    }
-    with StagedOutputs(list(paths.values()), overwrite=overwrite) as staged:
-        for name, build in builders.items():
-            figure = build()
-            for suffix in suffixes:
-                figure.savefig(
-                    staged.temp(paths[name, suffix]),
-                    format=suffix,
-                    dpi=PNG_DPI,
-                    bbox_inches="tight",
-                )
-    return list(paths.values())
-
-
-def read_figure_tables(out_dir: Path) -> FigureTables:
-    """Read the tables the run in ``out_dir`` wrote, found through the output spec
-    (:func:`geocarbon.outputs.spec.find_outputs`: a stale table of an earlier run is not read);
-    raise if there is none."""
-    from geocarbon.outputs.spec import find_outputs
-
-    outputs = find_outputs(out_dir)
-    found = {name: outputs.path(name) for name in INPUT_NAMES}
-    if not any(found.values()):
-        raise InputFileError(
-            f"No geocarbon outputs to draw in {str(out_dir)!r}: its {outputs.run} run wrote none "
-            f"of {', '.join(INPUT_NAMES)}. Pass the --out folder of a `geocarbon zonal` or "
-            "`geocarbon change` run."
-        )
-    series = _read_table(found["series.csv"], SERIES_COLUMNS)
-    # A change run's regions.csv holds change, not stocks by pool: its stocks are series.csv.
-    stocks = series if outputs.run == "change" else _read_table(found["regions.csv"], STOCK_COLUMNS)
-    return FigureTables(
-        stocks=stocks,
-        change=_read_table(found["change.csv"], CHANGE_COLUMNS),
-        transitions=_read_table(found["transitions.csv"], TRANSITION_COLUMNS),
-        series=series,
-    )
 
 
 def figure_builders(tables: FigureTables) -> dict[str, Callable[[], Figure]]:
@@ -399,31 +271,3 @@ def _class_colours(n_classes: int) -> list[tuple[float, float, float, float]]:
     few, many = CLASS_COLOUR_MAPS
     colour_map = colormaps[few if n_classes <= colormaps[few].N else many]
     return [colour_map(k % colour_map.N) for k in range(n_classes)]
-
-
-def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    suffixes = (formats,) if isinstance(formats, str) else tuple(formats)
-    supported = FigureCanvasBase.get_supported_filetypes()
-    unknown = [suffix for suffix in suffixes if suffix not in supported]
-    if unknown or not suffixes:
-        raise ConfigError(
-            f"Cannot write figures as {unknown or 'no format'}; choose among {', '.join(sorted(supported))}."
-        )
-    return suffixes
-
-
-def _read_table(path: Path | None, columns: Sequence[str]) -> pd.DataFrame | None:
-    """Read one output table (region ids as text) and check it has ``columns``; None if absent."""
-    if path is None:
-        return None
-    # text cells a spreadsheet would run as formulas were written with a leading ' (spreadsheet.py)
-    frame = restore_formulas(pd.read_csv(path, dtype={"region_id": str}))
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise InputFileError(
-            f"{str(path)!r} lacks the column(s) {', '.join(missing)} needed for figures. Was it "
-            "written by this version of geocarbon? Run the zonal or change command again."
-        )
-    return frame

@@ -1,0 +1,131 @@
+"""Static figures (PNG, SVG) drawn from the tables a zonal or change run wrote.
+
+The package owns four figures: stock by pool per region, net change per region with its Monte
+Carlo interval, the land-cover conversions behind the change, and the stock series. Each
+``*_figure`` function takes DataFrames shaped like geocarbon's CSV outputs and returns a
+matplotlib :class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display, no pyplot
+state, nothing written. :func:`write_figures` is the I/O edge: it reads the CSV files, renders
+every figure they allow and writes the images under temporary names, renamed on success.
+
+Names (regions, classes) are drawn as typed: no text of a figure is read as mathtext or LaTeX.
+Figures only select rows, convert Mg C to Tg C and sort; every number comes from the tables,
+never from pixels. matplotlib is imported inside the functions that draw, so importing
+geocarbon does not pay for it. ``unassigned`` (land outside every region) is left out of the
+per-region figures: it is not a region.
+
+Why a package of two modules and this ``__init__``: the figures have two sides that change for
+different reasons. :mod:`~geocarbon.figures.tables` is the reading side, tied to the output
+contract (which tables a run wrote, found through :mod:`geocarbon.outputs.find`, and the columns
+each figure needs, which ``tests/test_outputs_spec.py`` checks against the spec); it needs no
+matplotlib. :mod:`~geocarbon.figures.charts` is the drawing side (colours, sizes, the four
+figures), which never reads a file. :func:`write_figures` joins the two and writes the files, so
+it lives here, the one name the command line and the notebooks import. The column tuples are
+exported here too, as the columns figures read from the output contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from geocarbon.errors import ConfigError
+from geocarbon.figures.charts import figure_builders
+from geocarbon.figures.tables import (
+    CHANGE_COLUMNS,
+    SERIES_COLUMNS,
+    STOCK_COLUMNS,
+    TRANSITION_COLUMNS,
+    read_figure_tables,
+)
+from geocarbon.outputs.staging import StagedOutputs
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "SERIES_COLUMNS",
+    "STOCK_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "write_figures",
+]
+
+DEFAULT_FORMATS = ("png", "svg")
+PNG_DPI = 150
+
+
+def write_figures(
+    out_dir: str | Path,
+    *,
+    figures_dir: str | Path | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Draw every figure the outputs in ``out_dir`` allow and write each in every format.
+
+    Figures (file stem: content):
+
+    - ``stock_by_pool``: stock per region (Tg C), stacked by pool; the last year of series.csv
+      after a change run, else regions.csv of a zonal run.
+    - ``net_change``: net change per region (Tg C) over the first-to-last period of change.csv,
+      with 5-95 % whiskers when the Monte Carlo columns exist.
+    - ``transitions``: area (ha) converted from each class to the others over the first-to-last
+      period, all regions together.
+    - ``stock_series``: total stock per region over time (Tg C), when series.csv has more than
+      two years, with the 5-95 % band when present.
+
+    Parameters
+    ----------
+    out_dir
+        The ``--out`` folder of a ``geocarbon zonal`` or ``geocarbon change`` run.
+    figures_dir
+        Where to write the images; default ``out_dir / "figures"``.
+    formats
+        Image formats matplotlib can write, as file suffixes (default PNG at 150 dpi and SVG).
+    overwrite
+        Replace existing figure files; by default they are refused.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, figure by figure, in the order of ``formats``.
+
+    Raises
+    ------
+    InputFileError
+        ``out_dir`` holds no geocarbon run, its run (as its manifest or summary says) wrote none
+        of regions.csv, series.csv, change.csv, transitions.csv, or one of them lacks the
+        columns a figure needs.
+    OutputExistsError
+        A figure file exists and ``overwrite`` is False; nothing is written.
+    ConfigError
+        A format matplotlib cannot write.
+    """
+    out_dir = Path(out_dir)
+    suffixes = _check_formats(formats)
+    builders = figure_builders(read_figure_tables(out_dir))
+    target = out_dir / "figures" if figures_dir is None else Path(figures_dir)
+    paths = {
+        (name, suffix): target / f"{name}.{suffix}" for name in builders for suffix in suffixes
+    }
+    with StagedOutputs(list(paths.values()), overwrite=overwrite) as staged:
+        for name, build in builders.items():
+            figure = build()
+            for suffix in suffixes:
+                figure.savefig(
+                    staged.temp(paths[name, suffix]),
+                    format=suffix,
+                    dpi=PNG_DPI,
+                    bbox_inches="tight",
+                )
+    return list(paths.values())
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffixes = (formats,) if isinstance(formats, str) else tuple(formats)
+    supported = FigureCanvasBase.get_supported_filetypes()
+    unknown = [suffix for suffix in suffixes if suffix not in supported]
+    if unknown or not suffixes:
+        raise ConfigError(
+            f"Cannot write figures as {unknown or 'no format'}; choose among {', '.join(sorted(supported))}."
+        )
+    return suffixes
