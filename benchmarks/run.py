@@ -197,8 +197,9 @@ def floor(tif: Path) -> dict:
     from geocarbon.area import pixel_area
     from geocarbon.blocks import iter_blocks
     from geocarbon.config import GDAL_CACHE_MB
+    from geocarbon.engine.zones import build_zone_index
     from geocarbon.inputs.landcover import WindowReader, open_landcover
-    from geocarbon.inputs.regions import build_zone_index, read_regions
+    from geocarbon.inputs.regions import read_regions
     from geocarbon.lookup import build_class_lookup
     from geocarbon.runs.common import prepare_table
     from geocarbon.streaming import BlockPlan, run_blocks

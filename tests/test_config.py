@@ -23,6 +23,7 @@ from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
 from geocarbon.area import pixel_area
 from geocarbon.cli import ThreadsType, cli, main
+from geocarbon.engine.zones import build_zone_index
 from geocarbon.errors import (
     AreaMethodWarning,
     ConfigError,
@@ -33,7 +34,6 @@ from geocarbon.errors import (
     RegionWarning,
 )
 from geocarbon.grid import GridSpec
-from geocarbon.inputs.regions import build_zone_index
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM
 

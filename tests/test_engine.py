@@ -16,8 +16,8 @@ from geocarbon.area import pixel_area
 from geocarbon.blocks import Block, iter_blocks
 from geocarbon.engine import PassPlan, RasterMaps, StreamOptions, run_pass
 from geocarbon.engine.block import run_block
+from geocarbon.engine.zones import build_zone_index
 from geocarbon.inputs.landcover import WindowReader, landcover_from_array
-from geocarbon.inputs.regions import build_zone_index
 from geocarbon.lookup import build_class_lookup, density_by_bin
 
 from conftest import EQUAL_AREA_CRS

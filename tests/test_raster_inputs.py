@@ -26,10 +26,9 @@ from geocarbon.errors import InputFileError, RasterFormatError
 from geocarbon.inputs.landcover import (
     WindowReader,
     landcover_from_array,
-    nodata_class_conflict,
     open_landcover,
-    undeclared_nodata_hint,
 )
+from geocarbon.inputs.nodata import nodata_class_conflict, undeclared_nodata_hint
 from geocarbon.lookup import build_class_lookup
 from tests.conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM, write_raster
 

@@ -9,10 +9,11 @@ import shapely
 from affine import Affine
 from rasterio.crs import CRS
 
+from geocarbon.engine.zones import build_zone_index
 from geocarbon.errors import InputFileError, RegionError
 from geocarbon.grid import GridSpec
 from geocarbon.inputs.densities import region_key
-from geocarbon.inputs.regions import build_zone_index, read_regions
+from geocarbon.inputs.regions import read_regions
 
 SQUARE = shapely.box(0, 0, 1, 1)
 

@@ -23,8 +23,8 @@ from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.engine.histogram import Histogram, PassTotals
 from geocarbon.engine.plan import PassPlan
+from geocarbon.engine.zones import BlockZones, block_zones
 from geocarbon.inputs.landcover import WindowReader
-from geocarbon.inputs.regions import BlockZones, block_zones
 from geocarbon.lookup import ClassLookup
 
 Read = tuple[NDArray[np.integer], NDArray[np.bool_] | None]

@@ -18,9 +18,9 @@ from numpy.typing import NDArray
 from geocarbon.area import PixelArea
 from geocarbon.blocks import Block
 from geocarbon.engine.histogram import Histogram, PassTotals
+from geocarbon.engine.zones import ZoneIndex
 from geocarbon.grid import GridSpec
 from geocarbon.inputs.landcover import LandCoverSource
-from geocarbon.inputs.regions import ZoneIndex
 from geocarbon.lookup import ClassLookup
 
 #: The fused run kernels keep bins as bytes: tables of up to 253 classes (plus unknown, nodata).

@@ -11,29 +11,14 @@ Densities are Mg C/ha. Every problem in a table is collected and reported at onc
 naming the file, the physical line (header = line 1, blank and comment lines counted) and the
 column. Built-in tables (``china-clcd``) live in ``geocarbon/data``.
 
-What the reader takes:
-
-- text in UTF-8 (with or without BOM), UTF-16 with a BOM, or, when it is not UTF-8, GB18030
-  (a superset of GBK) with an :class:`EncodingGuessWarning`; ``encoding=`` names another one.
-  Excel workbooks and other binary files are refused with how to save them as CSV;
-- comma-, semicolon- or tab-separated values (the header line decides); blank lines, rows whose
-  cells are all empty, and lines starting with ``#`` are skipped; cells are stripped; an unnamed
-  empty last column (a trailing comma) is ignored;
-- class codes as whole numbers written in digits, exactly, over the whole int64 and uint64
-  range (never through float); ``7.0`` (as pandas writes float columns) is read as 7, while
-  ``7.5``, ``1e3`` and ``1,000`` are errors;
-- densities as plain decimal numbers (point decimal, no thousands separator), finite, >= 0;
-- region ids and class names as text, exactly as written (``0101`` stays ``0101``).
+How the text itself is read (encodings, separators, codes and densities written as text) is
+:mod:`geocarbon.inputs.csv_text`.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import math
 import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -42,12 +27,16 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.errors import (  # EncodingGuessWarning stays importable from here
-    EncodingGuessWarning,
-    InputFileError,
-    SchemeError,
-    TableSchemaError,
-    warn,
+from geocarbon.errors import EncodingGuessWarning as EncodingGuessWarning  # importable from here
+from geocarbon.errors import InputFileError, SchemeError, TableSchemaError
+from geocarbon.inputs.csv_text import (
+    INT64_MAX,
+    TableRows,
+    decode_text,
+    parse_code,
+    parse_density,
+    schema_error,
+    split_rows,
 )
 from geocarbon.inputs.schemes import get_scheme
 from geocarbon.units import LEVELS, POOLS
@@ -59,16 +48,11 @@ NAME_COLUMNS = ("class_name", "lulc_name", "lulc_desc", "name", "description")
 BUILTIN_TABLES = {"china-clcd": ("china_clcd.csv", "clcd")}
 #: Optional column keying rows to one region (blank: the national row every region falls back to).
 REGION_COLUMN = "region_id"
-#: How to turn a workbook or a file in another encoding into what geocarbon reads best.
-SAVE_AS_CSV = "save it as CSV UTF-8 in Excel (File > Save As > CSV UTF-8)"
-#: Problems listed in an error message; the rest are counted.
-MAX_LISTED_PROBLEMS = 25
-INT64_MIN, INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
-UINT64_MAX = int(np.iinfo(np.uint64).max)
-
-_CODE = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_GROUPED_DIGITS = re.compile(r"[0-9][,\s'’][0-9]")
+#: The accepted headers, as an empty table's message names them.
+EXPECTED_HEADERS = (
+    f"InVEST's {', '.join(INVEST_COLUMNS)} or the long form class_code, class_name, pool, low, "
+    "central, high"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,25 +98,6 @@ class CarbonTable:
         # Python ints compare exactly; a NumPy int64 against uint64 codes would go through float.
         codes = self.codes.tolist()
         return self.names[codes.index(int(code))] if int(code) in codes else ""
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """A CSV table's cells by lower-case column name, with the physical line of each row."""
-
-    columns: tuple[str, ...]
-    lines: list[int]
-    cells: dict[str, list[str]]
-
-    def take(self, indices: list[int]) -> _Rows:
-        return _Rows(
-            self.columns,
-            [self.lines[i] for i in indices],
-            {name: [values[i] for i in indices] for name, values in self.cells.items()},
-        )
-
-    def column(self, name: str) -> list[str]:
-        return self.cells.get(name, [""] * len(self.lines))
 
 
 def load_density_table(spec: str | Path, *, encoding: str | None = None) -> CarbonTable:
@@ -182,7 +147,7 @@ def _read_csv(path: Path, encoding: str | None) -> CarbonTable:
         data = path.read_bytes()
     except OSError as exc:
         raise InputFileError(f"Density table {str(path)!r} cannot be read: {exc}.") from exc
-    rows = _split_rows(path, _decode(path, data, encoding))
+    rows = split_rows(path, decode_text(path, data, encoding), expected=EXPECTED_HEADERS)
     if set(LONG_REQUIRED) <= set(rows.columns):
         parse = _read_long
     elif "lucode" in rows.columns or any(column.startswith("c_") for column in rows.columns):
@@ -199,7 +164,7 @@ def _read_csv(path: Path, encoding: str | None) -> CarbonTable:
             )
         )
     if not rows.lines:
-        raise _schema_error(path, ["the table has no rows under its header; add one per class"])
+        raise schema_error(path, ["the table has no rows under its header; add one per class"])
     regions = [region_key(v) if v else "" for v in rows.column(REGION_COLUMN)]
     indices_by_region: dict[str, list[int]] = {"": []}
     for index, region in enumerate(regions):
@@ -214,197 +179,13 @@ def _read_csv(path: Path, encoding: str | None) -> CarbonTable:
         if national is not None and own is not None:
             regional[region] = _align_regional(national, own, region, problems)
     if problems or national is None:
-        raise _schema_error(path, problems or ["no national rows (blank region_id)"])
+        raise schema_error(path, problems or ["no national rows (blank region_id)"])
     return CarbonTable(
         str(path), national.codes, national.names, national.density_mg_per_ha, None, regional
     )
 
 
-def _decode(path: Path, data: bytes, encoding: str | None) -> str:
-    """The file's text: see the module docstring for what is read and what is refused."""
-    kind = _binary_kind(data)
-    if kind:
-        raise InputFileError(
-            f"Density table {str(path)!r} is {kind}, not a CSV text file: open it and {SAVE_AS_CSV}."
-        )
-    if encoding is not None:
-        return _decode_as(path, data, encoding)
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_as(path, data, "utf-16")
-    if b"\x00" in data:
-        raise InputFileError(
-            f"Density table {str(path)!r} holds NUL bytes (line {data[: data.index(0)].count(10) + 1})"
-            f": it is UTF-16 without a byte-order mark or not a text file. Give its encoding "
-            f"(encoding='utf-16-le', --encoding utf-16-le), or {SAVE_AS_CSV}."
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as utf8_error:
-        where = (
-            f"byte 0x{data[utf8_error.start]:02x} on line {data[: utf8_error.start].count(10) + 1}"
-        )
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            raise InputFileError(
-                f"Density table {str(path)!r} is neither UTF-8 ({where} is not) nor GB18030 text. "
-                f"Give its encoding (encoding='cp1252', --encoding cp1252, ...), or {SAVE_AS_CSV}."
-            ) from None
-    warn(
-        f"Density table {str(path)!r} is not UTF-8 ({where}); read it as GB18030 (GBK). If its "
-        f"class names look wrong, give its encoding (--encoding), or {SAVE_AS_CSV}.",
-        EncodingGuessWarning,
-    )
-    return text
-
-
-def _decode_as(path: Path, data: bytes, encoding: str) -> str:
-    try:
-        text = data.decode(encoding)
-    except LookupError:
-        raise InputFileError(
-            f"Unknown text encoding {encoding!r} for density table {str(path)!r}: give a codec "
-            f"name such as utf-8, gb18030, utf-16 or cp1252, or {SAVE_AS_CSV}."
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            f"Density table {str(path)!r} is not {encoding} text: byte 0x{data[exc.start]:02x} "
-            f"(line {_line_of(data, exc.start, encoding)}) cannot be decoded. Give the file's real "
-            f"encoding, or {SAVE_AS_CSV}."
-        ) from None
-    if "\x00" in text:
-        raise InputFileError(
-            f"Density table {str(path)!r} read as {encoding} holds NUL characters: it is in another "
-            f"encoding (UTF-16?) or not a text file. Give the file's real encoding, or {SAVE_AS_CSV}."
-        )
-    return text.removeprefix("\ufeff")
-
-
-def _line_of(data: bytes, offset: int, encoding: str) -> int:
-    """The line holding byte ``offset`` of text in ``encoding`` (newline bytes differ: UTF-16)."""
-    return data[:offset].decode(encoding, errors="replace").count("\n") + 1
-
-
-def _binary_kind(data: bytes) -> str | None:
-    """What a spreadsheet or archive saved under a .csv name really is (None: maybe text)."""
-    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return "an Excel 97-2003 workbook (.xls)"
-    if not data.startswith(b"PK\x03\x04"):
-        return None
-    try:
-        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except zipfile.BadZipFile:
-        names = []
-    if any(name.startswith("xl/") for name in names):
-        return "an Excel workbook (.xlsx)"
-    if "content.xml" in names:
-        return "an OpenDocument spreadsheet (.ods)"
-    return "a ZIP archive"
-
-
-def _split_rows(path: Path, text: str) -> _Rows:
-    """Cells by column, and each row's physical line; header and row-shape problems raise."""
-    records: list[tuple[int, list[str]]] = []
-    delimiter, first_line_is_hint = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line_after = 1 if first_line_is_hint and next(reader, None) is not None else 0
-    try:
-        for cells in reader:
-            line, line_after = line_after + 1, reader.line_num
-            values = [cell.strip() for cell in cells]
-            if any(values) and not values[0].startswith("#"):
-                records.append((line, values))
-    except csv.Error as exc:
-        raise InputFileError(
-            f"Density table {str(path)!r} cannot be read as CSV at line {reader.line_num}: {exc}. "
-            "Check the quotes on that line."
-        ) from None
-    if not records:
-        raise TableSchemaError(
-            f"Density table {str(path)!r} is empty: no header line. Expected InVEST's "
-            f"{', '.join(INVEST_COLUMNS)} or the long form class_code, class_name, pool, low, "
-            "central, high."
-        )
-    (header_line, header), body = records[0], records[1:]
-    named = [index for index, name in enumerate(header) if name]
-    problems = _header_problems(header, header_line)
-    problems += _row_shape_problems(header, header_line, body)
-    if problems:
-        raise _schema_error(path, problems)
-    return _Rows(
-        tuple(header[index].lower() for index in named),
-        [line for line, _ in body],
-        {header[index].lower(): [values[index] for _, values in body] for index in named},
-    )
-
-
-def _delimiter(text: str) -> tuple[str, bool]:
-    """The separator, and whether the first line is Excel's ``sep=X`` hint naming it.
-
-    Without a hint: comma, else semicolon, else tab, whichever separates the header's names.
-    """
-    lines = text.splitlines()
-    hint = re.fullmatch(r"sep=(.)", lines[0].strip(), re.IGNORECASE) if lines else None
-    if hint:
-        return hint.group(1), True
-    for line in lines:
-        if line.strip() and not line.lstrip().startswith("#"):
-            return next((mark for mark in ",;\t" if mark in line), ","), False
-    return ",", False
-
-
-def _header_problems(header: list[str], header_line: int) -> list[str]:
-    positions: dict[str, list[int]] = {}
-    for index, name in enumerate(header):
-        if name:
-            positions.setdefault(name.lower(), []).append(index)
-    problems = []
-    for indices in positions.values():
-        if len(indices) < 2:
-            continue
-        names = [header[index] for index in indices]
-        where = f"(line {header_line}, columns {', '.join(str(i + 1) for i in indices)})"
-        if len(set(names)) == 1:
-            problems.append(f"column {names[0]!r} appears {len(names)} times {where}; keep one")
-        else:
-            listing = " and ".join(repr(name) for name in names)
-            problems.append(f"columns {listing} differ only in case {where}; keep one")
-    return problems
-
-
-def _row_shape_problems(
-    header: list[str], header_line: int, body: list[tuple[int, list[str]]]
-) -> list[str]:
-    """Rows shorter than the named columns, and values under no column name."""
-    needed = max(index for index, name in enumerate(header) if name) + 1
-    short = [line for line, values in body if len(values) < needed]
-    unnamed: dict[int, list[int]] = {}
-    for line, values in body:
-        for index, value in enumerate(values):
-            if value and (index >= len(header) or not header[index]):
-                unnamed.setdefault(index, []).append(line)
-    problems = []
-    if short:
-        problems.append(
-            f"{_lines(short)} {'has' if len(short) == 1 else 'have'} fewer cells than the "
-            f"{needed} named columns of the header (line {header_line}); add the missing cells"
-        )
-    for index, lines in sorted(unnamed.items()):
-        problems.append(
-            f"column {index + 1} has no name in the header (line {header_line}) but holds values "
-            f"on {_lines(lines)}; name it, or delete the values or separators there"
-        )
-    return problems
-
-
-def _lines(lines: list[int]) -> str:
-    if len(lines) == 1:
-        return f"line {lines[0]}"
-    shown = ", ".join(map(str, lines[:5]))
-    return f"lines {shown}" + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
-
-
-def _read_invest(rows: _Rows, problems: list[str]) -> CarbonTable | None:
+def _read_invest(rows: TableRows, problems: list[str]) -> CarbonTable | None:
     missing = _missing_columns(rows, INVEST_COLUMNS)
     if missing:
         problems.extend(missing)
@@ -412,7 +193,7 @@ def _read_invest(rows: _Rows, problems: list[str]) -> CarbonTable | None:
     before = len(problems)
     lines = rows.lines
     codes = [
-        _parse_code(value, line, "lucode", problems)
+        parse_code(value, line, "lucode", problems)
         for line, value in zip(lines, rows.cells["lucode"], strict=True)
     ]
     _check_duplicates(codes, lines, "lucode", problems)
@@ -420,14 +201,14 @@ def _read_invest(rows: _Rows, problems: list[str]) -> CarbonTable | None:
     for pool_index, pool in enumerate(POOLS):
         column = f"c_{pool}"
         for row, (line, value) in enumerate(zip(lines, rows.cells[column], strict=True)):
-            density[row, pool_index, :] = _parse_density(value, line, column, problems)
+            density[row, pool_index, :] = parse_density(value, line, column, problems)
     code_array = _code_array([code for code in codes if code is not None], problems)
     if len(problems) > before or code_array is None:
         return None
     return CarbonTable("", code_array, _names(rows), density)
 
 
-def _read_long(rows: _Rows, problems: list[str]) -> CarbonTable | None:
+def _read_long(rows: TableRows, problems: list[str]) -> CarbonTable | None:
     before = len(problems)
     cells: dict[tuple[int, int], tuple[float, float, float]] = {}
     first_line: dict[tuple[int, int], int] = {}
@@ -443,15 +224,15 @@ def _read_long(rows: _Rows, problems: list[str]) -> CarbonTable | None:
         strict=True,
     )
     for line, code_text, pool_text, low_text, central_text, high_text, name in columns:
-        code = _parse_code(code_text, line, "class_code", problems)
+        code = parse_code(code_text, line, "class_code", problems)
         pool = pool_text.lower()
         if pool not in POOLS:
             problems.append(
                 f"line {line}, column 'pool': {pool_text!r} is not one of {', '.join(POOLS)}"
             )
-        central = _parse_density(central_text, line, "central", problems)
-        low = _parse_density(low_text, line, "low", problems, blank=central)
-        high = _parse_density(high_text, line, "high", problems, blank=central)
+        central = parse_density(central_text, line, "central", problems)
+        low = parse_density(low_text, line, "low", problems, blank=central)
+        high = parse_density(high_text, line, "high", problems, blank=central)
         if low > central or central > high:
             problems.append(
                 f"line {line}, columns 'low','central','high': {low} / {central} / {high} is not "
@@ -548,66 +329,13 @@ def region_key(value: object) -> str:
     return match.group(1) if match else text
 
 
-def _missing_columns(rows: _Rows, required: tuple[str, ...]) -> list[str]:
+def _missing_columns(rows: TableRows, required: tuple[str, ...]) -> list[str]:
     missing = [column for column in required if column not in rows.columns]
     return (
         [f"missing column(s) {', '.join(missing)} (found {', '.join(rows.columns)})"]
         if missing
         else []
     )
-
-
-def _parse_code(value: str, line: int, column: str, problems: list[str]) -> int | None:
-    """A class code from its digits (no float on the way, so 64-bit codes stay exact)."""
-    if _CODE.fullmatch(value):
-        code = int(value.partition(".")[0])
-        if INT64_MIN <= code <= UINT64_MAX:
-            return code
-        problems.append(
-            f"line {line}, column {column!r}: {value} is beyond the 64-bit codes a raster can hold "
-            f"({INT64_MIN} to {UINT64_MAX})"
-        )
-        return None
-    if not value:
-        hint = "the cell is empty; give the class code"
-    elif _DECIMAL.fullmatch(value) and "e" in value.lower():
-        hint = "write the code in full digits, not scientific notation (format the column as Text in Excel)"
-    else:
-        hint = "codes are whole numbers written in digits, such as 7 (7.0 is read as 7)"
-    problems.append(
-        f"line {line}, column {column!r}: {value!r} is not an integer class code; {hint}"
-    )
-    return None
-
-
-def _parse_density(
-    value: str, line: int, column: str, problems: list[str], *, blank: float | None = None
-) -> float:
-    if value == "" and blank is not None:
-        return blank
-    number = float(value) if _DECIMAL.fullmatch(value) else math.nan
-    if not math.isfinite(number):
-        problems.append(
-            f"line {line}, column {column!r}: {value!r} is not a number (Mg C/ha); "
-            f"{_number_hint(value)}"
-        )
-    elif number < 0:
-        problems.append(
-            f"line {line}, column {column!r}: {number} is negative; densities are >= 0 Mg C/ha"
-        )
-    return number
-
-
-def _number_hint(value: str) -> str:
-    if not value:
-        return "the cell is empty; write 0 if the pool holds no carbon"
-    if _GROUPED_DIGITS.search(value):
-        return "write a decimal point and no thousands separators, such as 1234.5"
-    if any(char.isdigit() and not char.isascii() for char in value):
-        return "write the digits 0-9 (this cell has full-width or other non-ASCII digits)"
-    if _DECIMAL.fullmatch(value):
-        return "it is too large; densities are finite"
-    return "write a finite number >= 0, or 0 if the pool holds no carbon"
 
 
 def _code_array(
@@ -640,20 +368,8 @@ def _check_duplicates(
             )
 
 
-def _names(rows: _Rows) -> tuple[str, ...]:
+def _names(rows: TableRows) -> tuple[str, ...]:
     for column in NAME_COLUMNS:
         if column in rows.columns:
             return tuple(rows.cells[column])
     return ("",) * len(rows.lines)
-
-
-def _schema_error(path: Path, problems: list[str]) -> TableSchemaError:
-    """One line: every problem (the first MAX_LISTED_PROBLEMS, then a count) and the fix."""
-    listing = "; ".join(problems[:MAX_LISTED_PROBLEMS])
-    more = len(problems) - MAX_LISTED_PROBLEMS
-    if more > 0:
-        listing += f"; and {more} more"
-    return TableSchemaError(
-        f"Density table {str(path)!r} has {len(problems)} problem(s): {listing}. "
-        "Fix these rows or columns and run again."
-    )

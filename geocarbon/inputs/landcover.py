@@ -2,34 +2,38 @@
 
 Nothing else here: no arithmetic, no writing. A :class:`WindowReader` keeps one dataset handle
 per thread (GDAL handles are not thread-safe), so several threads can read blocks at once.
+Mosaics of tiles are :mod:`geocarbon.vrt`; hints about undeclared nodata are
+:mod:`geocarbon.inputs.nodata`.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import MaskFlags, Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
-from rasterio.io import MemoryFile
+from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from geocarbon.blocks import Block
 from geocarbon.errors import InputFileError, NodataWarning, RasterFormatError, warn
 from geocarbon.grid import GridSpec, check_georeferenced
+from geocarbon.vrt import (
+    VSI_PREFIX,
+    check_vrt_sources,
+    declared_nodata,
+    ignore_not_georeferenced,
+    mosaic_vrt,
+    tiles_in,
+)
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,10 @@ def open_landcover(path: str | Path | list[Path], *, nodata: int | None = None) 
             raise InputFileError("No land-cover tiles were given; pass at least one raster.")
         tiles = sorted(Path(p) for p in path)
         source = _describe_mosaic(Path(f"{len(tiles)} tiles in {tiles[0].parent}"), tiles)
-    elif str(path).startswith(_VSI_PREFIX):
+    elif str(path).startswith(VSI_PREFIX):
         source = _describe_virtual(str(path))
     elif Path(path).is_dir():
-        source = _describe_mosaic(Path(path), _tiles_in(Path(path)))
+        source = _describe_mosaic(Path(path), tiles_in(Path(path)))
     else:
         if not Path(path).exists():
             raise InputFileError(
@@ -135,7 +139,6 @@ def with_nodata(source: LandCoverSource, nodata: int) -> LandCoverSource:
     return replace(source, nodata=int(nodata))
 
 
-_VSI_PREFIX = "/vsi"
 #: Virtual file systems whose next part is a path on disk (absolute ones need a double slash).
 _VSI_ON_DISK = ("vsizip", "vsitar", "vsigzip", "vsi7z", "vsirar", "vsisubfile", "vsicrypt")
 
@@ -146,7 +149,7 @@ def _describe_virtual(text: str) -> LandCoverSource:
     candidates = _virtual_candidates(text)
     for name in candidates:
         try:
-            with _quiet(), rasterio.open(name) as dataset:
+            with ignore_not_georeferenced(), rasterio.open(name) as dataset:
                 return replace(_describe(name, Path(name), dataset), dataset=name)
         except RasterioError as exc:
             error = error or exc
@@ -171,14 +174,6 @@ def _virtual_candidates(text: str) -> list[str]:
     return candidates
 
 
-@contextmanager
-def _quiet() -> Iterator[None]:
-    # A raster without geotransform is refused with its own message; GDAL's warning is noise.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        yield
-
-
 def _describe_mosaic(label: Path, tiles: list[Path]) -> LandCoverSource:
     xml = mosaic_vrt(tiles)
     return replace(_describe_dataset(label, xml), dataset=xml)
@@ -186,23 +181,13 @@ def _describe_mosaic(label: Path, tiles: list[Path]) -> LandCoverSource:
 
 def _describe_dataset(path: Path, name: str) -> LandCoverSource:
     try:
-        with _quiet(), rasterio.open(name) as dataset:
+        with ignore_not_georeferenced(), rasterio.open(name) as dataset:
             return _describe(str(path), path, dataset)
     except RasterioError as exc:
         raise InputFileError(
             f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {exc}. Check that it is a "
             "complete raster file (gdalinfo shows what GDAL sees)."
         ) from exc
-
-
-def _tiles_in(folder: Path) -> list[Path]:
-    tiles = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff", ".vrt"))
-    if not tiles:
-        raise InputFileError(
-            f"Folder {str(folder)!r} holds no .tif, .tiff or .vrt land-cover tiles; point to the "
-            "folder that holds the tiles themselves, or to one raster."
-        )
-    return tiles
 
 
 def _describe(label: str, path: Path, dataset: rasterio.io.DatasetReader) -> LandCoverSource:
@@ -238,7 +223,7 @@ def _describe(label: str, path: Path, dataset: rasterio.io.DatasetReader) -> Lan
         grid=GridSpec(dataset.crs, dataset.transform, dataset.height, dataset.width, name=label),
         dtype=dtype.name,
         nodata=_usable_nodata(
-            _declared_nodata(dataset, dtype),
+            declared_nodata(dataset, dtype),
             dtype,
             label=label,
             fix=f"gdal_edit.py -a_nodata VALUE {label}",
@@ -246,48 +231,6 @@ def _describe(label: str, path: Path, dataset: rasterio.io.DatasetReader) -> Lan
         has_mask=MaskFlags.per_dataset in flags or MaskFlags.alpha in flags,
         block_shape=tuple(dataset.block_shapes[0]),
     )
-
-
-def check_vrt_sources(label: str, dataset: rasterio.io.DatasetReader, depth: int = 0) -> None:
-    """Raise :class:`InputFileError` naming the first tile of a VRT that is missing or unreadable.
-
-    GDAL opens a VRT without looking at its tiles; a missing one would fail mid-run.
-    """
-    for tile in dataset.files[1:]:
-        if not tile.startswith(_VSI_PREFIX) and not Path(tile).exists():
-            raise InputFileError(
-                f"VRT {label!r} refers to tile {tile!r}, which does not exist. Restore the tile, or "
-                "rebuild the VRT from the tiles you have (gdalbuildvrt out.vrt tiles/*.tif)."
-            )
-        try:
-            with _quiet(), rasterio.open(tile) as source:
-                if source.driver == "VRT" and depth < 8:
-                    check_vrt_sources(tile, source, depth + 1)
-        except RasterioError as exc:
-            raise InputFileError(
-                f"VRT {label!r} refers to tile {tile!r}, which GDAL cannot open ({exc}). Replace "
-                "the tile, or rebuild the VRT without it (gdalbuildvrt)."
-            ) from exc
-
-
-def _declared_nodata(dataset: rasterio.io.DatasetReader, dtype: np.dtype) -> float | int | None:
-    """The raster's nodata as declared: exact for 64-bit integers (GDAL hands rasterio a double),
-    and also when the dtype cannot hold it (rasterio then reports None)."""
-    nodata = dataset.nodata
-    if nodata is not None and (
-        dtype.itemsize < 8 or not np.isfinite(nodata) or abs(nodata) < 2**53
-    ):
-        return nodata
-    with MemoryFile() as copy:
-        rasterio.shutil.copy(dataset, copy.name, driver="VRT")
-        found = re.search(rb"<NoDataValue>\s*([^<\s]+)\s*</NoDataValue>", copy.read())
-    if found is None:
-        return nodata
-    text = found.group(1).decode()
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def _usable_nodata(nodata: float | None, dtype: np.dtype, *, label: str, fix: str) -> int | None:
@@ -394,99 +337,6 @@ def _representable_nodata(nodata: float | None, dtype: np.dtype) -> int | None:
     return int(nodata) if info.min <= int(nodata) <= info.max else None
 
 
-def nodata_class_conflict(
-    source: LandCoverSource,
-    table_codes: Sequence[int] | NDArray[np.integer],
-    class_names: Sequence[str] | None = None,
-) -> str | None:
-    """The warning to give when the raster's nodata value is also a class of the density table.
-
-    Such pixels are excluded as no data, so the class silently loses them. None when no conflict.
-    """
-    codes = [int(code) for code in table_codes]
-    if source.nodata is None or source.nodata not in codes:
-        return None
-    code = source.nodata
-    index = codes.index(code)
-    name = (
-        f" ({class_names[index]})" if class_names is not None and index < len(class_names) else ""
-    )
-    return (
-        f"Nodata {code} of {source.label!r} is also class {code}{name} of the density table: its "
-        f"pixels are excluded as no data, not counted as that class. If {code} is a real class "
-        f"there, declare the value that marks no data instead ({_nodata_fix(source, 'VALUE')})."
-    )
-
-
-#: Values that tools write where there is no data, besides each dtype's minimum and maximum.
-USUAL_NODATA_VALUES = frozenset({0, -1, 127, 255, 32767, 65535, -128, -9999, -32768, -32767})
-#: Share of the raster's border a code must fill to look like a nodata frame.
-BORDER_SHARE = 0.5
-
-
-def undeclared_nodata_hint(source: LandCoverSource, codes: Iterable[int]) -> str:
-    """A sentence for the unknown-code message when some ``codes`` look like undeclared nodata
-    (a usual nodata value, the dtype's extreme, or filling most of the raster's border); else "".
-
-    It warns against ``--unknown zero`` (which would count those pixels as land) and says how
-    to declare the value.
-    """
-    info = np.iinfo(np.dtype(source.dtype))
-    usual = USUAL_NODATA_VALUES | {int(info.min), int(info.max)}
-    border = _border_codes(source)
-    suspects = []
-    for code in codes:
-        reasons = ["a usual nodata value"] if int(code) in usual else []
-        share = float(np.mean(border == code)) if border.size else 0.0
-        if share >= BORDER_SHARE:
-            reasons.append(f"{share:.0%} of the raster's border")
-        if reasons:
-            suspects.append(f"{code} ({' and '.join(reasons)})")
-    if not suspects:
-        return ""
-    first = suspects[0].split(" ", 1)[0]
-    return (
-        f" Code {', '.join(suspects)} looks like an undeclared nodata value: do not pass --unknown "
-        f"zero, which would count those pixels as land; declare it ({_nodata_fix(source, first)})."
-    )
-
-
-def _nodata_fix(source: LandCoverSource, value: str) -> str:
-    if source.array is not None:
-        return f"nodata={value}"
-    target = "each tile" if source.dataset.startswith("<") else source.label
-    return f"gdal_edit.py -a_nodata {value} {target}, or --nodata {value} / nodata={value}"
-
-
-def _border_codes(source: LandCoverSource, max_samples: int = 4096) -> NDArray[np.integer]:
-    """Codes along the four edges of the raster as stored (sampled to ``max_samples`` per edge)."""
-    if source.array is not None:
-        array = source.array
-        row_step = max(1, array.shape[0] // max_samples)
-        col_step = max(1, array.shape[1] // max_samples)
-        edges = [
-            array[0, ::col_step],
-            array[-1, ::col_step],
-            array[::row_step, 0],
-            array[::row_step, -1],
-        ]
-        return np.concatenate(edges)
-    try:
-        with _quiet(), rasterio.open(source.gdal_name) as dataset:
-            height, width = dataset.shape
-            rows = (min(width, max_samples),)
-            cols = (min(height, max_samples),)
-            edges = [
-                dataset.read(1, window=Window(0, 0, width, 1), out_shape=(1, *rows)),
-                dataset.read(1, window=Window(0, height - 1, width, 1), out_shape=(1, *rows)),
-                dataset.read(1, window=Window(0, 0, 1, height), out_shape=(*cols, 1)),
-                dataset.read(1, window=Window(width - 1, 0, 1, height), out_shape=(*cols, 1)),
-            ]
-    except RasterioError:
-        return np.empty(0, np.int64)  # only a hint: the caller's error still stands
-    return np.concatenate([edge.ravel() for edge in edges])
-
-
 class WindowReader:
     """Read class-code windows of one raster, one GDAL handle per calling thread."""
 
@@ -547,159 +397,3 @@ class WindowReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def mosaic_vrt(
-    tiles: list[Path],
-    *,
-    description: str | None = None,
-    units: str | None = None,
-    overviews: Sequence[Path] = (),
-) -> str:
-    """The XML of a VRT mosaic of ``tiles``, which must share CRS, pixel size, dtype and grid.
-
-    ``description`` and ``units`` label the band (and the dataset's metadata) when given;
-    ``overviews`` are single-band rasters of the mosaic at coarser resolutions, finest first.
-
-    Raises
-    ------
-    RasterFormatError
-        A tile differs from the first in CRS, pixel size, dtype or nodata, or is off its grid;
-        the message names the tile and how it differs.
-    """
-    infos = [_tile_info(Path(tile)) for tile in tiles]
-    first = infos[0]
-    for info in infos[1:]:
-        _check_tile(first, info)
-    a, e = first["transform"].a, first["transform"].e
-    west = min(i["transform"].c for i in infos)
-    north = max(i["transform"].f for i in infos) if e < 0 else min(i["transform"].f for i in infos)
-    placed = [
-        (i, round((i["transform"].c - west) / a), round((i["transform"].f - north) / e))
-        for i in infos
-    ]
-    width = max(col + i["shape"][1] for i, col, _ in placed)
-    height = max(row + i["shape"][0] for i, _, row in placed)
-    sources = "".join(
-        f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(str(i["path"].resolve()))}</SourceFilename>'
-        f"<SourceBand>1</SourceBand>"
-        f'<SrcRect xOff="0" yOff="0" xSize="{i["shape"][1]}" ySize="{i["shape"][0]}"/>'
-        f'<DstRect xOff="{col}" yOff="{row}" xSize="{i["shape"][1]}" ySize="{i["shape"][0]}"/></SimpleSource>'
-        for i, col, row in placed
-    )
-    nodata = (
-        ""
-        if first["nodata"] is None
-        else f"<NoDataValue>{_nodata_text(first['nodata'])}</NoDataValue>"
-    )
-    block_rows, block_cols = first["block"]
-    labels = {"description": description, "units": units}
-    metadata = "".join(
-        f'<MDI key="{key}">{escape(value)}</MDI>' for key, value in labels.items() if value
-    )
-    band_labels = (f"<Description>{escape(description)}</Description>" if description else "") + (
-        f"<UnitType>{escape(units)}</UnitType>" if units else ""
-    )
-    return (
-        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}"><SRS>{escape(first["crs"].to_wkt())}</SRS>'
-        f"<GeoTransform>{west!r}, {a!r}, 0, {north!r}, 0, {e!r}</GeoTransform>"
-        + (f"<Metadata>{metadata}</Metadata>" if metadata else "")
-        + f'<VRTRasterBand dataType="{_GDAL_TYPES[first["dtype"]]}" band="1" '
-        f'blockXSize="{block_cols}" blockYSize="{block_rows}">{band_labels}{nodata}{sources}'
-        + "".join(
-            f'<Overview><SourceFilename relativeToVRT="0">{escape(str(Path(o).resolve()))}</SourceFilename>'
-            "<SourceBand>1</SourceBand></Overview>"
-            for o in overviews
-        )
-        + "</VRTRasterBand></VRTDataset>"
-    )
-
-
-def _nodata_text(nodata: float | int) -> str:
-    """Nodata as VRT XML spells it: whole numbers exactly (64-bit codes lose nothing), else repr."""
-    if isinstance(nodata, int | np.integer):
-        return str(int(nodata))
-    return str(int(nodata)) if np.isfinite(nodata) and nodata == int(nodata) else repr(nodata)
-
-
-_GDAL_TYPES = {
-    "uint8": "Byte",
-    "int8": "Int8",
-    "uint16": "UInt16",
-    "int16": "Int16",
-    "uint32": "UInt32",
-    "int32": "Int32",
-    "uint64": "UInt64",
-    "int64": "Int64",
-    "float32": "Float32",
-}
-
-
-def _tile_info(tile: Path) -> dict[str, Any]:
-    if not tile.exists():
-        raise InputFileError(f"Land-cover tile {str(tile)!r} does not exist.")
-    try:
-        with _quiet(), rasterio.open(tile) as dataset:
-            info = {
-                "path": tile,
-                "crs": dataset.crs,
-                "transform": dataset.transform,
-                "shape": dataset.shape,
-                "dtype": dataset.dtypes[0],
-                "nodata": _declared_nodata(dataset, np.dtype(dataset.dtypes[0])),
-                "block": dataset.block_shapes[0],
-                "count": dataset.count,
-            }
-            check_georeferenced(
-                str(tile),
-                dataset.transform,
-                shape=dataset.shape,
-                has_gcps=bool(dataset.gcps[0]),
-                has_rpcs=dataset.rpcs is not None,
-            )
-            if dataset.driver == "VRT":
-                check_vrt_sources(str(tile), dataset)
-    except RasterioError as exc:
-        raise InputFileError(
-            f"Land-cover tile {str(tile)!r} cannot be opened by GDAL: {exc}. Replace the tile, or "
-            "move it out of the folder."
-        ) from exc
-    if info["count"] != 1:
-        raise RasterFormatError(
-            f"Land-cover tile {str(tile)!r} has {info['count']} bands; geocarbon reads one band of "
-            "class codes. Extract it first, e.g. gdal_translate -b 1 in.tif out.tif."
-        )
-    if info["crs"] is None:
-        raise RasterFormatError(
-            f"Land-cover tile {str(tile)!r} has no CRS, so pixel areas cannot be known. "
-            "Assign one, e.g. gdal_edit.py -a_srs EPSG:4326 file.tif."
-        )
-    return info
-
-
-def _check_tile(first: dict[str, Any], info: dict[str, Any]) -> None:
-    problems = []
-    if info["crs"] != first["crs"]:
-        problems.append(f"CRS {info['crs']} instead of {first['crs']}")
-    a, e = first["transform"].a, first["transform"].e
-    t = info["transform"]
-    if abs(t.a - a) > 1e-9 * abs(a) or abs(t.e - e) > 1e-9 * abs(e) or t.b or t.d:
-        problems.append(f"pixel size {(t.a, t.e)} instead of {(a, e)}")
-    same_nodata = info["nodata"] == first["nodata"] or (
-        info["nodata"] is not None
-        and first["nodata"] is not None
-        and np.isnan(info["nodata"])
-        and np.isnan(first["nodata"])
-    )
-    if info["dtype"] != first["dtype"] or not same_nodata:
-        problems.append(
-            f"dtype/nodata {info['dtype']}/{info['nodata']} instead of {first['dtype']}/{first['nodata']}"
-        )
-    offsets = ((t.c - first["transform"].c) / a, (t.f - first["transform"].f) / e)
-    if any(abs(v - round(v)) > 1e-6 for v in offsets):
-        problems.append("an origin off the first tile's pixel grid")
-    if problems:
-        raise RasterFormatError(
-            f"Tile {str(info['path'])!r} does not fit the mosaic of {str(first['path'])!r}: "
-            f"{'; '.join(problems)}. Tiles must share one grid; warp them first (gdalwarp)."
-        )

@@ -399,7 +399,7 @@ class RasterSetWriter:
                 (scratch, self._staged.temp(final))
                 for scratch, final in zip(self._rasters.paths, self._bands, strict=True)
             ]
-        from geocarbon.inputs.landcover import mosaic_vrt
+        from geocarbon.vrt import mosaic_vrt
 
         pairs = []
         for index, (final, (description, units)) in enumerate(self._bands.items()):
@@ -462,7 +462,7 @@ def cogs_from_chunks(
 
     The distributed path's last step: workers wrote tiled chunks, the client assembles them.
     """
-    from geocarbon.inputs.landcover import mosaic_vrt
+    from geocarbon.vrt import mosaic_vrt
 
     pairs = []
     for index, (final, (description, units)) in enumerate(bands.items()):

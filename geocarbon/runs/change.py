@@ -28,6 +28,7 @@ from geocarbon.config import (
     check_years,
 )
 from geocarbon.engine import PassPlan, RasterMaps
+from geocarbon.engine.zones import ZoneIndex, build_zone_index
 from geocarbon.errors import ConfigError, ResamplingWarning, warn
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.inputs.densities import CarbonTable
@@ -36,7 +37,7 @@ from geocarbon.inputs.landcover import (
     as_source,
     open_landcover,
 )
-from geocarbon.inputs.regions import ZoneIndex, build_zone_index, read_regions
+from geocarbon.inputs.regions import read_regions
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.outputs.spec import change_outputs, raster_bands
 from geocarbon.outputs.staging import OutputFolder, StagedOutputs

@@ -24,11 +24,11 @@ from geocarbon.accounts.regions import UNASSIGNED_ID, regions_with_statistics
 from geocarbon.accounts.summary import run_summary
 from geocarbon.area import PixelArea
 from geocarbon.engine import Histogram
+from geocarbon.engine.zones import ZoneIndex
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
 )
-from geocarbon.inputs.regions import ZoneIndex
 from geocarbon.lookup import ClassLookup
 
 if TYPE_CHECKING:

@@ -32,11 +32,8 @@ from geocarbon.engine import (
 )
 from geocarbon.errors import NodataClassWarning, UnknownClassError, warn
 from geocarbon.inputs.densities import CarbonTable, crosswalk_table, load_density_table
-from geocarbon.inputs.landcover import (
-    LandCoverSource,
-    nodata_class_conflict,
-    undeclared_nodata_hint,
-)
+from geocarbon.inputs.landcover import LandCoverSource
+from geocarbon.inputs.nodata import nodata_class_conflict, undeclared_nodata_hint
 from geocarbon.inputs.schemes import schemes_containing
 from geocarbon.lookup import ClassLookup
 from geocarbon.outputs.chunks import ChunkRasters

@@ -32,6 +32,7 @@ from geocarbon.config import (
     check_coverage,
 )
 from geocarbon.engine import Histogram, PassPlan
+from geocarbon.engine.zones import ZoneIndex, build_zone_index
 from geocarbon.errors import EmptyRegionWarning, RegionWarning, warn
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
@@ -39,8 +40,6 @@ from geocarbon.inputs.landcover import (
     as_source,
 )
 from geocarbon.inputs.regions import (
-    ZoneIndex,
-    build_zone_index,
     id_text,
     read_regions,
     region_area_ha,
