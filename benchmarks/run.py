@@ -53,8 +53,8 @@ PHASES = {  # (end of module path, function) -> what it does
         "geocarbon/inputs/regions.py",
         "region_area_ha",
     ): "each region's own area (equal-area transform)",
-    ("geocarbon/outputs/writers.py", "write_vector"): "write regions.gpkg",
-    ("geocarbon/outputs/writers.py", "write_geoparquet"): "write regions.parquet",
+    ("geocarbon/outputs/tables.py", "write_vector"): "write regions.gpkg",
+    ("geocarbon/outputs/tables.py", "write_geoparquet"): "write regions.parquet",
 }
 
 
@@ -364,7 +364,7 @@ imported = time.perf_counter(); carbon.execute(args)
 print(imported - start, time.perf_counter() - imported)"""
 INVEST_VENV = Path("/tmp/invest-venv")
 #: ``geocarbon`` with ZSTD level 1 COGs: what ``--co COMPRESS=ZSTD`` gives, for a CLI without it.
-ZSTD_CLI = """import sys, geocarbon.outputs.writers as w
+ZSTD_CLI = """import sys, geocarbon.outputs.creation_options as w
 w.DEFAULT_CREATION_OPTIONS = w.MappingProxyType(dict(w.DEFAULT_CREATION_OPTIONS, COMPRESS='ZSTD'))
 from geocarbon.cli import main; sys.argv[0] = 'geocarbon'; sys.exit(main())"""
 
@@ -375,11 +375,11 @@ CHANGE_PHASES = {
         "run_threads",
     ): "the pass: read, classify, map 16 bands, average overviews, write tiled intermediates",
     (
-        "geocarbon/outputs/writers.py",
+        "geocarbon/outputs/rasters.py",
         "write",
     ): "of which writing blocks and streamed overviews (on the calling thread)",
     (
-        "geocarbon/outputs/writers.py",
+        "geocarbon/outputs/rasters.py",
         "to_cogs",
     ): "COG conversion by GDAL (DEFLATE, given overviews)",
 }
@@ -571,8 +571,8 @@ def geocarbon_cogs(stack: np.ndarray, grid, folder: Path, co: dict) -> tuple[flo
     """The run's path: blocks into a RasterSetWriter (intermediates raw when the disk allows,
     overviews streamed), then ``to_cogs`` on 2 threads. Seconds streaming, seconds converting."""
     from geocarbon.blocks import block_shape_for_budget, iter_blocks
+    from geocarbon.outputs.rasters import RasterSetWriter, scratch_compressed, to_cogs
     from geocarbon.outputs.staging import StagedOutputs
-    from geocarbon.outputs.writers import RasterSetWriter, scratch_compressed, to_cogs
 
     shape = block_shape_for_budget(grid.shape, max_pixels=2**22, align=(512, 512))
     blocks = [
@@ -597,7 +597,7 @@ def geocarbon_cogs(stack: np.ndarray, grid, folder: Path, co: dict) -> tuple[flo
 def bench_cog(repeat: int, tmp: Path, results: dict) -> None:
     """Issue 11: geocarbon's COG writing against GDAL's floor (the same bands, same codec,
     written by GDAL from memory), interleaved, for DEFLATE level 1 (default), ZSTD, LERC_ZSTD."""
-    from geocarbon.outputs.writers import DEFAULT_CREATION_OPTIONS, cog_creation_options
+    from geocarbon.outputs.creation_options import DEFAULT_CREATION_OPTIONS, cog_creation_options
 
     reps = 3
     stack, grid = density_bands(reps)
@@ -668,7 +668,7 @@ CODEC_VARIANTS = (
 def codec_variants(stack: np.ndarray, grid, tmp: Path) -> dict[str, tuple[float, float]]:  # type: ignore[no-untyped-def]
     """CPU seconds and MB of GDAL writing the bands from memory with each of
     :data:`CODEC_VARIANTS`, full resolution only, one thread."""
-    from geocarbon.outputs.writers import cog_creation_options
+    from geocarbon.outputs.creation_options import cog_creation_options
 
     codecs = cog_creation_options()["COMPRESS"].values
     found = {}

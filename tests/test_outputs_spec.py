@@ -22,17 +22,16 @@ from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
 from geocarbon.api import stock_change
 from geocarbon.errors import InputFileError
+from geocarbon.outputs.find import find_outputs, period_labels
+from geocarbon.outputs.folder import MANIFEST_NAME, read_manifest
 from geocarbon.outputs.spec import (
     OUTPUTS,
     RUNS,
     change_outputs,
-    find_outputs,
-    period_labels,
     raster_bands,
     stock_outputs,
     zonal_outputs,
 )
-from geocarbon.outputs.staging import MANIFEST_NAME, read_manifest
 from geocarbon.runs.stock import StockConfig, run_stock
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
 

@@ -249,26 +249,26 @@ def test_raster_without_crs_refused(raster_factory, pools_csv, tmp_path):
 def test_scratch_is_compressed_only_when_raw_would_crowd_the_disk(monkeypatch, tmp_path):
     from collections import namedtuple
 
-    from geocarbon.outputs import writers
+    from geocarbon.outputs import rasters
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(writers.shutil, "disk_usage", lambda _: usage(0, 0, 4 * 10**9))
+    monkeypatch.setattr(rasters.shutil, "disk_usage", lambda _: usage(0, 0, 4 * 10**9))
     # 1e8 px x 5 bands x 4 B x 4/3 = 2.7 GB > a quarter of 4 GB free: compressed
-    assert writers.scratch_compressed(tmp_path, 10**8, 5)
-    assert not writers.scratch_compressed(tmp_path, 10**7, 5)  # 0.27 GB: raw
-    monkeypatch.setattr(writers, "RAW_SCRATCH_MAX_BYTES", 10**8)
-    assert writers.scratch_compressed(tmp_path, 10**7, 5)  # over the byte cap
+    assert rasters.scratch_compressed(tmp_path, 10**8, 5)
+    assert not rasters.scratch_compressed(tmp_path, 10**7, 5)  # 0.27 GB: raw
+    monkeypatch.setattr(rasters, "RAW_SCRATCH_MAX_BYTES", 10**8)
+    assert rasters.scratch_compressed(tmp_path, 10**7, 5)  # over the byte cap
 
 
 def test_compressed_and_raw_scratch_give_the_same_cogs(
     monkeypatch, raster_factory, pools_csv, tmp_path
 ):
-    from geocarbon.outputs import writers
+    from geocarbon.outputs import rasters
 
     codes = np.random.default_rng(5).integers(0, 4, (700, 900)).astype(np.uint8)
     path = raster_factory("scratch.tif", codes, nodata=0)
     run_stock(config(path, pools_csv, tmp_path / "raw"))
-    monkeypatch.setattr(writers, "RAW_SCRATCH_MAX_BYTES", 0)
+    monkeypatch.setattr(rasters, "RAW_SCRATCH_MAX_BYTES", 0)
     run_stock(config(path, pools_csv, tmp_path / "zstd"))
     for name in RASTER_NAMES:
         file = f"density_{name}_mg_per_ha.tif"

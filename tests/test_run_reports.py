@@ -15,7 +15,7 @@ import shapely
 
 from geocarbon.cli import main
 from geocarbon.errors import UnknownClassError
-from geocarbon.outputs.writers import GPKG_MAX_COLUMNS
+from geocarbon.outputs.tables import GPKG_MAX_COLUMNS
 from geocarbon.runs.change import ChangeConfig, run_change
 
 from conftest import EQUAL_AREA_CRS, ONE_HA_TRANSFORM

@@ -18,7 +18,8 @@ import pytest
 
 from geocarbon.cli import main
 from geocarbon.errors import ConfigError, OutputExistsError, OutputWriteError
-from geocarbon.outputs.staging import LOCK_NAME, MANIFEST_NAME, STAGED_NAME, local_path
+from geocarbon.outputs.folder import LOCK_NAME, MANIFEST_NAME, local_path
+from geocarbon.outputs.staging import STAGED_NAME
 from geocarbon.runs.stock import StockConfig, run_stock
 
 from conftest import IN_CI, write_raster
@@ -169,7 +170,7 @@ def test_a_manifest_never_reaches_outside_its_folder(landcover_tif, pools_csv, t
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from geocarbon.outputs.staging import FolderLock
+from geocarbon.outputs.folder import FolderLock
 lock = FolderLock(Path(sys.argv[1]))
 lock.acquire()
 print("locked", flush=True)
@@ -306,7 +307,7 @@ def test_read_only_folder_is_one_line(capsys, landcover_tif, pools_csv, tmp_path
 
 
 def test_write_error_names_what_failed():
-    from geocarbon.outputs.staging import _write_error
+    from geocarbon.outputs.folder import _write_error
 
     error = _write_error(OSError(28, "No space left on device", "/x/a.tif"), Path("/x"))
     assert isinstance(error, OutputWriteError) and "full" in str(error) and "a.tif" in str(error)

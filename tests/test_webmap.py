@@ -29,7 +29,7 @@ from geocarbon.api import stock_change
 from geocarbon.cli import main
 from geocarbon.errors import InputFileError, OutputExistsError
 from geocarbon.inputs.densities import CarbonTable
-from geocarbon.outputs.staging import MANIFEST_NAME, read_manifest
+from geocarbon.outputs.folder import MANIFEST_NAME, read_manifest
 from geocarbon.web.assets import default_assets_dir, localize, required_packages, script_json
 from geocarbon.web.map import empty_map_html, write_map
 from geocarbon.web.overlays import mercator_overlay

@@ -14,14 +14,13 @@ from rio_cogeo.cogeo import cog_validate
 from geocarbon.blocks import iter_blocks
 from geocarbon.errors import ConfigError
 from geocarbon.grid import GridSpec
-from geocarbon.outputs.staging import StagedOutputs
-from geocarbon.outputs.writers import (
+from geocarbon.outputs.creation_options import (
     DEFAULT_CREATION_OPTIONS,
-    RasterSetWriter,
     cog_creation_options,
     parse_creation_options,
-    to_cogs,
 )
+from geocarbon.outputs.rasters import RasterSetWriter, to_cogs
+from geocarbon.outputs.staging import StagedOutputs
 
 # Sides halve evenly down to the last overview with 512- and 256-pixel tiles: GDAL's COG driver
 # sizes overviews by rounding down, geocarbon's streamed ones round up (equal on these sides).
@@ -235,10 +234,10 @@ def test_invalid_items_are_one_line_naming_the_item(items, culprit, says):
 def test_without_gdals_option_list_keys_are_still_checked(monkeypatch):
     """Where the running GDAL's list cannot be read, GDAL 3.10's keys are checked; a LEVEL that
     is not a number is still one line, not a ValueError from int()."""
-    from geocarbon.outputs import writers
+    from geocarbon.outputs import creation_options
 
-    monkeypatch.setattr(writers, "_driver_metadata", lambda driver, key: None)
-    writers.cog_creation_options.cache_clear()
+    monkeypatch.setattr(creation_options, "_driver_metadata", lambda driver, key: None)
+    creation_options.cog_creation_options.cache_clear()
     try:
         # values go to GDAL as typed (GDAL takes them in any case)
         assert parse_creation_options(["compress=zstd", "level=3"]) == {
@@ -250,7 +249,7 @@ def test_without_gdals_option_list_keys_are_still_checked(monkeypatch):
                 parse_creation_options([item])
     finally:
         monkeypatch.undo()  # before the cache is refilled, for the tests after this one
-        writers.cog_creation_options.cache_clear()
+        creation_options.cog_creation_options.cache_clear()
     assert cog_creation_options()["COMPRESS"].kind == "string-select"
 
 

@@ -39,9 +39,10 @@ from geocarbon.inputs.landcover import (
 )
 from geocarbon.inputs.regions import read_regions
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.outputs.folder import OutputFolder
 from geocarbon.outputs.spec import change_outputs, raster_bands
-from geocarbon.outputs.staging import OutputFolder, StagedOutputs
-from geocarbon.outputs.writers import (
+from geocarbon.outputs.staging import StagedOutputs
+from geocarbon.outputs.tables import (
     write_csv,
     write_geoparquet,
     write_json,

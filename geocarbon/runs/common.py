@@ -36,15 +36,15 @@ from geocarbon.inputs.landcover import LandCoverSource
 from geocarbon.inputs.nodata import nodata_class_conflict, undeclared_nodata_hint
 from geocarbon.inputs.schemes import schemes_containing
 from geocarbon.lookup import ClassLookup
-from geocarbon.outputs.chunks import ChunkRasters
-from geocarbon.outputs.staging import StagedOutputs
-from geocarbon.outputs.writers import (
-    TILE_SIZE,
+from geocarbon.outputs.creation_options import TILE_SIZE
+from geocarbon.outputs.rasters import (
+    ChunkRasters,
     RasterSetWriter,
     cogs_from_chunks,
     scratch_compressed,
     to_cogs,
 )
+from geocarbon.outputs.staging import StagedOutputs
 
 #: Bytes a pixel may occupy while in flight: codes (<= 8), bin index (4), area (8), mask (1),
 #: five float32 density bands (20).

@@ -37,9 +37,9 @@ from geocarbon.inputs.landcover import (
     open_landcover,
 )
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
+from geocarbon.outputs.folder import OutputFolder
 from geocarbon.outputs.spec import raster_bands, stock_outputs
-from geocarbon.outputs.staging import OutputFolder
-from geocarbon.outputs.writers import (
+from geocarbon.outputs.tables import (
     write_csv,
     write_json,
 )

@@ -45,9 +45,10 @@ from geocarbon.inputs.regions import (
     region_area_ha,
 )
 from geocarbon.lookup import ClassLookup, build_class_lookup
+from geocarbon.outputs.folder import OutputFolder
 from geocarbon.outputs.spec import zonal_outputs
-from geocarbon.outputs.staging import OutputFolder, StagedOutputs
-from geocarbon.outputs.writers import (
+from geocarbon.outputs.staging import StagedOutputs
+from geocarbon.outputs.tables import (
     write_csv,
     write_geoparquet,
     write_json,
