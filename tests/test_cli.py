@@ -288,3 +288,26 @@ def test_change_valuation_out_of_range_is_one_line_error(capsys, tmp_path, sampl
     )
     assert code == 1 and "--discount-rate" in err and "-100" in err and "Traceback" not in err
     assert not (tmp_path / "c").exists()
+
+
+def test_creation_options_reach_the_cogs_and_bad_ones_are_one_line(
+    capsys, landcover_tif, pools_csv, tmp_path
+):
+    import rasterio
+
+    out = tmp_path / "zstd"
+    code, _, err = run(
+        capsys, "stock", str(landcover_tif), "-d", str(pools_csv), "-o", str(out), "-q",
+        "--co", "COMPRESS=ZSTD", "--co", "level=9",
+    )  # fmt: skip
+    assert code == 0, err
+    with rasterio.open(out / "density_total_mg_per_ha.tif") as dataset:
+        assert dataset.compression.name.upper() == "ZSTD"
+    bad = tmp_path / "bad"
+    code, _, err = run(
+        capsys, "stock", str(landcover_tif), "-d", str(pools_csv), "-o", str(bad),
+        "--co", "FOO=1",
+    )  # fmt: skip
+    assert code != 0 and "FOO" in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert not bad.exists()

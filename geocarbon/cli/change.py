@@ -14,6 +14,8 @@ from geocarbon.choices import (
 from geocarbon.cli.options import (
     COVERAGE_HELP,
     area_option,
+    creation_option,
+    creation_options_of,
     dask_option,
     densities_option,
     encoding_option,
@@ -114,6 +116,7 @@ from geocarbon.config import (
 @unknown_option
 @area_option
 @nodata_option
+@creation_option
 @encoding_option
 @click.option("--no-rasters", is_flag=True, help="Only the tables.")
 @click.option(
@@ -148,6 +151,7 @@ def change(
     unknown: str,
     area_method: str,
     nodata: int | None,
+    creation_options: tuple[str, ...],
     encoding: str | None,
     no_rasters: bool,
     date_rasters: bool,
@@ -179,6 +183,7 @@ def change(
         unknown=unknown,
         area_method=area_method,
         nodata=nodata,
+        creation_options=creation_options_of(creation_options),
         encoding=encoding,
         write_rasters=not no_rasters,
         date_rasters=date_rasters,

@@ -111,3 +111,20 @@ area_option = click.option(
 COVERAGE_HELP = (
     "Pixel membership: centre point, all touched, or exact area fractions on boundaries."
 )
+
+creation_option = click.option(
+    "--co",
+    "creation_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="GDAL COG creation option for the rasters, as gdal_translate -co (repeatable): "
+    "COMPRESS=ZSTD, LEVEL=9, PREDICTOR=2, or COMPRESS=LERC_ZSTD with MAX_Z_ERROR=0.01. "
+    "Default: COMPRESS=DEFLATE LEVEL=1 (read by every GDAL and QGIS).",
+)
+
+
+def creation_options_of(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--co KEY=VALUE`` items as the run configs take them (checked, one line if bad)."""
+    from geocarbon.outputs.creation_options import parse_creation_options
+
+    return tuple(parse_creation_options(items).items())

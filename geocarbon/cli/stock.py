@@ -8,6 +8,8 @@ import click
 
 from geocarbon.cli.options import (
     area_option,
+    creation_option,
+    creation_options_of,
     dask_option,
     densities_option,
     encoding_option,
@@ -35,6 +37,7 @@ from geocarbon.config import (
 @unknown_option
 @area_option
 @nodata_option
+@creation_option
 @encoding_option
 @click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
 @dask_option
@@ -50,6 +53,7 @@ def stock(
     unknown: str,
     area_method: str,
     nodata: int | None,
+    creation_options: tuple[str, ...],
     encoding: str | None,
     no_rasters: bool,
     dask: str | None,
@@ -69,6 +73,7 @@ def stock(
         unknown=unknown,
         area_method=area_method,
         nodata=nodata,
+        creation_options=creation_options_of(creation_options),
         encoding=encoding,
         write_rasters=not no_rasters,
         overwrite=overwrite,

@@ -20,10 +20,11 @@ from types import MappingProxyType
 import numpy as np
 import rasterio
 
+from geocarbon.config import TILE_SIZE_PX
 from geocarbon.errors import ConfigError
 
 #: Internal tile size of written rasters (and the alignment of write blocks).
-TILE_SIZE = 512
+TILE_SIZE = TILE_SIZE_PX
 
 #: GDAL COG creation options of every raster output; the user's (``--co KEY=VALUE``) override
 #: them key by key. DEFLATE is the one lossless float codec every GDAL build (and so QGIS, R,

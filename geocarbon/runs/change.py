@@ -182,6 +182,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             bands,
             dask=config.dask,
             threads=config.threads,
+            creation_options=dict(config.creation_options),
             check=lambda totals: check_unknown(
                 list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown
             ),

@@ -5,7 +5,7 @@ codes, nodata that is a class).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import lcm
 from pathlib import Path
@@ -36,7 +36,7 @@ from geocarbon.inputs.landcover import LandCoverSource
 from geocarbon.inputs.nodata import nodata_class_conflict, undeclared_nodata_hint
 from geocarbon.inputs.schemes import schemes_containing
 from geocarbon.lookup import ClassLookup
-from geocarbon.outputs.creation_options import TILE_SIZE
+from geocarbon.outputs.creation_options import TILE_SIZE, check_creation_options
 from geocarbon.outputs.rasters import (
     ChunkRasters,
     RasterSetWriter,
@@ -74,6 +74,8 @@ class RunOptions:
     nodata: int | None = None
     #: Text encoding of the density table and the regions' attributes (None: UTF-8, else detected).
     encoding: str | None = None
+    #: GDAL COG creation options over the defaults (``--co KEY=VALUE``), as (key, value) pairs.
+    creation_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_unknown_mode(self.unknown)
@@ -84,6 +86,10 @@ class RunOptions:
             normalise(self, "block_shape", check_block_shape(self.block_shape))
         if self.nodata is not None:
             normalise(self, "nodata", check_whole("nodata", self.nodata, minimum=-(2**63)))
+        # A bad option fails here, before any input is read (on Dask it would fail after the pass).
+        if self.creation_options:
+            options = check_creation_options(dict(self.creation_options))
+            normalise(self, "creation_options", tuple(options.items()))
 
     def stream_options(
         self, source: LandCoverSource, bytes_per_pixel: int = BYTES_PER_PIXEL
@@ -109,12 +115,14 @@ def pass_with_rasters(
     dask: str | None,
     threads: int,
     check: Callable[[PassTotals], None],
+    creation_options: Mapping[str, str] | None = None,
 ) -> PassTotals:
     """Run ``plan``'s pass; its raster bands (``bands``: staged COG path -> description, units,
     in the plan's band order) become COGs once ``check`` has accepted the histograms.
 
     On threads the bands stream into tiled intermediates (with streamed overviews); on Dask each
-    worker writes its chunks into a staged scratch folder and the client mosaics them.
+    worker writes its chunks into a staged scratch folder and the client mosaics them. The COGs
+    take the user's ``creation_options`` over the defaults (as ``--co KEY=VALUE``).
     """
     if not bands:
         totals = run_pass(plan, options, dask=dask).totals
@@ -125,7 +133,9 @@ def pass_with_rasters(
         sinks = ChunkRasters(folder, plan.grid, tuple(bands.values()))
         output = run_pass(plan, options, dask=dask, chunk_sinks=sinks)
         check(output.totals)
-        cogs_from_chunks(staged, bands, output.chunk_files, threads=threads)
+        cogs_from_chunks(
+            staged, bands, output.chunk_files, threads=threads, creation_options=creation_options
+        )
         return output.totals
     folder = next(iter(bands)).parent
     writer = RasterSetWriter(
@@ -134,11 +144,13 @@ def pass_with_rasters(
         bands,
         block_shape=options.block_shape,
         compressed=scratch_compressed(folder, plan.grid.n_pixels, len(bands)),
+        creation_options=creation_options,
+        threads=threads,
     )
     try:
         totals = run_pass(plan, options, sink=writer).totals
         check(totals)
-        to_cogs(writer.finish(), threads=threads)
+        to_cogs(writer.finish(), threads=threads, creation_options=creation_options)
     finally:
         writer.close()
     return totals

@@ -127,6 +127,7 @@ def _run_stock(config: StockConfig) -> StockResult:
             bands,
             dask=config.dask,
             threads=config.threads,
+            creation_options=dict(config.creation_options),
             check=lambda totals: check_unknown(
                 [(totals.dates[0], lookup, source)], table, config.unknown
             ),
