@@ -47,8 +47,8 @@ SECTION = "## Speed and scale (issue 6)"
 PREAMBLE = "# Benchmarks\n\nMedians of repeated runs; ratios are measured in the same run.\n"
 PHASES = {  # (end of module path, function) -> what it does
     ("geocarbon/inputs/regions.py", "read_regions"): "read and validate the regions GeoJSON",
-    ("geocarbon/inputs/regions.py", "build_zone_index"): "regions to scanline spans",
-    ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (decode + fused kernel)",
+    ("geocarbon/engine/zones.py", "build_zone_index"): "regions to scanline spans",
+    ("geocarbon/engine/threads.py", "run_threads"): "the pixel pass (decode + fused kernel)",
     (
         "geocarbon/inputs/regions.py",
         "region_area_ha",
@@ -56,6 +56,21 @@ PHASES = {  # (end of module path, function) -> what it does
     ("geocarbon/outputs/tables.py", "write_vector"): "write regions.gpkg",
     ("geocarbon/outputs/tables.py", "write_geoparquet"): "write regions.parquet",
 }
+
+
+def check_phases(phases: dict[tuple[str, str], str]) -> None:
+    """Every profiled phase names a function that exists: a renamed or moved one would otherwise
+    read 0 s in the profile without a word."""
+    root = Path(__file__).resolve().parents[1]
+    for suffix, function in phases:
+        path = root / suffix
+        if suffix.startswith("geocarbon/") and (
+            not path.is_file()
+            or not re.search(rf"^\s*def {re.escape(function)}\(", path.read_text(), re.M)
+        ):
+            raise SystemExit(
+                f"benchmark phase {function} in {suffix} does not exist any more: update PHASES"
+            )
 
 
 def grid_shape(pixels: float) -> tuple[int, int]:
@@ -1062,6 +1077,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiles", type=int, default=8, help="goal 4: tiles per side")
     parser.add_argument("--write", type=Path, help="merge results into this file's section")
     args = parser.parse_args(argv)
+    check_phases(PHASES)
+    check_phases(CHANGE_PHASES)
     results = previous_results(args.write) if args.write else {}
     results["machine"] = machine()
     command = "python benchmarks/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)

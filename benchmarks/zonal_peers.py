@@ -45,11 +45,14 @@ SECTION = "## Zonal statistics against peers (issue 3)"
 PREAMBLE = "# Benchmarks\n\nMedians of repeated runs; ratios are measured in the same run, because machines here are noisy.\n"
 LIBRARIES = "geocarbon numpy numba rasterio geopandas pyogrio shapely pyproj rasterstats exactextract xarray-spatial xarray rioxarray"
 # Where geocarbon's centre-mode time goes: (end of module path, function) -> what it does.
+sys.path.insert(0, str(Path(__file__).parent))
+from run import check_phases  # noqa: E402 (the shared benchmark helpers)
+
 PHASES = {
     ("geocarbon/inputs/regions.py", "read_regions"): "read and validate the regions",
     ("pyogrio/raw.py", "read"): "of which GDAL's GeoJSON parse (pyogrio)",
-    ("geocarbon/inputs/regions.py", "build_zone_index"): "regions to scanline spans and layers",
-    ("geocarbon/streaming.py", "stream_histogram"): "the pixel pass (read blocks, accumulate)",
+    ("geocarbon/engine/zones.py", "build_zone_index"): "regions to scanline spans and layers",
+    ("geocarbon/engine/threads.py", "run_threads"): "the pixel pass (read blocks, accumulate)",
     (
         "geocarbon/inputs/regions.py",
         "region_area_ha",
@@ -287,7 +290,7 @@ def _row(key: str, bench: ScaleResult) -> str:
 
 def _phases_sentence(bench: ScaleResult) -> str:
     """Derived from the profile: how much of geocarbon's run is the pixel pass."""
-    pixel_s = bench.phase_s[PHASES[("geocarbon/streaming.py", "stream_histogram")]]
+    pixel_s = bench.phase_s[PHASES[("geocarbon/engine/threads.py", "run_threads")]]
     return f"{pixel_s:.2f} s of {bench.phase_s['total']:.2f} s at scale {bench.scale}"
 
 
@@ -388,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--write", type=Path, help="replace this benchmark's section of a file")
     args = parser.parse_args(argv)
+    check_phases(PHASES)
     script = ["python", "benchmarks/zonal_peers.py"]
     command = shlex.join(sys.orig_argv if argv is None else [*script, *argv])
     with tempfile.TemporaryDirectory(prefix="geocarbon-bench-") as tmp:

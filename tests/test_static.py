@@ -28,3 +28,31 @@ def test_ruff_format_clean():
 def test_mypy_clean():
     result = run_tool("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_benchmark_phases_name_functions_that_exist():
+    """A phase renamed or moved by a refactor would read 0 s in the benchmarks' profiles."""
+    import importlib
+
+    folder = str(REPO_ROOT / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        for name in ("run", "zonal_peers"):
+            module = importlib.import_module(name)
+            for phases in ("PHASES", "CHANGE_PHASES"):
+                if hasattr(module, phases):
+                    module.check_phases(getattr(module, phases))
+    finally:
+        sys.path.remove(folder)
+        for name in ("run", "zonal_peers"):
+            sys.modules.pop(name, None)
+
+
+def test_no_module_is_over_400_lines():
+    """The layout's rule (ARCHITECTURE.md): a module past ~400 lines is split by concern."""
+    long = {
+        str(path.relative_to(REPO_ROOT)): n
+        for path in (REPO_ROOT / "geocarbon").rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, long
