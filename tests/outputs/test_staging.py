@@ -24,7 +24,7 @@ from geocarbon.runs.stock import StockConfig, run_stock
 
 from conftest import IN_CI, write_raster
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(capsys, *argv: str) -> tuple[int, str]:

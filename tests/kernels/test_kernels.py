@@ -11,6 +11,7 @@ from geocarbon import kernels
 from geocarbon.blocks import iter_blocks
 from geocarbon.lookup import build_class_lookup, density_by_bin
 
+from builders import blockwise, build
 from reference import (
     classify_reference,
     densities_reference,
@@ -18,7 +19,6 @@ from reference import (
     histogram_reference,
     unknown_counts_reference,
 )
-from test_engine import blockwise, build
 
 DTYPES = st.sampled_from(["uint8", "int8", "int16", "uint16", "int32"])
 

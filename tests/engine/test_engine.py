@@ -3,28 +3,20 @@ zone sums + unassigned = total, rasters, and per-pixel state across dates (hypot
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pytest
-import shapely
-from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from geocarbon.area import pixel_area
-from geocarbon.blocks import Block, iter_blocks
-from geocarbon.engine import PassPlan, RasterMaps, StreamOptions, run_pass
+from geocarbon.blocks import Block
+from geocarbon.engine import PassPlan, StreamOptions, run_pass
 from geocarbon.engine.block import run_block
-from geocarbon.engine.zones import build_zone_index
-from geocarbon.inputs.landcover import WindowReader, landcover_from_array
-from geocarbon.lookup import build_class_lookup, density_by_bin
+from geocarbon.inputs.landcover import WindowReader
 
-from conftest import EQUAL_AREA_CRS
+from builders import blockwise, build
 from reference import classify_reference, densities_reference, histogram_reference
 
-#: 1-ha pixels (100 m) in an equal-area CRS: the planar area is exact.
-TRANSFORM = Affine(100.0, 0.0, 4_321_000.0, 0.0, -100.0, 3_210_000.0)
 DTYPES = st.sampled_from(["uint8", "int8", "int16", "uint16", "int32"])
 SIGNED = st.sampled_from(["int8", "int16", "int32"])
 
@@ -64,62 +56,6 @@ def passes(draw):
     return dates, table_codes, rectangles, tuple(pairs), block_shape
 
 
-def build(dates, table_codes, rectangles, pairs, *, rasters=True, npv=0.5):
-    sources = tuple(
-        landcover_from_array(
-            np.ma.masked_array(codes, mask=~valid) if valid is not None else codes,
-            transform=TRANSFORM,
-            crs=EQUAL_AREA_CRS,
-            nodata=nodata,
-        )
-        for codes, nodata, valid in dates
-    )
-    lookups = tuple(build_class_lookup(table_codes, dtype=s.dtype) for s in sources)
-    grid = sources[0].grid
-    zones = None
-    zone_raster = np.zeros(grid.shape, np.int32)
-    if rectangles:
-        # Disjoint regions: each rectangle keeps only what earlier ones did not claim.
-        claimed = np.zeros(grid.shape, bool)
-        geometries, ids = [], []
-        for index, (row, col, height, width) in enumerate(rectangles):
-            cells = np.zeros(grid.shape, bool)
-            cells[row : row + height, col : col + width] = True
-            cells &= ~claimed
-            if not cells.any():
-                continue
-            claimed |= cells
-            boxes = [
-                shapely.box(*(TRANSFORM * (c, r + 1)), *(TRANSFORM * (c + 1, r)))
-                for r, c in zip(*np.nonzero(cells), strict=True)
-            ]
-            geometries.append(shapely.union_all(boxes))
-            ids.append(f"R{index}")
-            zone_raster[cells] = len(ids) - 1
-        frame = gpd.GeoDataFrame({"region_id": ids}, geometry=geometries, crs=EQUAL_AREA_CRS)
-        frame["region_name"] = frame["region_id"]
-        zones = build_zone_index(frame, grid, "centre")
-        zone_raster[~claimed] = zones.unassigned_row
-    density = density_by_bin(
-        np.arange(1, 4 * len(table_codes) + 1, dtype=float).reshape(-1, 4), unknown_as_zero=True
-    )
-    maps = RasterMaps(
-        density,
-        dates=tuple(range(len(dates))),
-        pairs=tuple(range(len(pairs))),
-        npv_constants=tuple(npv if k % 2 == 0 else None for k in range(len(pairs))),
-    )
-    plan = PassPlan(
-        sources,
-        lookups,
-        pixel_area(grid, "planar"),
-        zones=zones,
-        pairs=pairs,
-        rasters=maps if rasters else None,
-    )
-    return plan, zone_raster
-
-
 def reference(plan, dates, table_codes, zone_raster):
     """Histograms and raster bands of the whole pass by NumPy."""
     n_bins, n_rows = plan.n_bins, plan.n_rows
@@ -142,19 +78,6 @@ def reference(plan, dates, table_codes, zone_raster):
             if constant is not None:
                 bands.append(bands[-1][-1:] * np.float32(constant))
     return per_date, per_pair, (np.concatenate(bands) if bands else None)
-
-
-def blockwise(plan, block_shape):
-    """Sum of the block step over blocks of ``block_shape``, and the stitched raster bands."""
-    totals = plan.empty()
-    stitched = np.full((plan.n_bands, *plan.grid.shape), -7.0, np.float32)
-    readers = [WindowReader(source) for source in plan.sources]
-    for block in iter_blocks(plan.grid.shape, block_shape):
-        output = run_block(plan, readers, block)
-        totals.add(output.totals)
-        if output.stack is not None:
-            stitched[(slice(None), *block.slices)] = output.stack
-    return totals, stitched
 
 
 def check(totals, stitched, expected):

@@ -15,14 +15,8 @@ from geocarbon import zonal_stocks
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
+from builders import box, table
 from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM
-
-X0, Y0 = ONE_HA_TRANSFORM.c, ONE_HA_TRANSFORM.f  # upper-left corner; pixels are 100 m
-
-
-def box(col0, row0, col1, row1):
-    """A rectangle in pixel units (columns, rows) of the 4x4 grid, in CRS coordinates."""
-    return shapely.box(X0 + 100 * col0, Y0 - 100 * row1, X0 + 100 * col1, Y0 - 100 * row0)
 
 
 def regions(*geometries, ids=None, parents=None):
@@ -31,17 +25,6 @@ def regions(*geometries, ids=None, parents=None):
     if parents:
         frame["parent"] = parents
     return gpd.GeoDataFrame(frame, geometry=list(geometries), crs=EQUAL_AREA_CRS)
-
-
-def table():
-    # class 1 = 86, class 2 = 28, class 3 = 8 Mg C/ha in total (see conftest.POOLS_CSV)
-    density = np.array([[15, 10, 1, 60], [5, 3, 0, 20], [2, 1, 0, 5]], float)
-    return CarbonTable(
-        "hand",
-        np.array([1, 2, 3]),
-        ("Forest", "Grass", "Urban"),
-        np.repeat(density[:, :, None], 3, 2),
-    )
 
 
 def run(frame, *, array=LANDCOVER_4X4, densities=None, **options):

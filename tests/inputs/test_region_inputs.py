@@ -19,8 +19,8 @@ from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.regions import read_regions
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
+from builders import X0, Y0, box, table
 from conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, write_raster
-from test_zonal import X0, Y0, box, table
 
 
 def halves(**columns):

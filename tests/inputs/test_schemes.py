@@ -31,7 +31,7 @@ CCI_CODES = _codes(
     " 150 151 152 153 160 170 180 190 200 201 202 210 220"
 )
 SAO_TOME_2020 = (
-    Path(__file__).resolve().parents[1].parent
+    Path(__file__).resolve().parents[2].parent
     / "shared/data/landcover/esa_worldcover_sao_tome"
     / "ESA_WorldCover_10m_2020_v100_N00E006_Map_SaoTome_crop.tif"
 )

@@ -11,7 +11,7 @@ import pytest
 from geocarbon import __version__
 from geocarbon.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
