@@ -185,7 +185,6 @@ def _runs_totals(
         outside_zone,
         area,
         count,
-        np.zeros((len(sets), n_rows, kernels.LANES, n_keys), np.int64),
     )
     for histogram, (k, axis) in zip(dates, date_source, strict=True):
         if axis == 0:

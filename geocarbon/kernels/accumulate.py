@@ -204,6 +204,24 @@ def accumulate_runs_by_code(
                             row_counts[zone, lane, code] = 0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _count_run(
+    counts: NDArray[np.int64],
+    seen: NDArray[np.bool_],
+    listed: NDArray[np.int64],
+    n_listed: NDArray[np.int64],
+    slot: int,
+    key: int,
+    n: int,
+) -> None:
+    """Add a run of ``n`` pixels of ``key`` to a row's counts; list the key the first time."""
+    counts[key] += n
+    if not seen[key]:
+        seen[key] = True
+        listed[n_listed[slot]] = key
+        n_listed[slot] += 1
+
+
 @njit(cache=True, nogil=True)
 def accumulate_runs_sets(
     bins: NDArray[np.integer],
@@ -219,20 +237,24 @@ def accumulate_runs_sets(
     outside_zone: int,
     area_ha: NDArray[np.float64],
     pixel_count: NDArray[np.int64],
-    row_counts: NDArray[np.int64],
 ) -> None:
     """Histograms of several dates' bins at once, zones from pixel runs (see :func:`accumulate_runs`).
 
     ``bins`` is (dates, rows, cols). Key set ``k`` is ``sets[k] = (d, -1)``: date ``d``'s bin, or
-    ``(d0, d1)``: the pair key ``bin[d0] * n_bins + bin[d1]`` (a transition). Per pixel and set only
-    an integer count, into lane ``col % LANES`` of ``row_counts`` (sets, zones, LANES, keys; zero on
-    entry and exit); each row's counts are flushed into ``area_ha[set, zone, key]`` (count x the
-    row's pixel area) and ``pixel_count`` for the zones the row touched.
+    ``(d0, d1)``: the pair key ``bin[d0] * n_bins + bin[d1]`` (a transition). Land cover comes in
+    runs of one class (and stable land in runs of one transition), so pixels are counted by runs
+    of equal keys: per pixel a compare, per run one integer add. Each row's counts are flushed
+    into ``area_ha[set, zone, key]`` (count x the row's pixel area) and ``pixel_count``, visiting
+    only the keys the row touched.
     """
     n_sets = sets.shape[0]
     _, rows, cols = bins.shape
-    n_keys = row_counts.shape[3]
-    touched = np.zeros(row_counts.shape[1], np.bool_)
+    n_zones, n_keys = area_ha.shape[1], area_ha.shape[2]
+    touched = np.zeros(n_zones, np.bool_)
+    counts = np.zeros((n_sets, n_zones, n_keys), np.int64)
+    seen = np.zeros((n_sets, n_zones, n_keys), np.bool_)
+    listed = np.empty((n_sets, n_zones, n_keys), np.int64)
+    n_listed = np.zeros(n_sets * n_zones, np.int64)
     for row in range(rows):
         grid_row = row_off + row
         col = 0
@@ -245,24 +267,49 @@ def accumulate_runs_sets(
             touched[zone] = True
             for k in range(n_sets):
                 first = bins[sets[k, 0], row]
-                lanes = row_counts[k, zone]
-                if sets[k, 1] < 0:
-                    for c in range(col, stop):
-                        lanes[c & 3, first[c]] += 1
-                else:
-                    second = bins[sets[k, 1], row]
-                    for c in range(col, stop):
-                        lanes[c & 3, np.int64(first[c]) * n_bins + second[c]] += 1
+                second = bins[sets[k, 1], row] if sets[k, 1] >= 0 else first
+                scale = n_bins if sets[k, 1] >= 0 else 0
+                run_key = -1
+                run_length = 0
+                for c in range(col, stop):
+                    key = np.int64(first[c]) * scale + second[c]
+                    if key == run_key:
+                        run_length += 1
+                    else:
+                        if run_length:
+                            _count_run(
+                                counts[k, zone],
+                                seen[k, zone],
+                                listed[k, zone],
+                                n_listed,
+                                k * n_zones + zone,
+                                run_key,
+                                run_length,
+                            )
+                        run_key = key
+                        run_length = 1
+                if run_length:
+                    _count_run(
+                        counts[k, zone],
+                        seen[k, zone],
+                        listed[k, zone],
+                        n_listed,
+                        k * n_zones + zone,
+                        run_key,
+                        run_length,
+                    )
             col = stop
         area = row_area_ha[row]
-        for zone in range(touched.shape[0]):
+        for zone in range(n_zones):
             if touched[zone]:
                 touched[zone] = False
                 for k in range(n_sets):
-                    for lane in range(LANES):
-                        for key in range(n_keys):
-                            n = row_counts[k, zone, lane, key]
-                            if n:
-                                pixel_count[k, zone, key] += n
-                                area_ha[k, zone, key] += n * area
-                                row_counts[k, zone, lane, key] = 0
+                    slot = k * n_zones + zone
+                    for i in range(n_listed[slot]):
+                        key = listed[k, zone, i]
+                        n = counts[k, zone, key]
+                        pixel_count[k, zone, key] += n
+                        area_ha[k, zone, key] += n * area
+                        counts[k, zone, key] = 0
+                        seen[k, zone, key] = False
+                    n_listed[slot] = 0
