@@ -56,3 +56,17 @@ def test_no_module_is_over_400_lines():
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
     }
     assert not long, long
+
+
+def test_every_public_name_imports_from_geocarbon():
+    """The layout moved modules; the public API stays where users import it."""
+    import geocarbon
+
+    names = {
+        "run_stock", "run_zonal", "run_change", "zonal_stocks", "stock_change", "StockConfig",
+        "ZonalConfig", "ChangeConfig", "CarbonTable", "load_density_table", "MonteCarlo",
+        "Valuation", "GeoCarbonError", "GeoCarbonWarning", "ConfigError",
+    }  # fmt: skip
+    assert names <= set(geocarbon.__all__)
+    for name in geocarbon.__all__:
+        assert getattr(geocarbon, name) is not None, name
