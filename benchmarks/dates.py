@@ -80,7 +80,7 @@ def series(paths: list[Path], n: int) -> list[Path]:
 
 def in_process(dates: list[Path], repeat: int) -> dict[str, float]:
     """Median seconds of the pixel pass and of the whole run (tables only, nothing written)."""
-    import geocarbon.runs.stock as pipeline
+    import geocarbon.runs.common as pipeline
     from geocarbon.runs.change import ChangeConfig, run_change
     from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
