@@ -46,9 +46,11 @@ def run_block(
     mapped = map_rasters and plan.n_bands > 0
     if plan.n_dates == 1 and not mapped and plan.on_runs:
         return BlockOutput(PassTotals([_single_date_runs(plan, reads[0], block)], []), None)
+    if plan.on_runs and not mapped and _raw_bytes(plan, reads):
+        return BlockOutput(_raw_runs_totals(plan, reads, block), None)
     if plan.on_runs:
         bins, dates = _classify(plan, reads, np.uint8)
-        totals = _runs_totals(plan, bins, dates, block)
+        totals = _runs_totals(plan, bins, plan.bin_key_tables, dates, block)
     else:
         bins, dates = _classify(plan, reads, np.int32)
         totals = _layer_totals(plan, bins, dates, block)
@@ -143,31 +145,37 @@ def _count_unknown(
     np.add.at(histogram.unknown_count_by_slot, slots, counts)
 
 
-def _key_sets(plan: PassPlan) -> tuple[NDArray[np.int64], list[tuple[int, int]]]:
-    """The run kernel's key sets (every pair, and alone every date in no pair), and for each date
-    the set and axis its histogram is a marginal of: (set, 0) is the set itself, (set, 1) its
-    pair's start date (sum over end bins), (set, 2) its end date (sum over start bins)."""
-    sets = [(start, end) for start, end in plan.pairs]
-    source: list[tuple[int, int]] = []
-    for date in range(plan.n_dates):
-        as_start = [k for k, (start, _) in enumerate(plan.pairs) if start == date]
-        as_end = [k for k, (_, end) in enumerate(plan.pairs) if end == date]
-        if as_start:
-            source.append((as_start[0], 1))
-        elif as_end:
-            source.append((as_end[0], 2))
-        else:
-            source.append((len(sets), 0))
-            sets.append((date, -1))
-    return np.array(sets, np.int64).reshape(-1, 2), source
+def _raw_runs_totals(plan: PassPlan, reads: list[Read], block: Block) -> PassTotals:
+    """8-bit dates without masks: the kernel reads the raw codes, their classification folded
+    into its key tables; unknown codes are looked for only in dates whose histogram has some."""
+    tables = plan.raw_key_tables
+    assert tables is not None
+    raw = np.stack([np.ascontiguousarray(codes).view(np.uint8) for codes, _ in reads])
+    dates = [Histogram.empty(lookup, plan.n_rows) for lookup in plan.lookups]
+    totals = _runs_totals(plan, raw, tables, dates, block)
+    for date, (histogram, lookup) in enumerate(zip(dates, plan.lookups, strict=True)):
+        bin_of_raw = plan.bin_tables[date]
+        if bin_of_raw is not None and histogram.pixel_count[:, lookup.unknown_bin].any():
+            _count_unknown(histogram, reads[date][0], bin_of_raw[raw[date]], lookup)
+    return totals
+
+
+def _raw_bytes(plan: PassPlan, reads: list[Read]) -> bool:
+    """Whether the block's dates can be counted from their raw bytes (8-bit codes, no mask)."""
+    return plan.raw_key_tables is not None and all(valid is None for _, valid in reads)
 
 
 def _runs_totals(
-    plan: PassPlan, bins: NDArray[np.integer], dates: list[Histogram], block: Block
+    plan: PassPlan,
+    values: NDArray[np.integer],
+    key_tables: NDArray[np.uint16],
+    dates: list[Histogram],
+    block: Block,
 ) -> PassTotals:
-    """Every date and pair of a block counted over the regions' pixel runs in one kernel call."""
+    """Every date and pair of a block counted over the regions' pixel runs in one kernel call;
+    ``values`` are raw 8-bit codes or byte bins, read through the matching ``key_tables``."""
     n_bins, n_rows = plan.n_bins, plan.n_rows
-    sets, date_source = _key_sets(plan)
+    sets, date_source = plan.key_sets
     n_keys = n_bins * n_bins if plan.pairs else n_bins
     area = np.zeros((len(sets), n_rows, n_keys))
     count = np.zeros((len(sets), n_rows, n_keys), np.int64)
@@ -175,9 +183,9 @@ def _runs_totals(
     row_area_ha = plan.area.row_areas(block)
     assert row_area_ha is not None
     kernels.accumulate_runs_sets(
-        bins,
+        values,
         sets,
-        n_bins,
+        key_tables,
         row_area_ha,
         *runs,
         block.row_off,

@@ -129,6 +129,53 @@ class PassPlan:
             for lookup, source in zip(self.lookups, self.sources, strict=True)
         )
 
+    @cached_property
+    def key_sets(self) -> tuple[NDArray[np.int64], tuple[tuple[int, int], ...]]:
+        """The run kernel's key sets, ``(d0, d1)``: every pair, and ``(d, d)`` for every date in
+        no pair; and for each date the set and axis its histogram is a marginal of: (set, 0) the
+        set itself, (set, 1) its pair's start date (sum over end bins), (set, 2) its end date."""
+        sets = list(self.pairs)
+        source: list[tuple[int, int]] = []
+        for date in range(self.n_dates):
+            as_start = [k for k, (start, _) in enumerate(self.pairs) if start == date]
+            as_end = [k for k, (_, end) in enumerate(self.pairs) if end == date]
+            if as_start:
+                source.append((as_start[0], 1))
+            elif as_end:
+                source.append((as_end[0], 2))
+            else:
+                source.append((len(sets), 0))
+                sets.append((date, date))
+        return np.array(sets, np.int64).reshape(-1, 2), tuple(source)
+
+    @cached_property
+    def bin_key_tables(self) -> NDArray[np.uint16]:
+        """Per key set, the key of every pair of byte bins (``bin0 << 8 | bin1``)."""
+        identity = np.arange(256, dtype=np.int64)
+        return self._key_tables([identity] * self.n_dates)
+
+    @cached_property
+    def raw_key_tables(self) -> NDArray[np.uint16] | None:
+        """Per key set, the key of every pair of raw 8-bit codes (classification folded in), or
+        None when a date's codes are wider than a byte."""
+        tables = self.bin_tables
+        if any(table is None or len(table) != 256 for table in tables):
+            return None
+        return self._key_tables([np.asarray(table, np.int64) for table in tables])
+
+    def _key_tables(self, bins_of_value: list[NDArray[np.int64]]) -> NDArray[np.uint16]:
+        sets, _ = self.key_sets
+        out = np.zeros((len(sets), 1 << 16), np.uint16)
+        values = np.arange(256)
+        for k, (start, end) in enumerate(sets):
+            first, second = bins_of_value[start], bins_of_value[end]
+            if start == end:  # one date alone: its value on both sides
+                out[k, (values << 8) | values] = first
+            else:
+                keys = first[:, None] * self.n_bins + second[None, :]
+                out[k] = np.where(keys < (1 << 16), keys, 0).ravel()
+        return out
+
     def empty(self) -> PassTotals:
         """Zeroed per-date and per-pair histograms."""
         dates = [Histogram.empty(lookup, self.n_rows) for lookup in self.lookups]

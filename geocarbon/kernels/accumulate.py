@@ -224,9 +224,9 @@ def _count_run(
 
 @njit(cache=True, nogil=True)
 def accumulate_runs_sets(
-    bins: NDArray[np.integer],
+    values: NDArray[np.integer],
     sets: NDArray[np.int64],
-    n_bins: int,
+    key_tables: NDArray[np.uint16],
     row_area_ha: NDArray[np.float64],
     row_offsets: NDArray[np.int64],
     span_c0: NDArray[np.int32],
@@ -238,17 +238,19 @@ def accumulate_runs_sets(
     area_ha: NDArray[np.float64],
     pixel_count: NDArray[np.int64],
 ) -> None:
-    """Histograms of several dates' bins at once, zones from pixel runs (see :func:`accumulate_runs`).
+    """Histograms of several dates at once, zones from pixel runs (see :func:`accumulate_runs`).
 
-    ``bins`` is (dates, rows, cols). Key set ``k`` is ``sets[k] = (d, -1)``: date ``d``'s bin, or
-    ``(d0, d1)``: the pair key ``bin[d0] * n_bins + bin[d1]`` (a transition). Land cover comes in
-    runs of one class (and stable land in runs of one transition), so pixels are counted by runs
-    of equal keys: per pixel a compare, per run one integer add. Each row's counts are flushed
-    into ``area_ha[set, zone, key]`` (count x the row's pixel area) and ``pixel_count``, visiting
-    only the keys the row touched.
+    ``values`` is (dates, rows, cols) of bytes: raw 8-bit codes, or bins. Key set ``k`` is
+    ``sets[k] = (d0, d1)`` (``d1 = d0`` for one date alone) and its key of a pixel is
+    ``key_tables[k, values[d0] << 8 | values[d1]]``: a date's bin, or a transition's
+    ``bin0 * n_bins + bin1``, classification folded into the table. Land cover comes in runs of
+    one class (stable land in runs of one transition), so pixels are counted by runs of equal
+    value pairs: per pixel a compare, per run one lookup and one add. Each row's counts are
+    flushed into ``area_ha[set, zone, key]`` (count x the row's pixel area) and ``pixel_count``,
+    visiting only the keys the row touched.
     """
     n_sets = sets.shape[0]
-    _, rows, cols = bins.shape
+    _, rows, cols = values.shape
     n_zones, n_keys = area_ha.shape[1], area_ha.shape[2]
     touched = np.zeros(n_zones, np.bool_)
     counts = np.zeros((n_sets, n_zones, n_keys), np.int64)
@@ -266,14 +268,15 @@ def accumulate_runs_sets(
             )
             touched[zone] = True
             for k in range(n_sets):
-                first = bins[sets[k, 0], row]
-                second = bins[sets[k, 1], row] if sets[k, 1] >= 0 else first
-                scale = n_bins if sets[k, 1] >= 0 else 0
-                run_key = -1
+                first = values[sets[k, 0], row]
+                second = values[sets[k, 1], row]
+                table = key_tables[k]
+                slot = k * n_zones + zone
+                run_value = -1
                 run_length = 0
                 for c in range(col, stop):
-                    key = np.int64(first[c]) * scale + second[c]
-                    if key == run_key:
+                    value = (np.int64(first[c]) << 8) | second[c]
+                    if value == run_value:
                         run_length += 1
                     else:
                         if run_length:
@@ -282,11 +285,11 @@ def accumulate_runs_sets(
                                 seen[k, zone],
                                 listed[k, zone],
                                 n_listed,
-                                k * n_zones + zone,
-                                run_key,
+                                slot,
+                                int(table[run_value]),
                                 run_length,
                             )
-                        run_key = key
+                        run_value = value
                         run_length = 1
                 if run_length:
                     _count_run(
@@ -294,8 +297,8 @@ def accumulate_runs_sets(
                         seen[k, zone],
                         listed[k, zone],
                         n_listed,
-                        k * n_zones + zone,
-                        run_key,
+                        slot,
+                        int(table[run_value]),
                         run_length,
                     )
             col = stop

@@ -182,3 +182,31 @@ def test_block_outside_the_first_rows_reads_its_own_runs():
         plan.n_bins,
     )
     np.testing.assert_array_equal(totals.dates[0].pixel_count, count)
+
+
+def test_raw_byte_path_counts_unknown_codes_and_equals_the_bins_path():
+    """8-bit dates without masks are counted from their raw bytes (classification folded into
+    the kernel's key tables): same histograms as the bins path, unknown codes of every date."""
+    from geocarbon.engine import block as engine_block
+
+    rng = np.random.default_rng(7)
+    dates = [(rng.choice([0, 1, 2, 3, 9], (13, 17)).astype(np.uint8), 0, None) for _ in range(4)]
+    dates.append((rng.choice([1, 2, 3, 200], (13, 17)).astype(np.int8), None, None))
+    plan, zone_raster = build(
+        dates, np.array([1, 2, 3]), [(1, 1, 8, 9)], ((0, 1), (1, 2), (2, 3), (3, 4), (0, 4)),
+        rasters=False,
+    )  # fmt: skip
+    assert plan.raw_key_tables is not None
+    expected = reference(plan, dates, np.array([1, 2, 3]), zone_raster)
+    raw_totals, stitched = blockwise(plan, (5, 6))
+    check(raw_totals, stitched, expected)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_block, "_raw_bytes", lambda plan, reads: False)
+        bins_totals, _ = blockwise(plan, (5, 6))
+    for date, lookup in enumerate(plan.lookups):
+        raw_unknown = raw_totals.dates[date].unknown_codes(lookup)
+        assert raw_unknown == bins_totals.dates[date].unknown_codes(lookup)
+    assert raw_totals.dates[0].unknown_codes(plan.lookups[0]) == {9: int((dates[0][0] == 9).sum())}
+    assert raw_totals.dates[4].unknown_codes(plan.lookups[4]) == {
+        -56: int((dates[4][0] == -56).sum())
+    }
