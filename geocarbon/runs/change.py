@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import rasterio
 
@@ -171,9 +172,9 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     index, regions_frame = _zone_index(config, grid)
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
-    options = config.stream_options(sources[0], _bytes_per_pixel(config, len(periods)))
     bands = raster_bands("change", paths)
     plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(bands))
+    options = config.stream_options(sources[0], _bytes_per_pixel(plan, len(bands)))
     with output as staged:
         totals = pass_with_rasters(
             plan,
@@ -212,15 +213,14 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     )
 
 
-def _bytes_per_pixel(config: ChangeConfig, n_periods: int) -> int:
-    """Bytes a pixel may occupy in flight: per date codes (<= 8), mask and bin (4); area (8);
-    per period the pair bin (4); and 4 per float band written, a third more for its overviews."""
-    dates = len(config.landcovers)
-    bands = 0
-    if config.write_rasters:
-        bands = n_periods * (len(CHANGE_BANDS) + (config.valuation is not None))
-        bands += dates * len(CHANGE_BANDS) if config.date_rasters else 0
-    return 13 * dates + 8 + 4 * n_periods + -(-16 * bands // 3)
+def _bytes_per_pixel(plan: PassPlan, n_bands: int) -> int:
+    """Bytes a pixel may occupy in flight: per date its code, mask and bin (a byte on the run
+    path, 4 on the general one, which also holds a pair key of 4 per period); its area (8); and 4
+    per float band written, a third more for its overviews."""
+    bin_bytes = 1 if plan.on_runs else 4
+    dates = sum(np.dtype(source.dtype).itemsize + 1 + bin_bytes for source in plan.sources)
+    pairs = 0 if plan.on_runs else 4 * len(plan.pairs)
+    return dates + 8 + pairs + -(-16 * n_bands // 3)
 
 
 def _check_dates(config: ChangeConfig) -> list[Period]:
