@@ -78,7 +78,10 @@ def change3_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
 
 
 def read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={"region_id": str})
+    """A run's table as geocarbon reads it back (spreadsheet quotes undone)."""
+    from geocarbon.outputs.spreadsheet import restore_formulas
+
+    return restore_formulas(pd.read_csv(path, dtype={"region_id": str}))
 
 
 def regions_only(frame: pd.DataFrame) -> pd.DataFrame:
@@ -332,7 +335,14 @@ def test_unknown_format_is_refused(zonal_dir, tmp_path):
 
 
 # Names that matplotlib would read as mathtext: "$\frac{$" crashes it, "$x$" turns italic
-MATH_NAMES = ["$\\frac{$", "$x$", "cost $5 or $6", "$\\alpha_1^{2}$ county", "{{7*7}} $", "a$b"]
+MATH_NAMES = [
+    "$\\frac{$",
+    "$x$",
+    "cost $5 or $6",
+    "$\\alpha_1^{2}$ county",
+    "{{7*7}} $",
+    "=1+1 a$b {#",
+]
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ STATEMENT = "{% if 1 %}x{% endif %}"
 COMMENT = "{#"
 PWN = "{{ cycler.__init__.__globals__.os.makedirs('PWNED') }}"
 IMG = "<img src=x onerror=alert(2)>"
-HOSTILE_NAMES = [f"{JINJA} county", f"{PWN} {HOSTILE}", f"{STATEMENT} {COMMENT} {IMG}"]
+HOSTILE_NAMES = [f"{JINJA} county", f"{PWN} {HOSTILE}", f"=1+1 {STATEMENT} {COMMENT} {IMG}"]
 HOSTILE_IDS = [JINJA, f"{COMMENT} {STATEMENT}", PWN]
 HOSTILE_CLASSES = (f"Crop {JINJA}", f"Forest {STATEMENT}", f"Grass {COMMENT} {IMG}")
 HOSTILE_FOLDER = f"results {JINJA} {STATEMENT} {COMMENT} {PWN} {IMG}"
