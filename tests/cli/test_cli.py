@@ -311,3 +311,25 @@ def test_creation_options_reach_the_cogs_and_bad_ones_are_one_line(
     assert code != 0 and "FOO" in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1
     assert not bad.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "culprit"),
+    [
+        (["--encoding", "NO-SUCH-CODEC"], "NO-SUCH-CODEC"),
+        (["--nodata", "300"], "landcover.tif"),
+        (["--threads", "0"], "--threads"),
+        (["--co", "LEVEL=fast"], "LEVEL"),
+    ],
+)
+def test_new_options_given_something_wrong_are_one_line(
+    capsys, landcover_tif, pools_csv, tmp_path, option, culprit
+):
+    out = tmp_path / "out"
+    code, _, err = run(
+        capsys, "stock", str(landcover_tif), "-d", str(pools_csv), "-o", str(out), *option
+    )
+    errors = [line for line in err.splitlines() if line.startswith("Error")]
+    assert code != 0 and "Traceback" not in err
+    assert len(errors) == 1 and culprit in errors[0], err  # click adds its usage line for --threads
+    assert not out.exists() or list(out.iterdir()) == []
