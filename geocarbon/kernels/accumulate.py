@@ -13,6 +13,10 @@ from numpy.typing import NDArray
 
 from geocarbon.kernels.classify import _bin_of
 
+#: The pixel runs of one layer of regions: row offsets into the runs (one more than the grid's
+#: rows), then each run's first column, end column (exclusive) and zone.
+Runs = tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]
+
 
 @njit(cache=True, nogil=True)
 def accumulate_area(
@@ -95,10 +99,7 @@ def accumulate_runs(
     nodata_bin: int,
     unknown_bin: int,
     row_area_ha: NDArray[np.float64],
-    row_offsets: NDArray[np.int64],
-    span_c0: NDArray[np.int32],
-    span_c1: NDArray[np.int32],
-    span_zone: NDArray[np.int32],
+    runs: Runs,
     row_off: int,
     col_off: int,
     outside_zone: int,
@@ -108,7 +109,7 @@ def accumulate_runs(
 ) -> None:
     """classify + accumulate_area in one pass, zones taken from pixel runs instead of a zone raster.
 
-    Row ``r`` of the block is grid row ``row_off + r``; its runs ``row_offsets[R]:row_offsets[R+1]``
+    Row ``r`` of the block is grid row ``row_off + r``; its runs ``runs[0][R]:runs[0][R+1]``
     (sorted, disjoint) give their zone to columns ``[c0, c1)``, every other pixel goes to
     ``outside_zone``. ``row_area_ha`` holds one pixel area per block row. Same results as
     :func:`classify` then :func:`accumulate_area`, without the bin and zone arrays.
@@ -118,11 +119,11 @@ def accumulate_runs(
         grid_row = row_off + row
         area = row_area_ha[row]
         col = 0
-        s = row_offsets[grid_row]
-        end = row_offsets[grid_row + 1]
+        s = runs[0][grid_row]
+        end = runs[0][grid_row + 1]
         while col < cols:
             zone, stop, s = _next_segment(
-                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+                runs[1], runs[2], runs[3], s, end, col, col_off, cols, outside_zone
             )
             for c in range(col, stop):
                 bin_index = _bin_of(
@@ -152,10 +153,7 @@ def accumulate_runs_by_code(
     valid: NDArray[np.bool_],
     has_mask: bool,
     row_area_ha: NDArray[np.float64],
-    row_offsets: NDArray[np.int64],
-    span_c0: NDArray[np.int32],
-    span_c1: NDArray[np.int32],
-    span_zone: NDArray[np.int32],
+    runs: Runs,
     row_off: int,
     col_off: int,
     outside_zone: int,
@@ -175,11 +173,11 @@ def accumulate_runs_by_code(
     for row in range(rows):
         grid_row = row_off + row
         col = 0
-        s = row_offsets[grid_row]
-        end = row_offsets[grid_row + 1]
+        s = runs[0][grid_row]
+        end = runs[0][grid_row + 1]
         while col < cols:
             zone, stop, s = _next_segment(
-                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+                runs[1], runs[2], runs[3], s, end, col, col_off, cols, outside_zone
             )
             touched[zone] = True
             lanes = row_counts[zone]
@@ -228,10 +226,7 @@ def accumulate_runs_sets(
     sets: NDArray[np.int64],
     key_tables: NDArray[np.uint16],
     row_area_ha: NDArray[np.float64],
-    row_offsets: NDArray[np.int64],
-    span_c0: NDArray[np.int32],
-    span_c1: NDArray[np.int32],
-    span_zone: NDArray[np.int32],
+    runs: Runs,
     row_off: int,
     col_off: int,
     outside_zone: int,
@@ -260,11 +255,11 @@ def accumulate_runs_sets(
     for row in range(rows):
         grid_row = row_off + row
         col = 0
-        s = row_offsets[grid_row]
-        end = row_offsets[grid_row + 1]
+        s = runs[0][grid_row]
+        end = runs[0][grid_row + 1]
         while col < cols:
             zone, stop, s = _next_segment(
-                span_c0, span_c1, span_zone, s, end, col, col_off, cols, outside_zone
+                runs[1], runs[2], runs[3], s, end, col, col_off, cols, outside_zone
             )
             touched[zone] = True
             for k in range(n_sets):
