@@ -1,10 +1,12 @@
-"""Built-in land-cover class schemes and their crosswalks to CLCD.
+"""Built-in land-cover class schemes, their crosswalks to CLCD and their IPCC land categories.
 
 This module owns the catalogue of class schemes geocarbon knows (codes, English names, legend
 colours) and, for each scheme, the CLCD class every code maps to, so that the China default
-density table (keyed by CLCD codes 1-9) can serve rasters from other products. The tables live
-in ``geocarbon/data/schemes/<name>.csv`` (columns ``code,name,color,clcd``); their sources and
-the reasoning behind each crosswalk judgement are in ``SOURCES.md`` next to them.
+density table (keyed by CLCD codes 1-9) can serve rasters from other products, and the IPCC land
+category of every code (one of :data:`IPCC_KEYS`), so that stock change can be reported by land
+category. The tables live in ``geocarbon/data/schemes/<name>.csv`` (columns
+``code,name,color,clcd,ipcc``); their sources and the reasoning behind each crosswalk and
+category judgement are in ``SOURCES.md`` next to them.
 
 It must not read rasters or density tables, and it holds no state beyond a cache of the
 read-only package data.
@@ -20,7 +22,11 @@ from importlib import resources
 
 from geocarbon.errors import SchemeError
 
-CSV_COLUMNS = ("code", "name", "color", "clcd")
+CSV_COLUMNS = ("code", "name", "color", "clcd", "ipcc")
+#: Short keys of the six IPCC land categories (2006 IPCC Guidelines, Vol. 4, Ch. 3, section 3.2),
+#: in the reporting order of the UNFCCC tables 4.A-4.F; the ``ipcc`` column holds one of them.
+#: :mod:`geocarbon.inputs.categories` gives their full names.
+IPCC_KEYS = ("forest", "cropland", "grassland", "wetlands", "settlements", "other")
 #: CLCD class codes; every class of another scheme must map to one of them.
 CLCD_CODES = tuple(range(1, 10))
 
@@ -75,11 +81,13 @@ _ALIASES = {
 
 @dataclass(frozen=True)
 class ClassScheme:
-    """One land-cover class scheme: its classes, legend colours and crosswalk to CLCD.
+    """One land-cover class scheme: its classes, legend colours, crosswalk to CLCD and IPCC
+    land categories.
 
-    ``codes``, ``names``, ``colors`` (``#rrggbb``) and ``to_clcd`` are aligned and sorted by
-    code. ``to_clcd`` holds the CLCD code (1-9) of each class, and ``None`` only in the CLCD
-    scheme itself. ``nodata`` is the product's conventional fill code; it is never a class.
+    ``codes``, ``names``, ``colors`` (``#rrggbb``), ``to_clcd`` and ``ipcc`` are aligned and
+    sorted by code. ``to_clcd`` holds the CLCD code (1-9) of each class, and ``None`` only in the
+    CLCD scheme itself. ``ipcc`` holds the IPCC land category of each class, as one of
+    :data:`IPCC_KEYS`. ``nodata`` is the product's conventional fill code; it is never a class.
     """
 
     name: str
@@ -90,6 +98,7 @@ class ClassScheme:
     names: tuple[str, ...]
     colors: tuple[str, ...]
     to_clcd: tuple[int | None, ...]
+    ipcc: tuple[str, ...]
 
     def _index(self, code: int) -> int:
         try:
@@ -108,6 +117,11 @@ class ClassScheme:
     def color_of(self, code: int) -> str:
         """Legend colour (``#rrggbb``) of class ``code``; raises :class:`SchemeError` if absent."""
         return self.colors[self._index(code)]
+
+    def category_of(self, code: int) -> str:
+        """IPCC land category of class ``code`` (one of :data:`IPCC_KEYS`); raises
+        :class:`SchemeError` if it is not a class."""
+        return self.ipcc[self._index(code)]
 
     def crosswalk_to_clcd(self) -> dict[int, int]:
         """Map every class code to its CLCD code (1-9); the identity for CLCD itself."""
@@ -173,6 +187,10 @@ def _load_scheme(name: str) -> ClassScheme:
         unmapped = [c for c, t in zip(codes, to_clcd, strict=True) if t not in CLCD_CODES]
         if unmapped:
             problems.append(f"classes {unmapped} have no CLCD target in 1-9")
+    ipcc = tuple((row.get("ipcc") or "").strip().lower() for row in rows)
+    uncategorised = [c for c, key in zip(codes, ipcc, strict=True) if key not in IPCC_KEYS]
+    if uncategorised:
+        problems.append(f"classes {uncategorised} have no IPCC category in {', '.join(IPCC_KEYS)}")
     if list(codes) != sorted(set(codes)) or nodata in codes:
         problems.append(f"codes must be unique, sorted and exclude nodata {nodata}")
     if problems:
@@ -187,4 +205,5 @@ def _load_scheme(name: str) -> ClassScheme:
         names=tuple(row["name"] for row in rows),
         colors=tuple(row["color"].lower() for row in rows),
         to_clcd=to_clcd,
+        ipcc=ipcc,
     )
