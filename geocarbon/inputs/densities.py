@@ -9,7 +9,9 @@ Two CSV shapes are accepted:
 
 Densities are Mg C/ha. Every problem in a table is collected and reported at once, in one line
 naming the file, the physical line (header = line 1, blank and comment lines counted) and the
-column. Built-in tables (``china-clcd``) live in ``geocarbon/data``.
+column. Built-in tables (``china-clcd``) live in ``geocarbon/data``. Either shape may key rows to
+a region (``region_id``) and to a year (``year``, date-specific densities: see
+:mod:`geocarbon.inputs.yearly`).
 
 How the text itself is read (encodings, separators, codes and densities written as text) is
 :mod:`geocarbon.inputs.csv_text`.
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from geocarbon.inputs.csv_text import (
     split_rows,
 )
 from geocarbon.inputs.schemes import get_scheme
+from geocarbon.inputs.yearly import YearSeries, dated_density, merge_groups, read_groups
 from geocarbon.units import LEVELS, POOLS
 
 INVEST_COLUMNS = ("lucode", "c_above", "c_below", "c_soil", "c_dead")
@@ -64,7 +67,10 @@ class CarbonTable:
     central value. ``codes`` are int64, or uint64 when a code exceeds the int64 range.
     ``scheme`` names the class scheme of the codes when it is known.
     ``regional`` maps a region id to its own (n_classes, pools, levels) densities, NaN where the
-    region falls back to the national row.
+    region falls back to the national row. ``yearly`` maps a region id ("" national) to its
+    densities by year, on the same axes, NaN where that year has no row (see
+    :mod:`geocarbon.inputs.yearly`); a (class, pool) with year rows only takes its latest year in
+    ``density_mg_per_ha`` and ``regional``, the densities of runs without a date.
     """
 
     source: str
@@ -73,6 +79,10 @@ class CarbonTable:
     density_mg_per_ha: NDArray[np.float64]
     scheme: str | None = None
     regional: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    yearly: Mapping[str, Mapping[int, NDArray[np.float64]]] = field(default_factory=dict)
+    _series: dict[str, YearSeries | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def n_classes(self) -> int:
@@ -87,12 +97,35 @@ class CarbonTable:
     def has_ranges(self) -> bool:
         return bool(np.any(self.density_mg_per_ha[:, :, 0] != self.density_mg_per_ha[:, :, 2]))
 
-    def density_for(self, region_id: str) -> NDArray[np.float64]:
-        """(n_classes, pools, levels) densities of a region: its own rows, else the national ones."""
+    @property
+    def years(self) -> tuple[int, ...]:
+        """Every year listed anywhere in the table, ascending; () for a static table."""
+        return tuple(sorted({year for by_year in self.yearly.values() for year in by_year}))
+
+    def density_for(self, region_id: str, year: int | None = None) -> NDArray[np.float64]:
+        """(n_classes, pools, levels) densities of a region: its own rows, else the national ones.
+
+        With a ``year``, each (class, pool) comes from the region's year rows (interpolated), else
+        its static rows, else the national year rows, else the national static rows.
+        """
         own = self.regional.get(region_id)
+        if year is not None and self.yearly:
+            return dated_density(
+                national_static=self.density_mg_per_ha,
+                own_static=own,
+                national=self._year_series(""),
+                own=self._year_series(region_id) if region_id else None,
+                year=year,
+            )
         if own is None:
             return self.density_mg_per_ha
         return np.where(np.isnan(own), self.density_mg_per_ha, own)
+
+    def _year_series(self, region_id: str) -> YearSeries | None:
+        if region_id not in self._series:
+            by_year = self.yearly.get(region_id)
+            self._series[region_id] = YearSeries.from_rows(by_year) if by_year else None
+        return self._series[region_id]
 
     def name_of(self, code: int) -> str:
         # Python ints compare exactly; a NumPy int64 against uint64 codes would go through float.
@@ -120,9 +153,7 @@ def load_density_table(spec: str | Path, *, encoding: str | None = None) -> Carb
             resources.files("geocarbon") / "data" / "densities" / filename
         ) as path:
             table = _read_csv(path, "utf-8")
-        return CarbonTable(
-            spec.lower(), table.codes, table.names, table.density_mg_per_ha, scheme, table.regional
-        )
+        return replace(table, source=spec.lower(), scheme=scheme)
     path = Path(spec)
     if path.is_dir():
         raise InputFileError(
@@ -165,31 +196,30 @@ def _read_csv(path: Path, encoding: str | None) -> CarbonTable:
         )
     if not rows.lines:
         raise schema_error(path, ["the table has no rows under its header; add one per class"])
+    if parse is _read_invest and (missing := _missing_columns(rows, INVEST_COLUMNS)):
+        raise schema_error(path, missing)  # once, not once per region and year
     regions = [region_key(v) if v else "" for v in rows.column(REGION_COLUMN)]
-    indices_by_region: dict[str, list[int]] = {"": []}
-    for index, region in enumerate(regions):
-        indices_by_region.setdefault(region, []).append(index)
     problems: list[str] = []
-    national = parse(rows.take(indices_by_region.pop("")), problems)
-    regional: dict[str, NDArray[np.float64]] = {}
-    for region in sorted(indices_by_region):
-        region_problems: list[str] = []
-        own = parse(rows.take(indices_by_region[region]), region_problems)
-        problems += [f"region {region!r}: {problem}" for problem in region_problems]
-        if national is not None and own is not None:
-            regional[region] = _align_regional(national, own, region, problems)
-    if problems or national is None:
+    groups, failed = read_groups(rows, regions, parse, problems)
+    merged = merge_groups(groups, failed, sort_codes=parse is _read_long, problems=problems)
+    codes = None if merged is None else _code_array(merged.codes, problems)
+    if problems or merged is None or codes is None:
         raise schema_error(path, problems or ["no national rows (blank region_id)"])
     return CarbonTable(
-        str(path), national.codes, national.names, national.density_mg_per_ha, None, regional
+        str(path),
+        codes,
+        merged.names,
+        merged.static_mg_per_ha,
+        None,
+        merged.regional,
+        merged.yearly,
     )
 
 
-def _read_invest(rows: TableRows, problems: list[str]) -> CarbonTable | None:
-    missing = _missing_columns(rows, INVEST_COLUMNS)
-    if missing:
-        problems.extend(missing)
-        return None
+def _read_invest(
+    rows: TableRows, problems: list[str], *, whole_classes: bool = True
+) -> CarbonTable | None:
+    """One group of InVEST rows (each row gives all four pools: ``whole_classes`` is moot)."""
     before = len(problems)
     lines = rows.lines
     codes = [
@@ -208,7 +238,10 @@ def _read_invest(rows: TableRows, problems: list[str]) -> CarbonTable | None:
     return CarbonTable("", code_array, _names(rows), density)
 
 
-def _read_long(rows: TableRows, problems: list[str]) -> CarbonTable | None:
+def _read_long(
+    rows: TableRows, problems: list[str], *, whole_classes: bool = True
+) -> CarbonTable | None:
+    """One group of long rows; without ``whole_classes`` a class may list some pools (NaN others)."""
     before = len(problems)
     cells: dict[tuple[int, int], tuple[float, float, float]] = {}
     first_line: dict[tuple[int, int], int] = {}
@@ -255,13 +288,14 @@ def _read_long(rows: TableRows, problems: list[str]) -> CarbonTable | None:
     codes = sorted(names)
     for code in codes:
         missing = [pool for index, pool in enumerate(POOLS) if (code, index) not in cells]
-        if missing:
+        if missing and whole_classes:
             problems.append(f"class {code} has no row for pool(s) {', '.join(missing)}")
     code_array = _code_array(codes, problems)
     if len(problems) > before or code_array is None:
         return None
+    unlisted = (math.nan,) * len(LEVELS)
     density = np.array(
-        [[cells[(code, p)] for p in range(len(POOLS))] for code in codes], np.float64
+        [[cells.get((code, p), unlisted) for p in range(len(POOLS))] for code in codes], np.float64
     )
     return CarbonTable("", code_array, tuple(names[c] for c in codes), density)
 
@@ -288,31 +322,17 @@ def crosswalk_table(table: CarbonTable, scheme_name: str) -> CarbonTable:
         f"{scheme.name_of(int(code))} (as {table.names[row]})"
         for code, row in zip(codes, rows, strict=True)
     )
+    national_years = table.yearly.get("", {})
     return CarbonTable(
         f"{table.source} via {scheme.name}->clcd",
         codes,
         names,
         table.density_mg_per_ha[rows],
         scheme.name,
+        yearly={"": {year: density[rows] for year, density in national_years.items()}}
+        if national_years
+        else {},
     )
-
-
-def _align_regional(
-    national: CarbonTable, own: CarbonTable, region: str, problems: list[str]
-) -> NDArray[np.float64]:
-    """A region's densities on the national class axis, NaN where the national row applies."""
-    row_of = {code: index for index, code in enumerate(national.codes.tolist())}
-    aligned = np.full_like(national.density_mg_per_ha, np.nan)
-    orphans = [code for code in own.codes.tolist() if code not in row_of]
-    if orphans:
-        problems.append(
-            f"region {region!r} has rows for class(es) {', '.join(map(str, orphans))} with no national "
-            "row (blank region_id); add national rows, used by every other region"
-        )
-    for index, code in enumerate(own.codes.tolist()):
-        if code in row_of:
-            aligned[row_of[code]] = own.density_mg_per_ha[index]
-    return aligned
 
 
 def region_key(value: object) -> str:
