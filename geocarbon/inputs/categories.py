@@ -20,22 +20,18 @@ says why (:func:`missing_category_reason`). The text of the CSV is read like a d
 from __future__ import annotations
 
 import re
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from geocarbon.errors import (
-    GeoCarbonWarning,
     InputFileError,
     TableSchemaError,
-    warn,
 )
 from geocarbon.inputs.csv_text import (
     MAX_LISTED_PROBLEMS,
-    TableRows,
     decode_text,
     parse_code,
     split_rows,
@@ -95,12 +91,11 @@ def read_category_table(path: str | Path, *, encoding: str | None = None) -> dic
         data = path.read_bytes()
     except OSError as exc:
         raise InputFileError(f"{_TABLE} {str(path)!r} cannot be read: {exc}.") from exc
-    rows = _renaming(
-        lambda: split_rows(
-            path,
-            decode_text(path, data, encoding),
-            expected=f"the columns {', '.join(CATEGORY_COLUMNS)}",
-        )
+    rows = split_rows(
+        path,
+        decode_text(path, data, encoding, what=_TABLE),
+        expected=f"the columns {', '.join(CATEGORY_COLUMNS)}",
+        what=_TABLE,
     )
     missing = [column for column in CATEGORY_COLUMNS if column not in rows.columns]
     if missing:
@@ -241,27 +236,6 @@ def _category_problem(text: str) -> str:
     near = [key for key in IPCC_KEYS if key.rstrip("s") == stem]
     hint = f"did you mean {near[0]!r}? " if near else ""
     return f"{text!r} is not an IPCC land category; {hint}write {_ACCEPTED}"
-
-
-def _renaming(read: Callable[[], TableRows]) -> TableRows:
-    """Run ``read`` (the shared CSV text reader, which speaks of a "Density table"); its errors
-    and warnings are given again with this file called an IPCC category table."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = read()
-        except (InputFileError, TableSchemaError) as exc:
-            raise type(exc)(_renamed(str(exc))) from None
-    for item in caught:
-        if issubclass(item.category, GeoCarbonWarning):
-            warn(_renamed(str(item.message)), item.category)
-        else:
-            warnings.warn(item.message, item.category, stacklevel=2)
-    return result
-
-
-def _renamed(message: str) -> str:
-    return re.sub(r"\b[Dd]ensity table\b", _TABLE, message, count=1)
 
 
 def _schema_error(path: Path, problems: list[str]) -> TableSchemaError:

@@ -64,20 +64,22 @@ class TableRows:
         return self.cells.get(name, [""] * len(self.lines))
 
 
-def decode_text(path: Path, data: bytes, encoding: str | None) -> str:
+def decode_text(
+    path: Path, data: bytes, encoding: str | None, *, what: str = "Density table"
+) -> str:
     """The file's text: see the module docstring for what is read and what is refused."""
     kind = _binary_kind(data)
     if kind:
         raise InputFileError(
-            f"Density table {str(path)!r} is {kind}, not a CSV text file: open it and {SAVE_AS_CSV}."
+            f"{what} {str(path)!r} is {kind}, not a CSV text file: open it and {SAVE_AS_CSV}."
         )
     if encoding is not None:
-        return _decode_as(path, data, encoding)
+        return _decode_as(path, data, encoding, what)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_as(path, data, "utf-16")
+        return _decode_as(path, data, "utf-16", what)
     if b"\x00" in data:
         raise InputFileError(
-            f"Density table {str(path)!r} holds NUL bytes (line {data[: data.index(0)].count(10) + 1})"
+            f"{what} {str(path)!r} holds NUL bytes (line {data[: data.index(0)].count(10) + 1})"
             f": it is UTF-16 without a byte-order mark or not a text file. Give its encoding "
             f"(encoding='utf-16-le', --encoding utf-16-le), or {SAVE_AS_CSV}."
         )
@@ -91,37 +93,42 @@ def decode_text(path: Path, data: bytes, encoding: str | None) -> str:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
             raise InputFileError(
-                f"Density table {str(path)!r} is neither UTF-8 ({where} is not) nor GB18030 text. "
+                f"{what} {str(path)!r} is neither UTF-8 ({where} is not) nor GB18030 text. "
                 f"Give its encoding (encoding='cp1252', --encoding cp1252, ...), or {SAVE_AS_CSV}."
             ) from None
     warn(
-        f"Density table {str(path)!r} is not UTF-8 ({where}); read it as GB18030 (GBK). If its "
+        f"{what} {str(path)!r} is not UTF-8 ({where}); read it as GB18030 (GBK). If its "
         f"class names look wrong, give its encoding (--encoding), or {SAVE_AS_CSV}.",
         EncodingGuessWarning,
     )
     return text
 
 
-def _decode_as(path: Path, data: bytes, encoding: str) -> str:
+def _decode_as(path: Path, data: bytes, encoding: str, what: str) -> str:
     try:
         text = data.decode(encoding)
     except LookupError:
         raise InputFileError(
-            f"Unknown text encoding {encoding!r} for density table {str(path)!r}: give a codec "
+            f"Unknown text encoding {encoding!r} for {_in_sentence(what)} {str(path)!r}: give a codec "
             f"name such as utf-8, gb18030, utf-16 or cp1252, or {SAVE_AS_CSV}."
         ) from None
     except UnicodeDecodeError as exc:
         raise InputFileError(
-            f"Density table {str(path)!r} is not {encoding} text: byte 0x{data[exc.start]:02x} "
+            f"{what} {str(path)!r} is not {encoding} text: byte 0x{data[exc.start]:02x} "
             f"(line {_line_of(data, exc.start, encoding)}) cannot be decoded. Give the file's real "
             f"encoding, or {SAVE_AS_CSV}."
         ) from None
     if "\x00" in text:
         raise InputFileError(
-            f"Density table {str(path)!r} read as {encoding} holds NUL characters: it is in another "
+            f"{what} {str(path)!r} read as {encoding} holds NUL characters: it is in another "
             f"encoding (UTF-16?) or not a text file. Give the file's real encoding, or {SAVE_AS_CSV}."
         )
     return text.removeprefix("\ufeff")
+
+
+def _in_sentence(what: str) -> str:
+    """ "Density table" as the middle of a sentence writes it; "IPCC ..." stays."""
+    return what if what[:2].isupper() else what[0].lower() + what[1:]
 
 
 def _line_of(data: bytes, offset: int, encoding: str) -> int:
@@ -146,7 +153,7 @@ def _binary_kind(data: bytes) -> str | None:
     return "a ZIP archive"
 
 
-def split_rows(path: Path, text: str, *, expected: str) -> TableRows:
+def split_rows(path: Path, text: str, *, expected: str, what: str = "Density table") -> TableRows:
     """Cells by column, and each row's physical line; header and row-shape problems raise.
 
     ``expected`` names the accepted headers, for the message about a table without one.
@@ -163,19 +170,19 @@ def split_rows(path: Path, text: str, *, expected: str) -> TableRows:
                 records.append((line, values))
     except csv.Error as exc:
         raise InputFileError(
-            f"Density table {str(path)!r} cannot be read as CSV at line {reader.line_num}: {exc}. "
+            f"{what} {str(path)!r} cannot be read as CSV at line {reader.line_num}: {exc}. "
             "Check the quotes on that line."
         ) from None
     if not records:
         raise TableSchemaError(
-            f"Density table {str(path)!r} is empty: no header line. Expected {expected}."
+            f"{what} {str(path)!r} is empty: no header line. Expected {expected}."
         )
     (header_line, header), body = records[0], records[1:]
     named = [index for index, name in enumerate(header) if name]
     problems = _header_problems(header, header_line)
     problems += _row_shape_problems(header, header_line, body)
     if problems:
-        raise schema_error(path, problems)
+        raise schema_error(path, problems, what=what)
     return TableRows(
         tuple(header[index].lower() for index in named),
         [line for line, _ in body],
@@ -302,13 +309,15 @@ def _number_hint(value: str) -> str:
     return "write a finite number >= 0, or 0 if the pool holds no carbon"
 
 
-def schema_error(path: Path, problems: list[str]) -> TableSchemaError:
+def schema_error(
+    path: Path, problems: list[str], *, what: str = "Density table"
+) -> TableSchemaError:
     """One line: every problem (the first MAX_LISTED_PROBLEMS, then a count) and the fix."""
     listing = "; ".join(problems[:MAX_LISTED_PROBLEMS])
     more = len(problems) - MAX_LISTED_PROBLEMS
     if more > 0:
         listing += f"; and {more} more"
     return TableSchemaError(
-        f"Density table {str(path)!r} has {len(problems)} problem(s): {listing}. "
+        f"{what} {str(path)!r} has {len(problems)} problem(s): {listing}. "
         "Fix these rows or columns and run again."
     )

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.errors import GeoCarbonError, InputFileError, SchemeError, TableSchemaError
+from geocarbon.errors import InputFileError, SchemeError, TableSchemaError
 from geocarbon.inputs.csv_text import (
     INT64_MAX,
     MAX_LISTED_PROBLEMS,
@@ -175,10 +175,12 @@ def _read_csv(path: Path, encoding: str | None, *, source: str, scheme: str | No
         data = path.read_bytes()
     except OSError as exc:
         raise InputFileError(f"Growth table {str(path)!r} cannot be read: {exc}.") from exc
-    try:
-        rows = split_rows(path, decode_text(path, data, encoding), expected=EXPECTED_HEADER)
-    except GeoCarbonError as exc:
-        raise _as_growth_error(exc) from None
+    rows = split_rows(
+        path,
+        decode_text(path, data, encoding, what="Growth table"),
+        expected=EXPECTED_HEADER,
+        what="Growth table",
+    )
     missing = [column for column in REQUIRED_COLUMNS if column not in rows.columns]
     if missing:
         raise _schema_error(
@@ -325,9 +327,3 @@ def _schema_error(path: Path, problems: list[str]) -> TableSchemaError:
         f"Growth table {str(path)!r} has {len(problems)} problem(s): {listing}. "
         "Fix these rows or columns and run again."
     )
-
-
-def _as_growth_error(exc: GeoCarbonError) -> GeoCarbonError:
-    """The text reader's error, naming the file as a growth table rather than a density table."""
-    message = str(exc).replace("Density table", "Growth table", 1)
-    return type(exc)(message)

@@ -35,8 +35,8 @@ from geocarbon.inputs.density_rasters import (
     date_weights,
     open_density_rasters,
     parse_density_raster,
-    read_factor_table,
 )
+from geocarbon.inputs.factors import read_factor_table
 from geocarbon.units import POOLS
 from tests.conftest import write_raster
 
