@@ -94,3 +94,127 @@ def halve_mean_reference(stack):
     sums = np.nansum(quads, axis=(2, 4))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / counts, np.nan).astype(np.float32)
+
+
+def growth_reference(rows, start_age, years):
+    """Growth per pool (Mg C/ha) from ``start_age`` over ``years``: each growth row
+    ``(pool, age_min, age_max, rate)`` times the years the age spends in its interval."""
+    out = np.zeros(4)
+    for pool, low, high, rate in rows:
+        overlap = min(high, start_age + years) - max(low, start_age)
+        out[pool] += rate * max(0.0, overlap)
+    return out
+
+
+def sink_reference(bins, zone, area, ages, model):
+    """The sink walk pixel by pixel, written as each pixel's stock history.
+
+    ``model``: dict with years, density (groups, dates, valid, pools), density_group, growth
+    (per growth group: {bin: [(pool, age_min, age_max, rate)]}), growth_group, soil_years,
+    initial_age, category, n_valid. Returns per zone row: components (periods, 4 kinds:
+    conversion, growth_remaining, growth_converted, soil_legacy; pools), gain/loss and start
+    stock (slots = periods + first-to-last), date stock, and category cells (slots, 6, 7, 2).
+    """
+    years = np.asarray(model["years"], float)
+    n_dates = len(years)
+    n_periods = n_dates - 1
+    n_rows = int(zone.max()) + 1
+    comps = np.zeros((n_rows, n_periods, 4, 4))
+    gainloss = np.zeros((n_rows, n_periods + 1, 2))
+    start_stock = np.zeros((n_rows, n_periods + 1, 4))
+    date_stock = np.zeros((n_rows, n_dates, 4))
+    cells = np.zeros((n_rows, n_periods + 1, 6, 7, 2))
+    soil_years = model["soil_years"]
+    category = model["category"]
+    for r in range(bins.shape[1]):
+        for c in range(bins.shape[2]):
+            z = zone[r, c]
+            w = area[r, c]
+            dens = model["density"][model["density_group"][z]]
+            rows_of = model["growth"][model["growth_group"][z]]
+            history = bins[:, r, c]
+            valid = history < model["n_valid"]
+            stock = np.zeros((n_dates, 4))
+            # Walk the history: per date, class, age, years since conversion, soil at it.
+            age = model["initial_age"] if np.isnan(ages[r, c]) else float(ages[r, c])
+            accrued = np.zeros(4)
+            since, soil_at_conversion, origin = np.inf, 0.0, -1
+            soil = 0.0
+            totals = np.zeros(4)
+            for d in range(n_dates):
+                b = history[d]
+                if not valid[d]:
+                    continue
+                if d == 0 or not valid[d - 1]:
+                    if d > 0:
+                        age, since, origin = model["initial_age"], np.inf, -1
+                        accrued = np.zeros(4)
+                    stock[d] = dens[d, b]
+                    soil = dens[d, b, 3]
+                    date_stock[z, d] += w * stock[d]
+                    continue
+                k = d - 1
+                length = years[d] - years[k]
+                a = history[k]
+                before = stock[k].copy()
+                if b != a:
+                    grow = growth_reference(rows_of.get(b, []), 0.0, length)
+                    new_soil = (
+                        soil + (dens[d, b, 3] - soil) * min(1.0, length / soil_years)
+                        if soil_years > 0
+                        else dens[d, b, 3]
+                    )
+                    stock[d, :3] = dens[d, b, :3] + grow[:3]
+                    stock[d, 3] = new_soil + grow[3]
+                    conversion = np.append(dens[d, b, :3] - before[:3], -accrued[3])
+                    legacy = new_soil - soil if soil_years > 0 else 0.0
+                    if soil_years == 0:
+                        conversion[3] = new_soil - soil - accrued[3]
+                    comps[z, k, 0] += w * conversion
+                    comps[z, k, 2] += w * grow
+                    comps[z, k, 3, 3] += w * legacy
+                    to = category[b]
+                    cell = category[a] if category[a] != to else 6
+                    soil_at_conversion, origin, age, since = soil, a, length, length
+                    accrued = grow
+                else:
+                    grow = growth_reference(rows_of.get(a, []), age, length)
+                    if since < soil_years:
+                        new_soil = soil_at_conversion + (dens[d, a, 3] - soil_at_conversion) * min(
+                            1.0, (since + length) / soil_years
+                        )
+                        comps[z, k, 3, 3] += w * (new_soil - soil)
+                        remaining_soil = 0.0
+                    else:
+                        new_soil = dens[d, a, 3]
+                        remaining_soil = new_soil - soil
+                    stock[d, :3] = dens[d, a, :3] + accrued[:3] + grow[:3]
+                    stock[d, 3] = new_soil + accrued[3] + grow[3]
+                    comps[z, k, 1] += w * (
+                        np.append(dens[d, a, :3] - dens[k, a, :3], remaining_soil) + grow
+                    )
+                    to = category[a]
+                    converted = origin >= 0 and since < soil_years and category[origin] != to
+                    cell = category[origin] if converted else 6
+                    age, since = age + length, since + length
+                    accrued = accrued + grow
+                soil = new_soil
+                net = stock[d] - before
+                totals += net
+                gainloss[z, k, 0 if net.sum() > 0 else 1] += w * abs(net.sum())
+                start_stock[z, k] += w * before
+                date_stock[z, d] += w * stock[d]
+                cells[z, k, to, cell] += (w, w * net.sum())
+            if valid[0] and valid[-1]:
+                grand = totals.sum()
+                gainloss[z, n_periods, 0 if grand > 0 else 1] += w * abs(grand)
+                start_stock[z, n_periods] += w * stock[0]
+                to, start = category[history[-1]], category[history[0]]
+                cells[z, n_periods, to, start if start != to else 6] += (w, w * grand)
+    return {
+        "components": comps,
+        "gain_loss": gainloss,
+        "start_stock": start_stock,
+        "date_stock": date_stock,
+        "categories": cells,
+    }

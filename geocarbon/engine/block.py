@@ -23,6 +23,7 @@ from geocarbon import kernels
 from geocarbon.blocks import Block
 from geocarbon.engine.histogram import Histogram, PassTotals
 from geocarbon.engine.plan import PassPlan
+from geocarbon.engine.state import walk_state
 from geocarbon.engine.zones import BlockZones, block_zones
 from geocarbon.inputs.landcover import WindowReader
 from geocarbon.lookup import ClassLookup
@@ -44,9 +45,10 @@ def run_block(
     """Read ``block`` of every date and accumulate it (and map its rasters when planned and asked)."""
     reads = [reader.read(block) for reader in readers]
     mapped = map_rasters and plan.n_bands > 0
-    if plan.n_dates == 1 and not mapped and plan.on_runs:
+    stateless = plan.state is None
+    if stateless and plan.n_dates == 1 and not mapped and plan.on_runs:
         return BlockOutput(PassTotals([_single_date_runs(plan, reads[0], block)], []), None)
-    if plan.on_runs and not mapped and _raw_bytes(plan, reads):
+    if stateless and plan.on_runs and not mapped and _raw_bytes(plan, reads):
         return BlockOutput(_raw_runs_totals(plan, reads, block), None)
     if plan.on_runs:
         bins, dates = _classify(plan, reads, np.uint8)
@@ -54,6 +56,8 @@ def run_block(
     else:
         bins, dates = _classify(plan, reads, np.int32)
         totals = _layer_totals(plan, bins, dates, block)
+    if not stateless:
+        return BlockOutput(totals, walk_state(plan, bins, block, totals, mapped))
     return BlockOutput(totals, raster_stack(plan, bins, block) if mapped else None)
 
 
@@ -79,8 +83,6 @@ def raster_stack(plan: PassPlan, bins: NDArray[np.integer], block: Block) -> NDA
                 # NPV per ha: the total change (Mg C/ha) times the period's valuation constant.
                 np.multiply(stack[band - 1], np.float32(constant), out=stack[band])
                 band += 1
-    if plan.state is not None:
-        stack[band:] = plan.state(bins, block)
     return stack
 
 

@@ -9,6 +9,7 @@ statistic a run reports is derived from these and the density table, never from 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -68,14 +69,21 @@ class Histogram:
 
 @dataclass
 class PassTotals:
-    """A pass's histograms: one per date and one per pair of dates (the plan's ``pairs``)."""
+    """A pass's histograms: one per date and one per pair of dates (the plan's ``pairs``), and
+    what the plan's per-pixel state adds up (:class:`geocarbon.engine.state.SinkTotals`)."""
 
     dates: list[Histogram]
     pairs: list[Histogram]
+    state: Any = None
 
     def add(self, other: PassTotals) -> None:
         for total, part in zip(self.dates + self.pairs, other.dates + other.pairs, strict=True):
             total.add(part)
+        if other.state is not None:
+            if self.state is None:
+                self.state = other.state
+            else:
+                self.state.add(other.state)
 
     @property
     def has_unknown(self) -> bool:

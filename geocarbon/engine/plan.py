@@ -39,14 +39,29 @@ class StreamOptions:
 
 
 class PixelState(Protocol):
-    """Per-pixel state carried across the dates of a block (years since the last conversion, a
-    soil carbon legacy, ...): given every date's bins of a block, ``(n_dates, height, width)``, and
-    the block, it returns ``n_bands`` float32 rasters for the block, written after the plan's
-    other rasters. The engine hands each block whole to one call, so no state crosses blocks."""
+    """Per-pixel state carried across the dates of a block (a pixel's age, accrued growth, soil
+    carbon legacy: :class:`geocarbon.engine.state.SinkState`). The engine hands each block whole
+    to :meth:`walk`, with every date's bins, so no state crosses blocks; what it adds up lives in
+    the totals :meth:`empty` makes, and the bands it maps are the plan's own (densities and
+    change: the walk replaces the static ones)."""
 
-    n_bands: int
+    @property
+    def n_bands(self) -> int: ...
 
-    def __call__(self, bins: NDArray[np.integer], block: Block) -> NDArray[np.float32]: ...
+    def empty(self, n_rows: int, n_bins: int) -> Any: ...
+
+    def walk(
+        self,
+        bins: NDArray[np.integer],
+        block: Block,
+        zones: Any,
+        skip_row: int,
+        pixel_area_ha: NDArray[np.float64],
+        totals: Any,
+        map_row: int = 0,
+        stack: NDArray[np.float32] | None = None,
+        bands: tuple[NDArray[np.int64], int, NDArray[np.int64]] | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +81,25 @@ class RasterMaps:
         per_map = self.density_by_bin.shape[1]
         npv = sum(constant is not None for constant in self.npv_constants)
         return per_map * (len(self.dates) + len(self.pairs)) + npv
+
+    def layout(
+        self, n_dates: int, n_pairs: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """The first band of each date's densities, of each pair's change and its NPV band
+        (-1 where not mapped), for a plan of ``n_dates`` and ``n_pairs``."""
+        per_map = self.density_by_bin.shape[1]
+        date_band = np.full(n_dates, -1, np.int64)
+        pair_band = np.full(n_pairs, -1, np.int64)
+        npv_band = np.full(n_pairs, -1, np.int64)
+        band = 0
+        for date in self.dates:
+            date_band[date], band = band, band + per_map
+        constants = list(self.npv_constants) + [None] * len(self.pairs)
+        for pair, constant in zip(self.pairs, constants, strict=False):
+            pair_band[pair], band = band, band + per_map
+            if constant is not None:
+                npv_band[pair], band = band, band + 1
+        return date_band, pair_band, npv_band
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,10 +211,11 @@ class PassPlan:
         return out
 
     def empty(self) -> PassTotals:
-        """Zeroed per-date and per-pair histograms."""
+        """Zeroed per-date and per-pair histograms (and the state's totals)."""
         dates = [Histogram.empty(lookup, self.n_rows) for lookup in self.lookups]
         pairs = [Histogram.zeros(self.n_rows, self.n_bins * self.n_bins) for _ in self.pairs]
-        return PassTotals(dates, pairs)
+        state = None if self.state is None else self.state.empty(self.n_rows, self.n_bins)
+        return PassTotals(dates, pairs, state)
 
 
 def raw_bin_table(

@@ -3,15 +3,20 @@ zone sums + unassigned = total, rasters, and per-pixel state across dates (hypot
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from geocarbon.accounts.sink_model import build_sink_state
 from geocarbon.blocks import Block
 from geocarbon.engine import PassPlan, StreamOptions, run_pass
 from geocarbon.engine.block import run_block
+from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import WindowReader
 
 from builders import blockwise, build
@@ -126,30 +131,48 @@ def test_unknown_codes_of_every_date_are_counted_on_the_run_path():
     assert totals.dates[1].unknown_codes(plan.lookups[1]) == {300: 1}
 
 
-class ConversionCount:
-    """Per-pixel state across dates: how many times the class changed (a NumPy reference state)."""
-
-    n_bands = 1
-
-    def __call__(self, bins, block):
-        return (np.diff(bins.astype(np.int64), axis=0) != 0).sum(axis=0)[None].astype(np.float32)
-
-
-def test_per_pixel_state_across_dates_is_one_more_band():
-    rng = np.random.default_rng(4)
-    dates = [(rng.integers(1, 4, (9, 11)).astype(np.uint8), None, None) for _ in range(5)]
-    plan, _ = build(dates, np.array([1, 2, 3]), [], ((0, 1), (1, 2), (2, 3), (3, 4)))
-    plan = PassPlan(
-        plan.sources, plan.lookups, plan.area, pairs=plan.pairs, rasters=plan.rasters,
-        state=ConversionCount(),
+def _sink_state(plan, years, rng):
+    growth = GrowthTable(
+        "g", None, ("", "", ""),
+        np.array([1, 1, 2]), np.array([0, 0, 3], np.int8),
+        np.array([0.0, 15.0, 0.0]), np.array([15.0, np.inf, np.inf]),
+        np.repeat(np.array([[2.0], [0.5], [-0.3]]), 3, axis=1),
     )  # fmt: skip
-    codes = np.stack([codes for codes, _, _ in dates])
-    expected = (np.diff(codes.astype(int), axis=0) != 0).sum(axis=0)
-    for path in (True, False):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(PassPlan, "on_runs", property(lambda self, path=path: path))
-            _, stitched = blockwise(plan, (4, 3))
-        np.testing.assert_array_equal(stitched[-1], expected)
+    state, _ = build_sink_state(
+        table=CarbonTable(
+            "t", np.array([1, 2, 3]), ("a", "b", "c"),
+            np.repeat(rng.uniform(0, 90, (3, 4))[:, :, None], 3, 2),
+        ),
+        growth=growth,
+        years=years,
+        region_ids=plan.zones.ids if plan.zones is not None else (),
+        n_rows=plan.n_rows,
+        unknown_as_valid=False,
+        soil_years=7.0,
+        initial_age=3.0,
+        category=np.array([0, 1, 2], np.int8),
+    )  # fmt: skip
+    return state
+
+
+@pytest.mark.parametrize("on_runs", [True, False])
+def test_state_across_dates_is_the_same_in_blocks_as_whole(on_runs):
+    """The sink walk carries each pixel through every date inside one block: any block shape
+    gives the same totals and the same per-pixel change and density bands."""
+    rng = np.random.default_rng(4)
+    dates = [(rng.choice([0, 1, 1, 2, 3], (9, 11)).astype(np.uint8), 0, None) for _ in range(5)]
+    pairs = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 4))
+    plan, _ = build(dates, np.array([1, 2, 3]), [(1, 1, 5, 6), (4, 3, 5, 8)], pairs)
+    plan = replace(plan, state=_sink_state(plan, (2000, 2003, 2010, 2012, 2030), rng))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PassPlan, "on_runs", property(lambda self: on_runs))
+        whole, whole_bands = blockwise(plan, (9, 11))
+        parts, part_bands = blockwise(plan, (4, 3))
+    np.testing.assert_array_equal(whole_bands, part_bands)
+    assert np.isfinite(whole_bands).any() and (whole_bands != -7.0).all()
+    for a, b in zip(whole.state.arrays(), parts.state.arrays(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
+    assert whole.state.exposure_ha_yr.sum() > 0 and whole.state.carbon_mg.any()
 
 
 def test_one_block_and_many_blocks_write_the_same_rasters():
