@@ -16,11 +16,13 @@ from geocarbon.config import (
     DEFAULT_AREA_METHOD,
     DEFAULT_COVERAGE,
     DEFAULT_MEMORY_MB,
+    DEFAULT_SOIL_TRANSITION_YEARS,
     DEFAULT_UNKNOWN,
     check_threads,
     default_threads,
 )
 from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import LandCoverSource, landcover_from_array
 from geocarbon.runs.change import DEFAULT_MONTE_CARLO, ChangeConfig, ChangeResult, run_change
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
@@ -143,6 +145,14 @@ def stock_change(
     block_shape: tuple[int, int] | None = None,
     progress: bool | None = None,
     dask: str | None = None,
+    growth: str | Path | GrowthTable | None = None,
+    ages: str | Path | None = None,
+    initial_age: float | None = None,
+    soil_transition_years: float = DEFAULT_SOIL_TRANSITION_YEARS,
+    density_rasters: Sequence[str] = (),
+    carbon_fraction: float | None = None,
+    density_factors: str | Path | None = None,
+    ipcc_categories: str | Path | None = None,
 ) -> ChangeResult:
     """Carbon stock change between land-cover dates, optionally by region.
 
@@ -168,6 +178,16 @@ def stock_change(
         Where to write rasters and tables (None writes nothing), and which.
     memory_mb, threads, block_shape, progress, dask
         How the pass runs (see :func:`~geocarbon.runs.zonal.zonal_stocks`).
+    growth, ages, initial_age, soil_transition_years
+        Sink accounting: growth rates of land that stays in its class (a CSV path, a built-in
+        name such as ``"china-clcd"`` or a :class:`~geocarbon.inputs.growth.GrowthTable`), a
+        raster of ages at the first date, the age of land without one, and the years over which
+        soil carbon follows a conversion (0: at once, as InVEST).
+    density_rasters, carbon_fraction, density_factors
+        Pool densities from maps (``"soil=soc.tif"``, ``"above@2020=agb.tif"``), a carbon
+        fraction when they hold biomass, and per-class factors (CSV).
+    ipcc_categories
+        A CSV ``class_code,ipcc_category`` overriding the scheme's IPCC land categories.
     """
     has_paths = any(isinstance(item, str | Path | list) for item in landcovers)
     sources = tuple(
@@ -202,5 +222,13 @@ def stock_change(
         block_shape=block_shape,
         progress=progress,
         dask=dask,
+        growth=growth,
+        ages=None if ages is None else Path(ages),
+        initial_age=initial_age,
+        soil_transition_years=soil_transition_years,
+        density_rasters=tuple(density_rasters),
+        carbon_fraction=carbon_fraction,
+        density_factors=None if density_factors is None else Path(density_factors),
+        ipcc_categories=None if ipcc_categories is None else Path(ipcc_categories),
     )
     return run_change(config)

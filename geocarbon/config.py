@@ -54,6 +54,13 @@ DEFAULT_PRICE_CHANGE_PCT = 0.0
 #: Rates at or below -100 % make the discount factor meaningless.
 MIN_RATE_PCT = -100.0
 
+# --- Sink accounting (geocarbon change) --------------------------------------------------------
+#: Years over which soil carbon moves to a new class's density after a conversion, and over
+#: which converted land is reported as "land converted to" (IPCC 2006 Vol.4 Ch.2, 2.3.3.1).
+DEFAULT_SOIL_TRANSITION_YEARS = 20.0
+#: Carbon fraction of dry biomass (IPCC 2006 Vol.4 Table 4.3 default).
+DEFAULT_CARBON_FRACTION = 0.47
+
 # --- The bundled sample (``geocarbon demo``) ----------------------------------------------------
 SAMPLE_LANDCOVER = Path("rasters") / "clcd_2020.tif"
 SAMPLE_DENSITIES = "china-clcd"
@@ -193,6 +200,32 @@ def check_years(values: object) -> tuple[int, ...]:
                 "e.g. years=[2000, 2020]."
             ) from None
     return tuple(years)
+
+
+def check_years_span(name: str, value: object) -> float:
+    """A number of years: finite and >= 0 (an age, or a transition length)."""
+    number = (
+        float(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else math.nan
+    )
+    if not (math.isfinite(number) and number >= 0):
+        raise ConfigError(f"{option_label(name)} got {value!r}; give a number of years >= 0.")
+    return number
+
+
+def check_fraction(name: str, value: object) -> float:
+    """A fraction in (0, 1]."""
+    number = (
+        float(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else math.nan
+    )
+    if not (math.isfinite(number) and 0 < number <= 1):
+        raise ConfigError(
+            f"{option_label(name)} got {value!r}; give a fraction in (0, 1], e.g. 0.47."
+        )
+    return number
 
 
 def check_draws(value: object) -> int:

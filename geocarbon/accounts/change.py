@@ -60,9 +60,10 @@ class Accounts:
         n = self.table.n_classes
         return np.arange(n + 1 if self.unknown_as_valid else n)
 
-    def densities(self, level: int = CENTRAL) -> NDArray[np.float64]:
-        """(regions, valid bins, pools): each region's densities; unknown (when valid) is 0."""
-        own = np.stack([self.table.density_for(r)[:, :, level] for r in self.region_ids])
+    def densities(self, level: int = CENTRAL, year: int | None = None) -> NDArray[np.float64]:
+        """(regions, valid bins, pools): each region's densities (in ``year``, for tables with a
+        year column); unknown (when valid) is 0."""
+        own = np.stack([self.table.density_for(r, year=year)[:, :, level] for r in self.region_ids])
         if self.unknown_as_valid:
             own = np.concatenate([own, np.zeros((len(self.region_ids), 1, len(POOLS)))], axis=1)
         return own
@@ -74,19 +75,39 @@ class Accounts:
         return areas[:, valid][:, :, valid]
 
 
+@dataclass(frozen=True)
+class PeriodFlows:
+    """A period's change per region from the sink walk (per-pixel state) rather than from the
+    transition matrix: each component's change per region and pool (Mg C), the stock at the
+    start on the land compared, and the gross gain and loss (pixels whose carbon rose, fell)."""
+
+    components: dict[str, NDArray[np.float64]]
+    stock_start_mg: NDArray[np.float64]
+    gross_gain_mg: NDArray[np.float64]
+    gross_loss_mg: NDArray[np.float64]
+
+
+#: The decomposition of net change, in column order: conversions (at the period's densities,
+#: with any growth the land had accrued), growth on land that stays in its class (rates, and
+#: the change of year-specific densities), growth on land converted in the period, soil legacy.
+COMPONENTS = ("conversion", "growth_remaining", "growth_converted", "soil_legacy")
+
+
 def change_table(
     accounts: Accounts,
     pair_area_ha: NDArray[np.float64],
     n_bins: int,
     period: Period,
     valuation: Valuation | None,
+    flows: PeriodFlows | None = None,
 ) -> pd.DataFrame:
-    """One row per region for a period: stocks at both ends, change by pool, gross and net, rates."""
+    """One row per region for a period: stocks at both ends, change by pool and by component,
+    gross and net, rates. Without ``flows``, from the transition matrix and the densities at
+    the period's two years (a pixel's change is instant); with them, from the sink walk."""
     area = accounts.transitions(pair_area_ha, n_bins)
-    density = accounts.densities()
-    start = np.einsum("rij,rip->rp", area, density)
-    end = np.einsum("rij,rjp->rp", area, density)
-    per_transition = area * (density.sum(axis=2)[:, None, :] - density.sum(axis=2)[:, :, None])
+    regions = len(accounts.region_ids)
+    if flows is None:
+        flows = static_flows(accounts, area, period)
     frame = pd.DataFrame({"region_id": accounts.region_ids, "region_name": accounts.region_names})
     frame["period"] = period.label
     frame["year_start"], frame["year_end"], frame["years"] = (
@@ -95,20 +116,30 @@ def change_table(
         period.years,
     )
     frame["compared_area_ha"] = area.sum(axis=(1, 2))
-    regions = len(accounts.region_ids)
     frame["excluded_area_ha"] = pair_area_ha[:regions].sum(axis=1) - frame["compared_area_ha"]
     frame["changed_area_ha"] = frame["compared_area_ha"] - np.trace(area, axis1=1, axis2=2)
+    change = np.sum([flows.components[name][:regions] for name in COMPONENTS], axis=0)
     for p, pool in enumerate(POOLS):
-        frame[f"change_{pool}_mg"] = end[:, p] - start[:, p]
-    frame["stock_start_mg"], frame["stock_end_mg"] = start.sum(axis=1), end.sum(axis=1)
-    frame["net_change_mg"] = frame["stock_end_mg"] - frame["stock_start_mg"]
-    frame["gross_gain_mg"] = np.clip(per_transition, 0, None).sum(axis=(1, 2))
-    frame["gross_loss_mg"] = np.clip(-per_transition, 0, None).sum(axis=(1, 2))
+        frame[f"change_{pool}_mg"] = change[:, p]
+    start = flows.stock_start_mg[:regions].sum(axis=1)
+    frame["stock_start_mg"], frame["stock_end_mg"] = start, start + change.sum(axis=1)
+    frame["net_change_mg"] = change.sum(axis=1)
+    frame["gross_gain_mg"] = flows.gross_gain_mg[:regions]
+    frame["gross_loss_mg"] = flows.gross_loss_mg[:regions]
     frame["net_change_tg"] = frame["net_change_mg"] / MG_PER_TG
     frame["annual_net_change_mg_per_yr"] = frame["net_change_mg"] / period.years
     frame["annual_net_change_tg_per_yr"] = frame["annual_net_change_mg_per_yr"] / MG_PER_TG
     frame["net_change_mg_co2e"] = frame["net_change_mg"] * CO2_PER_C
     frame["annual_net_change_mg_co2e_per_yr"] = frame["annual_net_change_mg_per_yr"] * CO2_PER_C
+    for name in COMPONENTS:
+        values = flows.components[name][:regions]
+        pools = [POOLS.index("soil")] if name == "soil_legacy" else range(len(POOLS))
+        if name != "soil_legacy":
+            for p in pools:
+                frame[f"{name}_{POOLS[p]}_mg"] = values[:, p]
+        frame[f"{name}_mg" if name == "soil_legacy" else f"{name}_total_mg"] = values.sum(axis=1)
+        frame[f"{name}_tg_per_yr"] = values.sum(axis=1) / MG_PER_TG / period.years
+        frame[f"{name}_mg_co2e"] = values.sum(axis=1) * CO2_PER_C
     if valuation is not None:
         frame["npv"] = frame["net_change_mg"] * valuation.constant(
             period.year_start, period.year_end
@@ -116,12 +147,36 @@ def change_table(
     return frame
 
 
+def static_flows(accounts: Accounts, area: NDArray[np.float64], period: Period) -> PeriodFlows:
+    """A period's flows from its transition matrix ``area`` (regions, from, to): every pixel's
+    change is instant, at the densities of the period's start and end years."""
+    before = accounts.densities(year=period.year_start)
+    after = accounts.densities(year=period.year_end)
+    per_cell = after[:, None, :, :] - before[:, :, None, :]  # (regions, from, to, pools)
+    carbon = area[..., None] * per_cell
+    stays = np.eye(area.shape[1], dtype=bool)[None, :, :, None]
+    total = carbon.sum(axis=3)
+    zero = np.zeros((area.shape[0], len(POOLS)))
+    return PeriodFlows(
+        {
+            "conversion": np.where(stays, 0.0, carbon).sum(axis=(1, 2)),
+            "growth_remaining": np.where(stays, carbon, 0.0).sum(axis=(1, 2)),
+            "growth_converted": zero,
+            "soil_legacy": zero,
+        },
+        np.einsum("rij,rip->rp", area, before),
+        np.clip(total, 0, None).sum(axis=(1, 2)),
+        np.clip(-total, 0, None).sum(axis=(1, 2)),
+    )
+
+
 def transitions_table(
     accounts: Accounts, pair_area_ha: NDArray[np.float64], n_bins: int, period: Period
 ) -> pd.DataFrame:
     """Long form: region, period, from -> to (codes and names), area (ha), carbon change per pool (Mg C)."""
     area = accounts.transitions(pair_area_ha, n_bins)
-    density = accounts.densities()
+    before = accounts.densities(year=period.year_start)
+    after = accounts.densities(year=period.year_end)
     region, start, end = np.nonzero(area)
     codes = [*accounts.table.codes.tolist(), "unknown"]
     names = [*accounts.table.names, "unknown"]
@@ -138,23 +193,31 @@ def transitions_table(
     )
     for p, pool in enumerate(POOLS):
         frame[f"change_{pool}_mg"] = area[region, start, end] * (
-            density[region, end, p] - density[region, start, p]
+            after[region, end, p] - before[region, start, p]
         )
     frame["change_total_mg"] = frame[[f"change_{pool}_mg" for pool in POOLS]].sum(axis=1)
     return frame
 
 
 def series_table(
-    accounts: Accounts, date_area_ha: list[NDArray[np.float64]], years: tuple[int, ...]
+    accounts: Accounts,
+    date_area_ha: list[NDArray[np.float64]],
+    years: tuple[int, ...],
+    stock_mg: NDArray[np.float64] | None = None,
 ) -> pd.DataFrame:
-    """Long form: region x date, stock per pool and total (Mg C) on each date's valid pixels."""
-    density = accounts.densities()
+    """Long form: region x date, stock per pool and total (Mg C) on each date's valid pixels:
+    area x density, or ``stock_mg[row, date, pool]`` when the sink walk gives it (growth and
+    soil legacy included)."""
     valid = accounts.valid_bins
     regions = len(accounts.region_ids)
     frames = []
-    for year, area in zip(years, date_area_ha, strict=True):
+    for date, (year, area) in enumerate(zip(years, date_area_ha, strict=True)):
         valid_area = area[:regions, valid]
-        stock = np.einsum("rc,rcp->rp", valid_area, density)
+        stock = (
+            np.einsum("rc,rcp->rp", valid_area, accounts.densities(year=year))
+            if stock_mg is None
+            else stock_mg[:regions, date]
+        )
         frame = pd.DataFrame(
             {"region_id": accounts.region_ids, "region_name": accounts.region_names, "year": year}
         )
@@ -173,22 +236,33 @@ def change_uncertainty(
     n_bins: int,
     period: Period,
     monte_carlo: MonteCarlo,
+    offset: NDArray[np.float64] | None = None,
 ) -> pd.DataFrame:
     """Per region: 5/50/95 % of net change and annual rate, and the largest variance source.
 
-    Densities are static, so a region's change is sum_c (area_end_c - area_start_c) x density_c:
-    each draw costs one small product, whatever the raster size.
+    A region's instant change is sum_c area_end_c x density_c(end) - area_start_c x
+    density_c(start), each class's densities drawn once for both years: each draw costs one
+    small product, whatever the raster size. ``offset`` (draws, regions) is added to every draw:
+    the sink walk's departure from the instant change (growth, with its own drawn rates, and
+    the soil legacy).
     """
     area = accounts.transitions(pair_area_ha, n_bins)
     n_classes = accounts.table.n_classes
-    delta = (area.sum(axis=1) - area.sum(axis=2))[:, :n_classes]  # unknown bins carry 0 Mg C/ha
-    groups = _density_groups(accounts, monte_carlo)
-    change = _weighted_draws(delta, groups)
+    start = area.sum(axis=2)[:, :n_classes]  # unknown bins carry 0 Mg C/ha
+    end = area.sum(axis=1)[:, :n_classes]
+    u = monte_carlo.quantiles(n_classes, len(POOLS))
+    groups = _density_groups(accounts, monte_carlo, period.year_end, u)
+    change = _weighted_draws(end, groups) - _weighted_draws(
+        start, _density_groups(accounts, monte_carlo, period.year_start, u)
+    )
+    if offset is not None:
+        change = change + offset
     bounds = percentiles(change)
     frame = pd.DataFrame({"region_id": accounts.region_ids, "period": period.label})
     for name, values in zip(("p5", "p50", "p95"), bounds, strict=True):
         frame[f"net_change_mg_{name}"] = values
         frame[f"annual_net_change_mg_per_yr_{name}"] = values / period.years
+    delta = end - start
     sources = [top_variance_source(delta[r], draws) for members, draws in groups for r in members]
     sources = [sources[i] for i in np.argsort(np.concatenate([m for m, _ in groups]))]
     frame["top_variance_class"] = [
@@ -200,11 +274,18 @@ def change_uncertainty(
 
 
 def stock_uncertainty(
-    accounts: Accounts, date_area_ha: NDArray[np.float64], year: int, monte_carlo: MonteCarlo
+    accounts: Accounts,
+    date_area_ha: NDArray[np.float64],
+    year: int,
+    monte_carlo: MonteCarlo,
+    offset: NDArray[np.float64] | None = None,
 ) -> pd.DataFrame:
-    """Per region: 5/50/95 % of the total stock on one date."""
+    """Per region: 5/50/95 % of the total stock on one date (``offset`` as for change)."""
     area = date_area_ha[: len(accounts.region_ids), : accounts.table.n_classes]
-    stock = _weighted_draws(area, _density_groups(accounts, monte_carlo))
+    u = monte_carlo.quantiles(accounts.table.n_classes, len(POOLS))
+    stock = _weighted_draws(area, _density_groups(accounts, monte_carlo, year, u))
+    if offset is not None:
+        stock = stock + offset
     bounds = percentiles(stock)
     frame = pd.DataFrame({"region_id": accounts.region_ids, "year": year})
     for name, values in zip(("p5", "p50", "p95"), bounds, strict=True):
@@ -213,21 +294,24 @@ def stock_uncertainty(
 
 
 def _density_groups(
-    accounts: Accounts, monte_carlo: MonteCarlo
+    accounts: Accounts, monte_carlo: MonteCarlo, year: int | None, u: NDArray[np.float64]
 ) -> list[tuple[NDArray[np.intp], NDArray[np.float64]]]:
-    """(member regions, (draws, classes, pools) densities) per density table in use.
+    """(member regions, (draws, classes, pools) densities in ``year``) per density table in
+    use, from the quantiles ``u`` (the same for every year, so a class's draws move together).
 
     Regions without their own rows share the national draws, so memory grows with the number of
     distinct tables, not of regions.
     """
     table = accounts.table
-    u = monte_carlo.quantiles(table.n_classes, len(POOLS))
     ids = np.array(accounts.region_ids, dtype=object)
-    own = np.isin(ids, list(table.regional))
-    groups = [(np.flatnonzero(~own), monte_carlo.densities(table.density_mg_per_ha, u))]
+    own = np.isin(ids, [key for key in {*table.regional, *table.yearly} if key])
+    groups = [(np.flatnonzero(~own), monte_carlo.densities(table.density_for("", year=year), u))]
     for key in sorted(set(ids[own])):
         groups.append(
-            (np.flatnonzero(ids == key), monte_carlo.densities(table.density_for(key), u))
+            (
+                np.flatnonzero(ids == key),
+                monte_carlo.densities(table.density_for(key, year=year), u),
+            )
         )
     return groups
 

@@ -29,6 +29,7 @@ from geocarbon.cli.options import (
     unknown_option,
 )
 from geocarbon.config import (
+    DEFAULT_CARBON_FRACTION,
     DEFAULT_CORRELATION,
     DEFAULT_COVERAGE,
     DEFAULT_DISCOUNT_RATE_PCT,
@@ -36,6 +37,7 @@ from geocarbon.config import (
     DEFAULT_DRAWS,
     DEFAULT_PRICE_CHANGE_PCT,
     DEFAULT_SEED,
+    DEFAULT_SOIL_TRANSITION_YEARS,
 )
 
 
@@ -124,6 +126,58 @@ from geocarbon.config import (
     is_flag=True,
     help="Also write each date's density per pool and total (density_YEAR_POOL_mg_per_ha.tif).",
 )
+@click.option(
+    "--growth",
+    help="Growth rates of land that stays in its class (gain-loss): a CSV class_code,pool,"
+    "rate_mg_per_ha_yr [,region_id,age_min,age_max,rate_low,rate_high], or a built-in table "
+    "(china-clcd).",
+)
+@click.option(
+    "--age",
+    "age_raster",
+    type=click.Path(path_type=Path),
+    help="Raster of ages (years) at the first date, on the land-cover grid; growth rates by age "
+    "class follow it. Without it, converted land starts at age 0.",
+)
+@click.option(
+    "--initial-age",
+    type=click.FloatRange(0),
+    help="Age at the first date of land with no age of its own. Without it: older than every "
+    "age class of --growth.",
+)
+@click.option(
+    "--soil-transition-years",
+    type=click.FloatRange(0),
+    default=DEFAULT_SOIL_TRANSITION_YEARS,
+    show_default=True,
+    help="After a conversion, soil carbon moves linearly to the new class's over this many years "
+    "(IPCC default 20); 0 changes it at once, as InVEST does.",
+)
+@click.option(
+    "--density-raster",
+    "density_rasters",
+    multiple=True,
+    metavar="POOL[@YEAR]=PATH",
+    help="Take a pool's density (Mg C/ha) from a map instead of the table, where the map has "
+    "data; repeatable, per year allowed (soil=soc.tif, above@2020=agb2020.tif).",
+)
+@click.option(
+    "--carbon-fraction",
+    type=float,
+    help=f"The density rasters hold biomass (Mg/ha): multiply by this carbon fraction (IPCC "
+    f"default {DEFAULT_CARBON_FRACTION}).",
+)
+@click.option(
+    "--density-factors",
+    type=click.Path(path_type=Path),
+    help="CSV class_code,factor[,pool]: per-class multipliers of density-raster values (IPCC "
+    "F_LU x F_MG x F_I).",
+)
+@click.option(
+    "--ipcc-categories",
+    type=click.Path(path_type=Path),
+    help="CSV class_code,ipcc_category overriding the scheme's IPCC land category of classes.",
+)
 @dask_option
 @memory_option
 @threads_option
@@ -155,6 +209,14 @@ def change(
     encoding: str | None,
     no_rasters: bool,
     date_rasters: bool,
+    growth: str | None,
+    age_raster: Path | None,
+    initial_age: float | None,
+    soil_transition_years: float,
+    density_rasters: tuple[str, ...],
+    carbon_fraction: float | None,
+    density_factors: Path | None,
+    ipcc_categories: Path | None,
     dask: str | None,
     memory_mb: int,
     threads: int,
@@ -187,6 +249,14 @@ def change(
         encoding=encoding,
         write_rasters=not no_rasters,
         date_rasters=date_rasters,
+        growth=growth,
+        ages=age_raster,
+        initial_age=initial_age,
+        soil_transition_years=soil_transition_years,
+        density_rasters=density_rasters,
+        carbon_fraction=carbon_fraction,
+        density_factors=density_factors,
+        ipcc_categories=ipcc_categories,
         dask=dask,
         memory_mb=memory_mb,
         threads=threads,

@@ -18,11 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from geocarbon.outputs import columns
+from geocarbon.outputs.columns import CARBON_BANDS
 from geocarbon.units import POOLS
 
 KINDS = ("raster", "table", "vector", "json")
 RUNS = ("stock", "zonal", "change")
-CARBON_BANDS: tuple[str, ...] = (*POOLS, "total")
 DENSITY_UNITS = "Mg C/ha"
 _PLACEHOLDER = re.compile(r"\{(pool|band|year|period)\}")
 
@@ -83,62 +84,6 @@ def _name_regex(entry: OutputFile) -> str:
     return "".join(parts)
 
 
-def _columns(*parts: str | tuple[str, ...]) -> tuple[str, ...]:
-    """Column names from space-separated text and tuples, in order."""
-    return tuple(n for part in parts for n in (part.split() if isinstance(part, str) else part))
-
-
-_POOL_STOCKS = tuple(f"stock_{pool}_mg" for pool in POOLS)
-_POOL_DENSITIES = tuple(f"density_{pool}_mg_per_ha" for pool in POOLS)
-_POOL_CHANGES = tuple(f"change_{pool}_mg" for pool in POOLS)
-_REGION_STOCKS = tuple(f"stock_{band}_{unit}" for band in CARBON_BANDS for unit in ("mg", "tg"))
-_ZONAL_COLUMNS = _columns(
-    "region_id region_name region_area_ha valid_area_ha nodata_area_ha unknown_area_ha",
-    "covered_area_ha pixel_count coverage_px",
-    _REGION_STOCKS,
-    "density_mean_mg_per_ha",
-)
-_CHANGE_COLUMNS = _columns(
-    "region_id region_name period year_start year_end years compared_area_ha excluded_area_ha",
-    "changed_area_ha",
-    _POOL_CHANGES,
-    "stock_start_mg stock_end_mg net_change_mg gross_gain_mg gross_loss_mg net_change_tg",
-    "annual_net_change_mg_per_yr annual_net_change_tg_per_yr net_change_mg_co2e",
-    "annual_net_change_mg_co2e_per_yr",
-)
-_STOCK_TABLE_COLUMNS = _columns(
-    "class_code class_name pixel_count area_ha", _POOL_DENSITIES, _POOL_STOCKS, "stock_total_mg"
-)
-_BY_CLASS_COLUMNS = _columns(
-    "region_id region_name class_code class_name pixel_count coverage_px area_ha area_share",
-    _POOL_DENSITIES,
-    _POOL_STOCKS,
-    "stock_total_mg",
-)
-_STOCK_SUMMARY_KEYS = _columns(
-    "geocarbon_version landcover densities scheme crs shape area_method nominal_pixel_area_ha",
-    "raster_nodata unknown_mode unknown_classes pixel_count area_ha totals classes",
-)
-_ZONAL_SUMMARY_KEYS = _columns(
-    "geocarbon_version landcover densities regional_densities scheme crs area_method coverage",
-    "n_regions layers overlapping_regions empty_regions unknown_mode unknown_classes area_ha",
-    "totals",
-)
-_CHANGE_SUMMARY_KEYS = _columns(
-    "geocarbon_version landcovers resampled years densities scheme area_method coverage",
-    "unknown_mode valuation monte_carlo nodata_pixels_by_date periods",
-)
-_TRANSITION_COLUMNS = _columns(
-    "region_id period class_from class_to name_from name_to area_ha",
-    _POOL_CHANGES,
-    "change_total_mg",
-)
-_SERIES_COLUMNS = _columns(
-    "region_id region_name year valid_area_ha", _POOL_STOCKS, "stock_total_mg stock_total_tg"
-)
-_PARENT_COLUMNS = _columns(
-    "parent_id n_regions valid_area_ha stock_total_mg stock_total_tg density_mean_mg_per_ha"
-)
 _AREA_STOCK_UNITS = "ha, Mg C/ha, Mg C, Tg C (in each column's name)"
 _REGIONS_LAYER = "Regions with their statistics (areas, stocks, mean density)"
 _CHANGE_REGIONS = "Regions with their change over the first-to-last period"
@@ -149,14 +94,14 @@ STOCK_OUTPUTS: tuple[OutputFile, ...] = (
         "table",
         "Stock per land-cover class (area, density and stock per pool) and a TOTAL row",
         _AREA_STOCK_UNITS,
-        columns=_STOCK_TABLE_COLUMNS,
+        columns=columns.STOCK_TABLE_COLUMNS,
         key="summary_csv",
     ),
     OutputFile(
         "stock_summary.json",
         "json",
         "The run's inputs, options, pixel counts, unknown classes, totals and per-class rows",
-        columns=_STOCK_SUMMARY_KEYS,
+        columns=columns.STOCK_SUMMARY_KEYS,
         key="summary_json",
     ),
     OutputFile(
@@ -184,7 +129,7 @@ ZONAL_OUTPUTS: tuple[OutputFile, ...] = (
         "vector",
         _REGIONS_LAYER,
         _AREA_STOCK_UNITS,
-        columns=_ZONAL_COLUMNS,
+        columns=columns.ZONAL_COLUMNS,
         layer="regions",
     ),
     OutputFile(
@@ -193,35 +138,35 @@ ZONAL_OUTPUTS: tuple[OutputFile, ...] = (
         "One row per region, then land outside every region (unassigned); class_<code>_area_ha "
         "columns",
         _AREA_STOCK_UNITS,
-        columns=_ZONAL_COLUMNS,
+        columns=columns.ZONAL_COLUMNS,
     ),
     OutputFile(
         "regions_by_class.csv",
         "table",
         "One row per region and land-cover class: area, share, density and stock per pool",
         _AREA_STOCK_UNITS,
-        columns=_BY_CLASS_COLUMNS,
+        columns=columns.BY_CLASS_COLUMNS,
     ),
     OutputFile(
         "regions.parquet",
         "vector",
         f"{_REGIONS_LAYER}, as GeoParquet",
         _AREA_STOCK_UNITS,
-        columns=_ZONAL_COLUMNS,
+        columns=columns.ZONAL_COLUMNS,
     ),
     OutputFile(
         "parents.csv",
         "table",
         "The regions' statistics added up per parent id",
         _AREA_STOCK_UNITS,
-        columns=_PARENT_COLUMNS,
+        columns=columns.PARENT_COLUMNS,
         condition=("parents",),
     ),
     OutputFile(
         "zonal_summary.json",
         "json",
         "The run's inputs, options, coverage, overlaps, empty regions, areas and totals",
-        columns=_ZONAL_SUMMARY_KEYS,
+        columns=columns.ZONAL_SUMMARY_KEYS,
     ),
 )
 
@@ -232,34 +177,43 @@ CHANGE_OUTPUTS: tuple[OutputFile, ...] = (
         "Change per region and period: stocks at start and end, net, gross gain and loss, "
         "annual rate, CO2e; npv with valuation, percentiles with Monte Carlo",
         _AREA_STOCK_UNITS,
-        columns=_CHANGE_COLUMNS,
+        columns=columns.CHANGE_COLUMNS,
     ),
     OutputFile(
         "transitions.csv",
         "table",
         "Area and stock change per region, period and (class_from, class_to)",
         _AREA_STOCK_UNITS,
-        columns=_TRANSITION_COLUMNS,
+        columns=columns.TRANSITION_COLUMNS,
     ),
     OutputFile(
         "series.csv",
         "table",
         "Stock per region and date (percentiles with Monte Carlo)",
         _AREA_STOCK_UNITS,
-        columns=_SERIES_COLUMNS,
+        columns=columns.SERIES_COLUMNS,
+    ),
+    OutputFile(
+        "ipcc_categories.csv",
+        "table",
+        "Area and carbon stock change per region, period and IPCC land category (remaining, "
+        "and converted by origin), laid out like the UNFCCC LULUCF reporting tables",
+        "ha, Mg C, Mg CO2 (emissions positive, removals negative)",
+        columns=columns.IPCC_COLUMNS,
+        condition=("categories",),
     ),
     OutputFile(
         "change_summary.json",
         "json",
         "The run's inputs, options and per-period totals",
-        columns=_CHANGE_SUMMARY_KEYS,
+        columns=columns.CHANGE_SUMMARY_KEYS,
     ),
     OutputFile(
         "regions.gpkg",
         "vector",
         _CHANGE_REGIONS,
         _AREA_STOCK_UNITS,
-        columns=_CHANGE_COLUMNS,
+        columns=columns.CHANGE_COLUMNS,
         condition=("regions",),
         layer="regions",
     ),
@@ -268,7 +222,7 @@ CHANGE_OUTPUTS: tuple[OutputFile, ...] = (
         "vector",
         f"{_CHANGE_REGIONS}, as GeoParquet",
         _AREA_STOCK_UNITS,
-        columns=_CHANGE_COLUMNS,
+        columns=columns.CHANGE_COLUMNS,
         condition=("regions",),
     ),
     OutputFile(
@@ -276,7 +230,7 @@ CHANGE_OUTPUTS: tuple[OutputFile, ...] = (
         "table",
         f"{_CHANGE_REGIONS} (no geometry)",
         _AREA_STOCK_UNITS,
-        columns=_CHANGE_COLUMNS,
+        columns=columns.CHANGE_COLUMNS,
         condition=("regions",),
     ),
     OutputFile(
@@ -330,10 +284,17 @@ def change_outputs(
     regions: bool,
     npv: bool,
     date_rasters: bool,
+    categories: bool = False,
 ) -> dict[str, Path]:
     """The files of a change run over ``periods`` (labels, ``"2000-2020"``) of ``years``, keyed by
     file name: tables first, then each date's densities, then each period's change (and NPV)."""
-    flags = {"rasters": rasters, "regions": regions, "valuation": npv, "date_rasters": date_rasters}
+    flags = {
+        "rasters": rasters,
+        "regions": regions,
+        "valuation": npv,
+        "date_rasters": date_rasters,
+        "categories": categories,
+    }
     on = {name for name, value in flags.items() if value}
     return _paths("change", out_dir, on, years=years, periods=periods)
 

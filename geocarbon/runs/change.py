@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +22,21 @@ from geocarbon.accounts.valuation import Valuation
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
     DEFAULT_COVERAGE,
+    DEFAULT_SOIL_TRANSITION_YEARS,
     GDAL_CACHE_MB,
     as_optional_path,
     as_path,
     check_coverage,
+    check_fraction,
     check_years,
+    check_years_span,
 )
 from geocarbon.engine import PassPlan, RasterMaps
 from geocarbon.engine.zones import ZoneIndex, build_zone_index
 from geocarbon.errors import ConfigError, ResamplingWarning, warn
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.inputs.densities import CarbonTable
+from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
     as_source,
@@ -58,6 +62,7 @@ from geocarbon.runs.common import (
     prepare_table,
     warn_nodata_classes,
 )
+from geocarbon.runs.sink import run_categories, sink_inputs, wants_walk
 from geocarbon.units import POOLS
 
 #: The default Monte Carlo: draws, seed, distribution and correlation from :mod:`geocarbon.config`.
@@ -86,10 +91,36 @@ class ChangeConfig(RunOptions):
     date_rasters: bool = False
     #: A Dask scheduler address or ``local:N``: run the pixel pass on a cluster.
     dask: str | None = None
+    #: Growth rates of land that stays in its class (a CSV, a built-in name, or a GrowthTable).
+    growth: str | Path | GrowthTable | None = None
+    #: A raster of ages (years) at the first date; else ages come from the series.
+    ages: Path | None = None
+    #: Age at the first date of land with no age of its own (None: older than every age class).
+    initial_age: float | None = None
+    #: Years over which soil carbon moves to the new class's after a conversion (0: instant).
+    soil_transition_years: float = DEFAULT_SOIL_TRANSITION_YEARS
+    #: Density maps as pool sources: ``POOL=PATH`` or ``POOL@YEAR=PATH`` (or parsed specs).
+    density_rasters: tuple[Any, ...] = ()
+    #: Maps hold biomass (Mg/ha): times this carbon fraction (IPCC default 0.47).
+    carbon_fraction: float | None = None
+    #: Per-class factors (CSV) multiplying density-raster values.
+    density_factors: Path | None = None
+    #: Class -> IPCC land category table overriding the scheme's.
+    ipcc_categories: Path | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_coverage(self.coverage)
+        check_years_span("soil_transition_years", self.soil_transition_years)
+        if self.initial_age is not None:
+            check_years_span("initial_age", self.initial_age)
+        if self.carbon_fraction is not None:
+            check_fraction("carbon_fraction", self.carbon_fraction)
+        for name in ("ages", "density_factors", "ipcc_categories"):
+            normalise(self, name, as_optional_path(getattr(self, name), name))
+        if self.growth is not None and not isinstance(self.growth, GrowthTable | Path):
+            normalise(self, "growth", str(as_path(self.growth, "growth")))
+        normalise(self, "density_rasters", tuple(self.density_rasters))
         landcovers = tuple(
             item if isinstance(item, LandCoverSource | list) else as_path(item, "landcovers")
             for item in self.landcovers
@@ -137,6 +168,8 @@ def run_change(config: ChangeConfig) -> ChangeResult:
 
 def _run_change(config: ChangeConfig) -> ChangeResult:
     periods = _check_dates(config)
+    table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
+    categories, no_categories = run_categories(config, table)
     paths = (
         {}
         if config.out_dir is None
@@ -148,6 +181,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             regions=config.regions is not None,
             npv=config.valuation is not None,
             date_rasters=config.date_rasters,
+            categories=categories is not None,
         )
     )
     output = OutputFolder(
@@ -161,19 +195,26 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             config.regions,
             config.densities,
             config.align_to,
+            config.growth,
+            config.ages,
+            config.density_factors,
+            config.ipcc_categories,
+            *(str(spec).split("=", 1)[-1] for spec in config.density_rasters),
         ],
         overwrite=config.overwrite,
         command="change",
     )
     sources = _aligned_sources(config)
     grid = sources[0].grid
-    table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
     warn_nodata_classes(sources, table)
     index, regions_frame = _zone_index(config, grid)
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
     bands = raster_bands("change", paths)
+    sink = sink_inputs(config, table, grid, index, categories) if wants_walk(config) else None
     plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(bands))
+    if sink is not None:
+        plan = replace(plan, state=sink.state)
     options = config.stream_options(sources[0], _bytes_per_pixel(plan, len(bands)))
     with output as staged:
         totals = pass_with_rasters(
@@ -200,6 +241,10 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             lookups,
             area,
             sources,
+            totals.state,
+            sink,
+            categories,
+            no_categories,
         )
         if paths:
             _write_change(staged, paths, result)
@@ -220,7 +265,11 @@ def _bytes_per_pixel(plan: PassPlan, n_bands: int) -> int:
     bin_bytes = 1 if plan.on_runs else 4
     dates = sum(np.dtype(source.dtype).itemsize + 1 + bin_bytes for source in plan.sources)
     pairs = 0 if plan.on_runs else 4 * len(plan.pairs)
-    return dates + 8 + pairs + -(-16 * n_bands // 3)
+    walk = 0
+    if plan.state is not None:  # pixel areas and zone rows, ages, density-raster values
+        maps = getattr(getattr(plan.state, "density_rasters", None), "pools", ())
+        walk = 8 + 4 + 4 + 4 * len(maps) * plan.n_dates * 2
+    return dates + 8 + pairs + walk + -(-16 * n_bands // 3)
 
 
 def _check_dates(config: ChangeConfig) -> list[Period]:
@@ -337,6 +386,8 @@ def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: ChangeT
     write_csv(tables.transitions, staged.temp(paths["transitions.csv"]))
     write_csv(tables.series, staged.temp(paths["series.csv"]))
     write_json(tables.summary, staged.temp(paths["change_summary.json"]))
+    if tables.categories is not None and "ipcc_categories.csv" in paths:
+        write_csv(tables.categories, staged.temp(paths["ipcc_categories.csv"]))
     if tables.regions is not None:
         write_vector(
             tables.regions, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions"

@@ -50,6 +50,7 @@ SHOWN_DEFAULTS = {
     "--seed": config.DEFAULT_SEED,
     "--distribution": config.DEFAULT_DISTRIBUTION,
     "--correlation": config.DEFAULT_CORRELATION,
+    "--soil-transition-years": config.DEFAULT_SOIL_TRANSITION_YEARS,
     "--out": config.DEMO_OUT_DIR,  # only demo has a default folder
 }
 #: Modules whose warnings still go through warnings.warn (their owners switch them to errors.warn).
