@@ -16,7 +16,9 @@ needs, plain against sink.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shlex
 import shutil
 import statistics
@@ -301,7 +303,13 @@ def render(results: dict, notes: list[str]) -> str:
         )
     if "rasters" in results:
         lines += ["", *render_rasters(results["rasters"])]
-    lines += ["", *notes]
+    start, end = results["load"]
+    lines += [
+        "",
+        f"Noise: the 2 cores are shared with other developers' work; load average (1 min) "
+        f"{start:.2f} at the start, {end:.2f} at the end. Ratios compare interleaved runs.",
+        *notes,
+    ]
     lines += ["", f"<!-- results: {json.dumps(results)} -->", END, ""]
     return "\n".join(lines)
 
@@ -321,16 +329,18 @@ def write_section(path: Path, text: str) -> None:
 
 
 def code_state() -> str:
-    """The commit measured, and whether the package had uncommitted changes."""
+    """The commit measured and, when the package has uncommitted changes, a digest of them."""
+    root = Path(__file__).parent.parent
 
     def git(*args: str) -> str:
-        root = Path(__file__).parent.parent
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        return done.stdout.strip()
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout
 
-    head = git("rev-parse", "--short", "HEAD")
-    dirty = git("status", "--porcelain", "--", "geocarbon")
-    return f"{head}" + (" plus uncommitted changes to geocarbon/" if dirty else "")
+    head = git("rev-parse", "--short", "HEAD").strip()
+    diff = git("diff", "HEAD", "--", "geocarbon")
+    if not diff:
+        return head
+    digest = hashlib.sha1(diff.encode()).hexdigest()[:8]
+    return f"{head} plus uncommitted changes to geocarbon/ (diff {digest})"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -348,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.join(["python", "benchmarks/sink.py", *(argv or sys.argv[1:])])
     rows, cols = grid_shape(args.pixels)
     results: dict = dict(machine=machine(), command=command, code=code_state())
-    results |= dict(pixels=rows * cols, dates=args.dates)
+    results |= dict(pixels=rows * cols, dates=args.dates, load=[os.getloadavg()[0]])
     with tempfile.TemporaryDirectory(prefix="geocarbon-sink-") as name:
         tmp = Path(name)
         start = time.perf_counter()
@@ -359,7 +369,12 @@ def main(argv: list[str] | None = None) -> None:
             steps.append(lambda: with_rasters(args, tmp, results))
         for step in steps:
             step()
-    text = render(results, args.note)
+    results["code_end"] = code_state()
+    results["load"].append(os.getloadavg()[0])
+    notes = list(args.note)
+    if results["code_end"] != results["code"]:
+        notes.append(f"The code changed during the run: it ended at {results['code_end']}.")
+    text = render(results, notes)
     print(text)
     if args.write:
         write_section(args.write, text)
