@@ -48,8 +48,12 @@ def run_block(
     stateless = plan.state is None
     if stateless and plan.n_dates == 1 and not mapped and plan.on_runs:
         return BlockOutput(PassTotals([_single_date_runs(plan, reads[0], block)], []), None)
-    if stateless and plan.on_runs and not mapped and _raw_bytes(plan, reads):
-        return BlockOutput(_raw_runs_totals(plan, reads, block), None)
+    if plan.on_runs and not mapped and _raw_bytes(plan, reads):
+        totals, raw = _raw_runs_totals(plan, reads, block)
+        if not stateless:  # the walk groups raw histories, classified through each date's table
+            bin_of = np.stack([np.asarray(table) for table in plan.bin_tables])
+            walk_state(plan, raw, block, totals, False, bin_of=bin_of)
+        return BlockOutput(totals, None)
     if plan.on_runs:
         bins, dates = _classify(plan, reads, np.uint8)
         totals = _runs_totals(plan, bins, plan.bin_key_tables, dates, block)
@@ -147,9 +151,12 @@ def _count_unknown(
     np.add.at(histogram.unknown_count_by_slot, slots, counts)
 
 
-def _raw_runs_totals(plan: PassPlan, reads: list[Read], block: Block) -> PassTotals:
+def _raw_runs_totals(
+    plan: PassPlan, reads: list[Read], block: Block
+) -> tuple[PassTotals, NDArray[np.uint8]]:
     """8-bit dates without masks: the kernel reads the raw codes, their classification folded
-    into its key tables; unknown codes are looked for only in dates whose histogram has some."""
+    into its key tables; unknown codes are looked for only in dates whose histogram has some.
+    Returns the totals and the raw codes ``(dates, height, width)``."""
     tables = plan.raw_key_tables
     assert tables is not None
     raw = np.stack([np.ascontiguousarray(codes).view(np.uint8) for codes, _ in reads])
@@ -159,7 +166,7 @@ def _raw_runs_totals(plan: PassPlan, reads: list[Read], block: Block) -> PassTot
         bin_of_raw = plan.bin_tables[date]
         if bin_of_raw is not None and histogram.pixel_count[:, lookup.unknown_bin].any():
             _count_unknown(histogram, reads[date][0], bin_of_raw[raw[date]], lookup)
-    return totals
+    return totals, raw
 
 
 def _raw_bytes(plan: PassPlan, reads: list[Read]) -> bool:

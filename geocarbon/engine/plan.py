@@ -61,6 +61,7 @@ class PixelState(Protocol):
         map_row: int = 0,
         stack: NDArray[np.float32] | None = None,
         bands: tuple[NDArray[np.int64], int, NDArray[np.int64]] | None = None,
+        bin_of: NDArray[np.integer] | None = None,
     ) -> None: ...
 
 

@@ -1,6 +1,7 @@
 """The numba kernels, one module per job: classify codes (:mod:`.classify`), accumulate area
 histograms (:mod:`.accumulate`), rasterize regions (:mod:`.rasterize`), exact coverage
-(:mod:`.coverage`) and overviews (:mod:`.overview`).
+(:mod:`.coverage`), overviews (:mod:`.overview`) and the sink walk across dates (:mod:`.sink`,
+:mod:`.walk`).
 
 Kernels take NumPy arrays and scalars, fill caller-provided outputs, and know nothing of files,
 CRS, pandas or logging; they count problems (unknown codes) rather than raise, and drivers

@@ -252,11 +252,15 @@ def test_zonal_on_a_cluster_equals_threads(inputs, dask_scheduler, tmp_path, cov
 @pytest.mark.parametrize("by_region", [False, True], ids=["whole-grid", "by-region"])
 def test_change_on_a_cluster_equals_threads(inputs, dask_scheduler, tmp_path, by_region):
     """Three dates, valued, with uncertainty and change rasters; over the whole grid also every
-    date's density rasters (as --date-rasters), by region the region tables: all equal."""
+    date's density rasters (as --date-rasters), by region the region tables: all equal. Sink
+    accounting on (forest growth by age, soil moving over 20 years): its per-pixel state is
+    carried the same on workers as on threads."""
     options = dict(
         landcovers=inputs.landcovers,
         years=YEARS,
         densities="china-clcd",
+        growth="china-clcd",
+        initial_age=0,
         valuation=VALUATION,
         monte_carlo=MONTE_CARLO,
         date_rasters=not by_region,
@@ -276,6 +280,8 @@ def test_change_on_a_cluster_equals_threads(inputs, dask_scheduler, tmp_path, by
     if by_region:
         assert_same_table(threads.regions, dask.regions)
     assert len(threads.transitions) > 50
+    assert threads.change["growth_remaining_total_mg"].sum() > 0
+    assert (threads.change["soil_legacy_mg"] != 0).any()
     # 3 periods x (5 change bands + NPV), and 3 dates x 5 density bands without regions
     assert_same_folders(tmp_path / "threads", tmp_path / "dask", n_rasters=18 if by_region else 33)
 
