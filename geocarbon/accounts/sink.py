@@ -17,7 +17,7 @@ from geocarbon.accounts.sink_model import GrowthSegments
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.engine.state import SinkTotals
 from geocarbon.inputs.growth import GrowthTable
-from geocarbon.kernels.sink import CONVERSION, REMAINING, SOIL_LEGACY
+from geocarbon.kernels.walk import CONVERSION, REMAINING, SOIL_LEGACY
 from geocarbon.units import POOLS
 
 

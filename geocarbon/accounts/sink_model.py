@@ -1,5 +1,5 @@
 """Build the sink walk's model from the run's tables: densities per region and date, growth
-segments per region and class, IPCC categories, and the walk of pixels that never change.
+segments per region and class, IPCC categories.
 
 Growth rows (``--growth``) become *segments*: for each growth group (national, or a region with
 rows of its own) and class, the ages between consecutive age-class boundaries of any of its
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.engine.state import SinkState, SinkTotals
+from geocarbon.engine.state import SinkState
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
-from geocarbon.kernels.sink import walk_fractions
 from geocarbon.units import LEVELS, POOLS
 
 CENTRAL = LEVELS.index("central")
@@ -201,28 +200,3 @@ def build_sink_state(
         density_rasters=density_rasters,
     )
     return state, segments
-
-
-def expand_constant_pixels(state: SinkState, totals: SinkTotals) -> None:
-    """Walk, once per zone row and class, the pixels whose class never changed (the kernels
-    only added their area): a walk is linear in the pixel's area, so one walk of the summed
-    area adds exactly what walking each pixel would."""
-    rows, bins = np.nonzero(totals.const_area_ha)
-    if not len(rows):
-        return
-    n_dates = len(state.years)
-    column = np.broadcast_to(bins.astype(np.int32), (n_dates, len(bins)))[:, None, :]
-    area = totals.const_area_ha[rows, bins][None, :]
-    walk_fractions(
-        np.ascontiguousarray(column),
-        np.zeros(len(bins), np.int64),
-        np.arange(len(bins), dtype=np.int64),
-        rows.astype(np.int32),
-        np.ones(len(bins)),
-        area,
-        np.empty((1, 1), np.float32),
-        state.model(),
-        state.no_pixels(),
-        totals.arrays(),
-    )
-    totals.const_area_ha[:] = 0.0

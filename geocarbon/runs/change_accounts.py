@@ -28,7 +28,7 @@ from geocarbon.accounts.change import (
 from geocarbon.accounts.ipcc import ipcc_categories_table
 from geocarbon.accounts.regions import UNASSIGNED_ID, regions_with_statistics
 from geocarbon.accounts.sink import category_cells, growth_offset, period_flows, slot_of
-from geocarbon.accounts.sink_model import OTHER_LAND, expand_constant_pixels
+from geocarbon.accounts.sink_model import OTHER_LAND
 from geocarbon.accounts.summary import run_summary
 from geocarbon.area import PixelArea
 from geocarbon.engine import Histogram
@@ -38,7 +38,7 @@ from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
 )
-from geocarbon.kernels.sink import REMAINING_ORIGIN
+from geocarbon.kernels.walk import REMAINING_ORIGIN
 from geocarbon.lookup import ClassLookup
 from geocarbon.units import POOLS
 
@@ -82,7 +82,6 @@ def change_accounts(
     accounts = Accounts(ids, names, table, unknown_as_valid=config.unknown == "zero")
     flows: list[PeriodFlows | None] = [None] * len(periods)
     if sink is not None and walked is not None:
-        expand_constant_pixels(sink.state, walked)
         rates = sink.segments.rates(sink.growth)
         flows = [period_flows(walked, rates, slot_of(p, len(config.years))) for p in periods]
     change = pd.concat(
