@@ -271,5 +271,15 @@ def change(
                 f"(gains {period['gross_gain_mg'] / 1e6:.6g}, losses {period['gross_loss_mg'] / 1e6:.6g} Tg C; "
                 f"{period['annual_net_change_tg_per_yr']:+.6g} Tg C/yr)."
             )
+            parts = period["decomposition_mg"]
+            if any(parts[name] for name in ("growth_remaining", "growth_converted", "soil_legacy")):
+                click.echo(
+                    "  of which "
+                    + ", ".join(
+                        f"{name.replace('_', ' ')} {value / 1e6:+.6g}"
+                        for name, value in parts.items()
+                    )
+                    + " Tg C"
+                )
         for path in result.outputs:
             click.echo(f"  wrote {path}")

@@ -277,6 +277,12 @@ def _summary(
             "gross_loss_mg": float(rows["gross_loss_mg"].sum()),
             "annual_net_change_tg_per_yr": float(rows["annual_net_change_tg_per_yr"].sum()),
             "excluded_area_ha": float(rows["excluded_area_ha"].sum()),
+            "decomposition_mg": {
+                name: float(
+                    rows[f"{name}_mg" if name == "soil_legacy" else f"{name}_total_mg"].sum()
+                )
+                for name in COMPONENTS
+            },
             "valuation_constant_per_mg": None
             if config.valuation is None
             else config.valuation.constant(period.year_start, period.year_end),
