@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from geocarbon.accounts.sink_model import GrowthSegments, build_sink_state
 from geocarbon.engine.state import SinkState
 from geocarbon.engine.zones import ZoneIndex
+from geocarbon.errors import TableSchemaError
 from geocarbon.grid import GridSpec
 from geocarbon.inputs.age import open_age_raster
 from geocarbon.inputs.categories import (
@@ -125,4 +126,14 @@ def _growth_table(config: ChangeConfig, table: CarbonTable) -> GrowthTable | Non
     if isinstance(config.growth, GrowthTable):
         return config.growth
     scheme = table.scheme or config.scheme
-    return load_growth_table(config.growth, encoding=config.encoding, scheme=scheme)
+    growth = load_growth_table(config.growth, encoding=config.encoding, scheme=scheme)
+    known = set(table.codes.tolist())
+    orphans = sorted(set(growth.code.tolist()) - known)
+    if orphans and growth.scheme is None:  # a user's table: its codes are the density table's
+        listed = ", ".join(map(str, orphans[:20])) + (" ..." if len(orphans) > 20 else "")
+        raise TableSchemaError(
+            f"Growth table {growth.source!r} has rows for class code(s) {listed}, which the density "
+            f"table {table.source!r} does not have; use the density table's codes (or remove those "
+            "rows)."
+        )
+    return growth
