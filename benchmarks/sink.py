@@ -77,18 +77,21 @@ def config_of(dates: list[Path], variant: str, out_dir: Path | None):  # type: i
 
 
 class PassClock:
-    """Times every ``run_pass`` of the change run (patched where ``runs.common`` calls it)."""
+    """Times every ``run_pass`` of the change run (patched where ``runs.common`` calls it): wall
+    seconds, and CPU seconds of the process (every thread), steadier on a shared machine."""
 
     def __init__(self) -> None:
         import geocarbon.runs.common as pipeline
 
-        self.module, self.original, self.seconds = pipeline, pipeline.run_pass, 0.0
+        self.module, self.original = pipeline, pipeline.run_pass
+        self.seconds = self.cpu_seconds = 0.0
 
     def __enter__(self) -> PassClock:
         def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             output = self.original(*args, **kwargs)
             self.seconds += time.perf_counter() - start
+            self.cpu_seconds += time.process_time() - cpu
             return output
 
         self.module.run_pass = timed  # type: ignore[assignment]
@@ -98,8 +101,9 @@ class PassClock:
         self.module.run_pass = self.original  # type: ignore[assignment]
 
 
-def timed_run(dates: list[Path], variant: str, tmp: Path, rasters: bool) -> tuple[float, float]:
-    """Pass and whole-run seconds of one in-process run (its outputs removed afterwards)."""
+def timed_run(dates: list[Path], variant: str, tmp: Path, rasters: bool) -> tuple[float, ...]:
+    """Pass and whole-run seconds, wall then CPU, of one in-process run (its outputs removed
+    afterwards)."""
     from geocarbon.errors import RegionWarning
     from geocarbon.runs.change import run_change
 
@@ -107,12 +111,12 @@ def timed_run(dates: list[Path], variant: str, tmp: Path, rasters: bool) -> tupl
     with PassClock() as clock, warnings.catch_warnings():
         # The synthetic grid cuts one province at its edge: said once per run, not timed here.
         warnings.simplefilter("ignore", RegionWarning)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run_change(config_of(dates, variant, out_dir))
-        whole = time.perf_counter() - start
+        whole, whole_cpu = time.perf_counter() - start, time.process_time() - cpu
     if out_dir is not None:
         shutil.rmtree(out_dir.parent)
-    return clock.seconds, whole
+    return clock.seconds, whole, clock.cpu_seconds, whole_cpu
 
 
 def in_process(
@@ -121,7 +125,7 @@ def in_process(
     """Medians of ``repeat`` interleaved rounds after a warm-up of each variant."""
     for variant in variants:
         timed_run(dates, variant, tmp, rasters)
-    rounds: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
+    rounds: dict[str, list[tuple[float, ...]]] = {variant: [] for variant in variants}
     for _ in range(repeat):
         for variant in variants:
             rounds[variant].append(timed_run(dates, variant, tmp, rasters))
@@ -129,6 +133,8 @@ def in_process(
         variant: dict(
             pass_s=statistics.median(r[0] for r in runs),
             run_s=statistics.median(r[1] for r in runs),
+            pass_cpu_s=statistics.median(r[2] for r in runs),
+            run_cpu_s=statistics.median(r[3] for r in runs),
             rounds=runs,
         )
         for variant, runs in rounds.items()
@@ -226,15 +232,18 @@ def render_tables(results: dict) -> list[str]:
     runs = results["tables"]
     plain = runs["plain"]
     lines = [
-        "| run | options | pass s | pass ns per px-date | pass / plain | whole run s "
-        "| whole / plain | fresh process s | peak RSS GiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | options | pass s | pass ns per px-date | pass / plain | pass CPU s (/ plain) "
+        "| whole run s | whole / plain | whole CPU s (/ plain) | fresh process s "
+        "| peak RSS GiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for variant, run in runs.items():
         lines.append(
             f"| {variant} | `{run['fresh']['options']}` | {run['pass_s']:.2f} | "
             f"{run['pass_s'] / n / px * 1e9:.2f} | {run['pass_s'] / plain['pass_s']:.2f}x | "
+            f"{run['pass_cpu_s']:.2f} ({run['pass_cpu_s'] / plain['pass_cpu_s']:.2f}x) | "
             f"{run['run_s']:.2f} | {run['run_s'] / plain['run_s']:.2f}x | "
+            f"{run['run_cpu_s']:.2f} ({run['run_cpu_s'] / plain['run_cpu_s']:.2f}x) | "
             f"{run['fresh']['s']:.1f} | {run['fresh']['rss_gib']:.2f} |"
         )
     return lines
@@ -248,18 +257,22 @@ def render_rasters(raster: dict) -> list[str]:
         f"{px:.3g} px x {n} dates, the same interleaved medians of "
         f"{len(plain['rounds'])} rounds after a warm-up:",
         "",
-        "| run | pass s | pass ns per px-date | whole run s | whole ns per px-date |",
-        "|---|---:|---:|---:|---:|",
+        "| run | pass s | pass ns per px-date | pass CPU s | whole run s "
+        "| whole ns per px-date | whole CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for variant, run in runs.items():
         lines.append(
             f"| {variant} | {run['pass_s']:.2f} | {run['pass_s'] / n / px * 1e9:.2f} | "
-            f"{run['run_s']:.2f} | {run['run_s'] / n / px * 1e9:.2f} |"
+            f"{run['pass_cpu_s']:.2f} | {run['run_s']:.2f} | "
+            f"{run['run_s'] / n / px * 1e9:.2f} | {run['run_cpu_s']:.2f} |"
         )
     lines += [
         "",
-        f"Sink over plain with rasters: pass {sink['pass_s'] / plain['pass_s']:.2f}x, whole run "
-        f"{sink['run_s'] / plain['run_s']:.2f}x. Mapping makes the sink walk every pixel (each "
+        f"Sink over plain with rasters: pass {sink['pass_s'] / plain['pass_s']:.2f}x "
+        f"(CPU {sink['pass_cpu_s'] / plain['pass_cpu_s']:.2f}x), whole run "
+        f"{sink['run_s'] / plain['run_s']:.2f}x (CPU {sink['run_cpu_s'] / plain['run_cpu_s']:.2f}x)"
+        ". Mapping makes the sink walk every pixel (each "
         "pixel's own history goes to its own place in the bands), so grouping by history does "
         "not apply; the plain run maps through the transition-matrix path.",
     ]
@@ -273,7 +286,8 @@ def render(results: dict, notes: list[str]) -> str:
     lines = [
         SECTION,
         "",
-        f"Machine: {results['machine']}. Command: `{results['command']}`. Code: {results['code']}.",
+        f"Machine: {results['machine']}. Command: `{results['command']}`. Code: {results['code'][0]} "
+        f"(package sources digest {results['code'][1]}).",
         f"Dates: the series of `benchmarks/dates.py` ({results['pixels']:.3g} px each, uint8, "
         f"{DISTINCT_DATES} distinct dates each re-drawing {CHANGED_SHARE:.0%} of the previous "
         f"one's patches, cycled to {results['dates']} annual dates, {FIRST_YEAR} on), "
@@ -328,19 +342,17 @@ def write_section(path: Path, text: str) -> None:
     path.write_text(old[:start] + text + ("\n" + tail if tail else ""))
 
 
-def code_state() -> str:
-    """The commit measured and, when the package has uncommitted changes, a digest of them."""
+def code_state() -> tuple[str, str]:
+    """The commit measured, and a digest of the package's sources as they are on disk (it
+    tells whether they changed during the run, committed or not)."""
     root = Path(__file__).parent.parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout
-
-    head = git("rev-parse", "--short", "HEAD").strip()
-    diff = git("diff", "HEAD", "--", "geocarbon")
-    if not diff:
-        return head
-    digest = hashlib.sha1(diff.encode()).hexdigest()[:8]
-    return f"{head} plus uncommitted changes to geocarbon/ (diff {digest})"
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout.strip()
+    digest = hashlib.sha1()
+    for path in sorted((root / "geocarbon").rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return head, digest.hexdigest()[:8]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -372,8 +384,9 @@ def main(argv: list[str] | None = None) -> None:
     results["code_end"] = code_state()
     results["load"].append(os.getloadavg()[0])
     notes = list(args.note)
-    if results["code_end"] != results["code"]:
-        notes.append(f"The code changed during the run: it ended at {results['code_end']}.")
+    if results["code_end"][1] != results["code"][1]:
+        head, digest = results["code_end"]
+        notes.append(f"The package's sources changed during the run: {head}, digest {digest}.")
     text = render(results, notes)
     print(text)
     if args.write:
