@@ -263,3 +263,34 @@ def test_biomass_maps_times_the_carbon_fraction_and_class_factors(tmp_path):
     row = _period(result, "2000-2020")
     # soil 80 under forest; cropland's factor 0.69 (IPCC F_LU, long-term cultivated): 55.2
     assert row["change_soil_mg"] == pytest.approx(55.2 - 80.0)
+
+
+@pytest.mark.parametrize(
+    "options,words",
+    [
+        ({"growth": "class_code,pool,rate_mg_per_ha_yr\n7,above,1\n"}, ["Growth table", "7"]),
+        ({"density_rasters": ("roots=x.tif",)}, ["roots=x.tif", "'roots' is not a pool"]),
+        ({"density_rasters": ("soil=missing.tif",)}, ["missing.tif", "does not exist"]),
+        ({"ages": "other_grid"}, ["Age raster", "not on the grid"]),
+        ({"carbon_fraction": 1.5}, ["--carbon-fraction", "1.5"]),
+        ({"soil_transition_years": -1}, ["--soil-transition-years", "-1"]),
+    ],
+)
+def test_bad_sink_inputs_are_one_line_naming_them_and_nothing_is_written(tmp_path, options, words):
+    from geocarbon.errors import GeoCarbonError
+
+    options = dict(options)
+    growth = options.pop("growth", None)
+    if options.get("ages") == "other_grid":
+        ages = tmp_path / "ages.tif"
+        with rasterio.open(
+            ages, "w", driver="GTiff", width=3, height=3, count=1, dtype="float32",
+            crs=EQUAL_AREA_CRS, transform=ONE_HA_TRANSFORM, nodata=-1,
+        ) as dataset:  # fmt: skip
+            dataset.write(np.zeros((1, 3, 3), "float32"))
+        options["ages"] = ages
+    with pytest.raises(GeoCarbonError) as caught:
+        _run(tmp_path, [[[1, 2]], [[2, 2]]], [2000, 2010], growth=growth, **options)
+    message = str(caught.value)
+    assert "\n" not in message and all(word in message for word in words), message
+    assert not (tmp_path / "out").exists()
