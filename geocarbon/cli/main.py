@@ -20,6 +20,7 @@ from geocarbon._version import __version__
 from geocarbon.cli.change import change
 from geocarbon.cli.figures import figures
 from geocarbon.cli.map import map_command, web_assets
+from geocarbon.cli.report import report
 from geocarbon.cli.schemes import schemes
 from geocarbon.cli.stock import demo, stock
 from geocarbon.cli.zonal import zonal
@@ -32,7 +33,7 @@ def cli() -> None:
     """Carbon stocks and their change from land-cover maps and carbon-density tables."""
 
 
-for _command in (stock, zonal, change, map_command, figures, web_assets, demo, schemes):
+for _command in (stock, zonal, change, map_command, figures, report, web_assets, demo, schemes):
     cli.add_command(_command)
 
 

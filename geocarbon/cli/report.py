@@ -1,0 +1,29 @@
+"""``geocarbon report``: one self-contained HTML page describing a finished run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geocarbon.cli.options import overwrite_option, quiet_option
+
+
+@click.command()
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Language of the report's headings and labels: English or Chinese.",
+)
+@overwrite_option
+@quiet_option
+def report(out_dir: Path, lang: str, overwrite: bool, quiet: bool) -> None:
+    """Write OUT_DIR/report.html: what a stock, zonal or change run did and found."""
+    from geocarbon.report import write_report
+
+    written = write_report(out_dir, lang=lang, overwrite=overwrite)
+    if not quiet:
+        click.echo(f"wrote {written}")
