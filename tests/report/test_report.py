@@ -34,6 +34,8 @@ HOSTILE_NAMES = [
     "<img src=x onerror=alert(2)>",
     "Nanxi & 'quoted' \"county\"",
 ]
+HOSTILE_IDS = ["{{7*7}}", "{#", "<b>id</b>", "=1+1", "{% x %}", "a&b"]
+HOSTILE_FOLDER = "run {{7*7}} {% if 1 %} <script>x & é"  # no slash: one folder
 VOID = {"meta", "img", "br", "hr", "input", "link"}
 
 
@@ -104,6 +106,7 @@ class Page(HTMLParser):
 def hostile_regions(sample, folder: Path) -> Path:
     regions = gpd.read_file(sample.regions)
     regions["name"] = HOSTILE_NAMES[: len(regions)]
+    regions["code"] = HOSTILE_IDS[: len(regions)]
     path = folder / "regions.gpkg"
     regions.to_file(path)
     return path
@@ -116,11 +119,11 @@ def run(*args: object) -> None:
 @pytest.fixture(scope="module")
 def change_dir(sample, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("report")
-    out = folder / "change"
+    out = folder / HOSTILE_FOLDER
     regions = hostile_regions(sample, folder)
     run(
         "change", *sample.landcover, "--years", 2000, "--years", 2020, "-d", "china-clcd",
-        "--regions", regions, "--id-field", "adcode", "--name-field", "name",
+        "--regions", regions, "--id-field", "code", "--name-field", "name",
         "--draws", 50, "-o", out, "-q",
     )  # fmt: skip
     run("report", out, "-q")
@@ -176,6 +179,8 @@ def test_change_report_shows_hostile_region_names_as_typed(change_dir):
     assert page.scripts == 0
     shown = {row[1] for row in page.rows if len(row) > 1}
     assert set(HOSTILE_NAMES) <= shown
+    assert set(HOSTILE_IDS) <= {row[0] for row in page.rows}
+    assert f"{LABELS['en']['title']}: {HOSTILE_FOLDER}" in page.texts  # the folder, as typed
     assert "<script>alert" not in text and "<img src=x" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "49 county" not in text  # {{7*7}} never evaluated
@@ -195,6 +200,40 @@ def test_report_lists_inputs_with_sha256_and_joins_the_manifest(change_dir, samp
     assert manifest is not None and manifest["command"] == "change"
     assert {"name": "report.html", "derived": True} in manifest["files"]
     assert not [p for p in change_dir.iterdir() if ".partial" in p.name]
+
+
+def test_recorded_command_inputs_and_warnings_are_shown_as_recorded(change_dir, tmp_path):
+    """What a run records in its summary (command line, inputs' SHA-256, warnings) is shown."""
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(change_dir, out)
+    (out / "report.html").unlink()
+    summary = summary_of(out, "change")
+    summary["command_line"] = ["geocarbon", "change", "a <b>.tif", "--years", "2000"]
+    summary["inputs"] = [{"role": "land cover", "path": "a <b>.tif", "sha256": "ab" * 32}]
+    summary["warnings"] = ["1 region(s) reach beyond {{7*7}} <i>extent</i>"]
+    (out / "change_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    page = Page(write_report(out).read_text(encoding="utf-8"))
+    en = LABELS["en"]
+    assert "geocarbon change a <b>.tif --years 2000" in page.texts
+    assert page.row("land cover") == ["land cover", "a <b>.tif", "ab" * 32, en["sha256_recorded"]]
+    assert "1 region(s) reach beyond {{7*7}} <i>extent</i>" in page.texts
+
+
+def test_unreadable_table_is_named_and_the_previous_report_is_kept(change_dir, tmp_path):
+    import shutil
+
+    from geocarbon.errors import InputFileError
+
+    out = tmp_path / "copy"
+    shutil.copytree(change_dir, out)
+    before = (out / "report.html").read_bytes()
+    (out / "regions.csv").write_bytes(b"region_id,region_name\n\xff\xfe,\xc3\n")
+    with pytest.raises(InputFileError, match=r"regions\.csv.*Run geocarbon again"):
+        write_report(out, overwrite=True)
+    assert (out / "report.html").read_bytes() == before
+    assert not [p for p in out.iterdir() if ".partial" in p.name]
 
 
 def test_report_refuses_to_overwrite_without_the_flag(change_dir, capsys):
