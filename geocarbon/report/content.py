@@ -133,7 +133,7 @@ def _facts(outputs: RunOutputs, manifest: Mapping[str, Any], lang: str) -> list[
         command = " ".join(str(part) for part in command)
     facts = [
         (label(lang, "command"), str(command)),
-        (label(lang, "run_kind"), outputs.run),
+        (label(lang, "run_kind"), label(lang, f"run_{outputs.run}")),
         (
             label(lang, "version"),
             str(summary.get("geocarbon_version") or manifest.get("geocarbon_version") or ""),
@@ -149,7 +149,7 @@ def _facts(outputs: RunOutputs, manifest: Mapping[str, Any], lang: str) -> list[
         facts.append((label(lang, "years"), ", ".join(str(y) for y in summary["years"])))
     monte_carlo = summary.get("monte_carlo")
     if isinstance(monte_carlo, dict):
-        text = ", ".join(f"{key} {value}" for key, value in monte_carlo.items())
+        text = ", ".join(f"{label(lang, key)} {value}" for key, value in monte_carlo.items())
         facts.append((label(lang, "monte_carlo"), text))
     return [(name, value) for name, value in facts if value]
 

@@ -261,6 +261,7 @@ def test_chinese_report_has_chinese_headings_and_the_zonal_totals(zonal_dir):
     for region in regions.itertuples():
         assert region.stock_total_mg in page.values(region.region_id)
     assert all(not heading.isascii() for heading in page.headings)
+    assert zh["run_zonal"] in page.texts and zh["region_name"] in page.row(zh["region_id"])
 
 
 def test_stock_report_has_the_class_table_and_the_figures_geocarbon_draws(sample, tmp_path):
