@@ -18,7 +18,6 @@ from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.engine.state import SinkTotals
 from geocarbon.inputs.growth import GrowthTable
 from geocarbon.kernels.walk import CONVERSION, REMAINING, SOIL_LEGACY
-from geocarbon.units import POOLS
 
 
 def slot_of(period: Period, n_dates: int) -> int:
@@ -57,17 +56,21 @@ def growth_offset(
     monte_carlo: MonteCarlo,
     n_regions: int,
 ) -> NDArray[np.float64]:
-    """(draws, regions): each draw's growth minus the central growth, rates drawn from their
-    low/central/high like densities (one quantile per segment and pool, shared by regions)."""
+    """(draws, regions): each draw's growth minus the central growth. Each published rate (a
+    row of the table as read) is drawn once from its low/central/high, like densities, and
+    shared by every class, region and age segment that copies it."""
     periods = _periods(slot, totals.carbon_mg.shape[1])
-    levels = segments.rate_levels(growth)
-    if not len(levels):
+    if growth is None or not len(segments.row):
         return np.zeros((monte_carlo.draws, n_regions))
-    exposure = totals.exposure_ha_yr[:n_regions, periods].sum(axis=(1, 3))[:, : len(levels)]
-    u = monte_carlo.quantiles(len(levels), len(POOLS))
-    draws = monte_carlo.densities(levels, u)  # (draws, segments, pools)
-    central = levels[:, :, 1]
-    return np.einsum("rs,ksp->kr", exposure, draws - central[None])
+    exposure = totals.exposure_ha_yr[:n_regions, periods].sum(axis=(1, 3))[:, : len(segments.row)]
+    origins = growth.origins
+    levels = np.zeros((int(origins.max()) + 1, 1, 3))
+    levels[origins, 0] = growth.rate_mg_per_ha_yr
+    drawn = monte_carlo.densities(levels, monte_carlo.quantiles(len(levels), 1))[:, :, 0]
+    rows = segments.row
+    per_segment = np.where(rows >= 0, drawn[:, origins[np.maximum(rows, 0)]], 0.0)
+    central = segments.rates(growth)
+    return np.einsum("rs,ksp->kr", exposure, per_segment - central[None])
 
 
 def category_cells(totals: SinkTotals, slot: int, n_regions: int) -> tuple[NDArray, NDArray]:

@@ -43,9 +43,6 @@ class GrowthSegments:
         values = growth.rate_mg_per_ha_yr[np.maximum(self.row, 0), level]
         return np.where(self.row >= 0, values, 0.0)
 
-    def rate_levels(self, growth: GrowthTable | None) -> NDArray[np.float64]:
-        """(segments, pools, levels) rates, for Monte Carlo draws."""
-        return np.stack([self.rates(growth, level) for level in range(len(LEVELS))], axis=2)
 
 
 def growth_segments(

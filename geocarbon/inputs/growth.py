@@ -66,6 +66,8 @@ class GrowthTable:
     ``rate_mg_per_ha_yr[i]`` holds the low, central and high rate of row ``i``, which applies
     to class ``code[i]``, pool ``POOLS[pool[i]]``, region ``region[i]`` ("" national) and stand
     ages ``age_min[i] <= age < age_max[i]`` (years). Ages not covered by any row grow at 0.
+    ``origin[i]`` is the row of the table as read that row ``i`` copies (a crosswalk gives one
+    published rate to several classes: their uncertainty is one, not several independent ones).
     """
 
     source: str
@@ -76,9 +78,15 @@ class GrowthTable:
     age_min: NDArray[np.float64]
     age_max: NDArray[np.float64]
     rate_mg_per_ha_yr: NDArray[np.float64]
+    origin: NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.code)
+
+    @property
+    def origins(self) -> NDArray[np.int64]:
+        """Each row's row in the table as read (itself, unless crosswalked)."""
+        return np.arange(len(self.code)) if self.origin is None else self.origin
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,7 @@ def crosswalk_growth(table: GrowthTable, scheme_name: str) -> GrowthTable:
         table.age_min[taken],
         table.age_max[taken],
         table.rate_mg_per_ha_yr[taken].reshape(len(taken), 3),
+        table.origins[taken],
     )
 
 

@@ -179,10 +179,10 @@ def test_national_interval_brackets_the_central_sink_with_pert_draws(shared_data
 
     The national rate is skewed: above 0.509 / 0.706 / 0.725 and below 0.121 / 0.183 / 0.201
     (low / central / high), so only 4.5 % of triangular draws of their sum exceed the central
-    0.889: with the default draws (triangular, independent per class) the central value lies
-    above the 95th percentile (measured 145.5 / 155.1 / 162.3 Tg C/yr). PERT draws with one
-    quantile per pool (the six forest classes share the national rate's error) bracket it:
-    147.3 / 162.6 / 170.5."""
+    0.889: with the default draws (triangular; each published rate drawn once, shared by the six
+    forest classes that copy it) the central value lies just above the 95th percentile
+    (measured 136.3 / 155.3 / 167.4 Tg C/yr). PERT draws with one quantile per pool bracket
+    it: 145.5 / 163.5 / 172.9."""
     per_year = 1e6 * (YEARS[1] - YEARS[0])
     runs = {
         "default": MonteCarlo(1000, seed=0),
@@ -196,8 +196,8 @@ def test_national_interval_brackets_the_central_sink_with_pert_draws(shared_data
     central, p5, p50, p95 = bounds["pert"]
     assert central == pytest.approx(168.2, abs=0.1)
     assert p5 < p50 < central < p95
-    assert (p95 - p5) / central > 0.1  # measured 0.14
-    assert [round(v, 1) for v in bounds["pert"]] == [168.2, 147.3, 162.6, 170.5]
+    assert (p95 - p5) / central > 0.1  # measured 0.16
+    assert [round(v, 1) for v in bounds["pert"]] == [168.2, 145.5, 163.5, 172.9]
     central, p5, p50, p95 = bounds["default"]
     assert p5 < p50 < p95 < central and (p95 - p5) / central > 0.05
-    assert [round(v, 1) for v in bounds["default"]] == [168.2, 145.5, 155.1, 162.3]
+    assert [round(v, 1) for v in bounds["default"]] == [168.2, 136.3, 155.3, 167.4]
