@@ -373,3 +373,15 @@ def test_report_from_file_url_in_a_real_browser_requests_nothing(change_dir, bro
     page.pdf(path=str(pdf), format="A4")
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
     assert not errors, errors
+
+
+def test_a_run_replacing_the_folder_removes_its_report(sample, tmp_path):
+    """The report is a derived file of its run: the next run with --overwrite removes it, so a
+    report never describes another run than the folder's (and `--report` can write it anew)."""
+    out = tmp_path / "stock"
+    args = ["stock", sample.landcover[1], "-d", "china-clcd", "-o", out, "-q"]
+    run(*args)
+    write_report(out)
+    run(*args, "--overwrite")
+    assert not (out / "report.html").exists()
+    assert write_report(out, lang="zh").is_file()
