@@ -8,6 +8,8 @@ import click
 
 from geocarbon.cli.options import overwrite_option, quiet_option
 
+FORMATS = ("png", "svg", "pdf")
+
 
 @click.command()
 @click.argument("results", type=click.Path(path_type=Path))
@@ -18,13 +20,58 @@ from geocarbon.cli.options import overwrite_option, quiet_option
     type=click.Path(path_type=Path),
     help="Folder (default: RESULTS/figures).",
 )
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    multiple=True,
+    help="Image format; repeat for several (default: png and svg). SVG and PDF keep the text "
+    "editable.",
+)
+@click.option(
+    "--dpi",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Resolution of PNG figures (dots per inch).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(("en", "zh"), case_sensitive=False),
+    default="en",
+    show_default=True,
+    help="Language of titles, axes, legends and class names (zh: Chinese).",
+)
+@click.option(
+    "--maritime-lines",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Lines (GeoJSON, GeoPackage...) to draw on maps of regions that cover China, e.g. the "
+    "maritime boundary lines; the South China Sea inset is drawn either way.",
+)
 @overwrite_option
 @quiet_option
-def figures(results: Path, figures_dir: Path | None, overwrite: bool, quiet: bool) -> None:
-    """Figures (PNG and SVG) of the outputs of zonal or change in RESULTS."""
-    from geocarbon.figures import write_figures
+def figures(
+    results: Path,
+    figures_dir: Path | None,
+    formats: tuple[str, ...],
+    dpi: float,
+    lang: str,
+    maritime_lines: Path | None,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Figures (PNG and SVG, or --format) of the outputs of stock, zonal or change in RESULTS."""
+    from geocarbon.figures import DEFAULT_FORMATS, write_figures
 
-    written = write_figures(results, figures_dir=figures_dir, overwrite=overwrite)
+    written = write_figures(
+        results,
+        figures_dir=figures_dir,
+        formats=tuple(f.lower() for f in formats) or DEFAULT_FORMATS,
+        dpi=dpi,
+        lang=lang.lower(),
+        maritime_lines=maritime_lines,
+        overwrite=overwrite,
+    )
     if not quiet:
         for path in written:
             click.echo(f"wrote {path}")

@@ -1,7 +1,10 @@
-"""Static figures (PNG, SVG) drawn from the tables a zonal or change run wrote.
+"""Static figures (PNG, SVG, PDF) drawn from the tables a stock, zonal or change run wrote.
 
-The package owns four figures: stock by pool per region, net change per region with its Monte
-Carlo interval, the land-cover conversions behind the change, and the stock series. Each
+The package owns six figures: stock by pool per class (stock runs) and per region, net change
+per region with its Monte Carlo interval, the land-cover conversions behind the change, the
+stock series, and a map of the regions (:mod:`~geocarbon.figures.maps`). Words come from
+:mod:`~geocarbon.figures.labels` (English or Chinese), fonts and editable-text settings from
+:mod:`~geocarbon.figures.fonts`. Each
 ``*_figure`` function takes DataFrames shaped like geocarbon's CSV outputs and returns a
 matplotlib :class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display, no pyplot
 state, nothing written. :func:`write_figures` is the I/O edge: it reads the CSV files, renders
@@ -26,15 +29,20 @@ exported here too, as the columns figures read from the output contract.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from geocarbon.errors import ConfigError
 from geocarbon.figures.charts import figure_builders
+from geocarbon.figures.fonts import figure_rc, has_cjk
+from geocarbon.figures.labels import labels_for
+from geocarbon.figures.maps import map_value_for, read_lines, region_map_figure
 from geocarbon.figures.tables import (
     CHANGE_COLUMNS,
     SERIES_COLUMNS,
     STOCK_COLUMNS,
     TRANSITION_COLUMNS,
+    FigureTables,
     read_figure_tables,
 )
 from geocarbon.outputs.staging import StagedOutputs
@@ -48,7 +56,8 @@ __all__ = [
 ]
 
 DEFAULT_FORMATS = ("png", "svg")
-PNG_DPI = 150
+#: Resolution of raster formats (PNG): 300 dpi, what journals ask of line art with text.
+DEFAULT_DPI = 300
 
 
 def write_figures(
@@ -56,12 +65,17 @@ def write_figures(
     *,
     figures_dir: str | Path | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    dpi: float = DEFAULT_DPI,
+    lang: str = "en",
+    maritime_lines: str | Path | None = None,
     overwrite: bool = False,
 ) -> list[Path]:
     """Draw every figure the outputs in ``out_dir`` allow and write each in every format.
 
     Figures (file stem: content):
 
+    - ``stock_by_class``: stock per land-cover class (Tg C), stacked by pool, with low-high
+      whiskers when the table has them (stock_summary.csv of a stock run).
     - ``stock_by_pool``: stock per region (Tg C), stacked by pool; the last year of series.csv
       after a change run, else regions.csv of a zonal run.
     - ``net_change``: net change per region (Tg C) over the first-to-last period of change.csv,
@@ -70,15 +84,29 @@ def write_figures(
       period, all regions together.
     - ``stock_series``: total stock per region over time (Tg C), when series.csv has more than
       two years, with the 5-95 % band when present.
+    - ``map``: the regions coloured by mean density (zonal) or net change over the
+      first-to-last period (change), with a colour bar, scale bar and north arrow; regions that
+      cover China get the South China Sea inset and ``maritime_lines``.
 
     Parameters
     ----------
     out_dir
-        The ``--out`` folder of a ``geocarbon zonal`` or ``geocarbon change`` run.
+        The ``--out`` folder of a ``geocarbon stock``, ``zonal`` or ``change`` run.
     figures_dir
         Where to write the images; default ``out_dir / "figures"``.
     formats
-        Image formats matplotlib can write, as file suffixes (default PNG at 150 dpi and SVG).
+        Image formats matplotlib can write, as file suffixes (default PNG and SVG). SVG keeps
+        every text a ``<text>`` element and PDF embeds TrueType fonts, so words stay editable.
+    dpi
+        Resolution of raster formats (PNG), dots per inch; default 300.
+    lang
+        Language of the figures' words: ``en`` or ``zh`` (Chinese; class names from the
+        scheme's ``name_zh`` where it has one). Chinese text, in labels or names, is drawn with
+        Noto Sans CJK; a :class:`~geocarbon.figures.fonts.MissingFontWarning` says when it is
+        not installed.
+    maritime_lines
+        A vector file of lines (the maritime boundary lines) drawn on the map when the regions
+        cover China; the package bundles none.
     overwrite
         Replace existing figure files; by default they are refused.
 
@@ -96,26 +124,58 @@ def write_figures(
     OutputExistsError
         A figure file exists and ``overwrite`` is False; nothing is written.
     ConfigError
-        A format matplotlib cannot write.
+        A format matplotlib cannot write, a resolution that is not positive or an unknown
+        language.
     """
+    import matplotlib
+
     out_dir = Path(out_dir)
     suffixes = _check_formats(formats)
-    builders = figure_builders(read_figure_tables(out_dir))
+    labels = labels_for(lang)
+    if not dpi > 0:
+        raise ConfigError(f"Figure resolution must be a positive number of dpi, got {dpi!r}.")
+    tables = read_figure_tables(out_dir)
+    builders = figure_builders(tables, labels)
+    lines = None if maritime_lines is None else read_lines(maritime_lines)
+    if tables.regions is not None:
+        value = map_value_for(tables.regions, labels)
+        if value is not None:
+            builders["map"] = partial(
+                region_map_figure, tables.regions, value, labels=labels, maritime_lines=lines
+            )
     target = out_dir / "figures" if figures_dir is None else Path(figures_dir)
     paths = {
         (name, suffix): target / f"{name}.{suffix}" for name in builders for suffix in suffixes
     }
-    with StagedOutputs(list(paths.values()), overwrite=overwrite) as staged:
+    needs_cjk = labels.lang == "zh" or has_cjk(_table_texts(tables))
+    with (
+        StagedOutputs(list(paths.values()), overwrite=overwrite) as staged,
+        matplotlib.rc_context(figure_rc(needs_cjk=needs_cjk)),
+    ):
         for name, build in builders.items():
             figure = build()
             for suffix in suffixes:
                 figure.savefig(
                     staged.temp(paths[name, suffix]),
                     format=suffix,
-                    dpi=PNG_DPI,
+                    dpi=dpi,
                     bbox_inches="tight",
                 )
     return list(paths.values())
+
+
+def _table_texts(tables: FigureTables) -> list[str]:
+    """The names the figures may draw: region and class names of every table."""
+    columns = ("region_name", "class_name", "name_from", "name_to")
+    frames = (tables.classes, tables.stocks, tables.change, tables.transitions, tables.series)
+    return [
+        str(value)
+        for frame in frames
+        if frame is not None
+        for column in columns
+        if column in frame.columns
+        for value in frame[column].dropna().unique()
+    ]
 
 
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geocarbon.accounts.regions import UNASSIGNED_ID
+from geocarbon.figures.labels import ENGLISH, FigureLabels, class_colours, class_names
 from geocarbon.figures.tables import FigureTables
 from geocarbon.units import MG_PER_TG, POOLS
 
@@ -38,54 +39,114 @@ POOL_COLOURS: dict[str, str] = {
 SINK_COLOUR = "#0072B2"
 SOURCE_COLOUR = "#D55E00"
 NO_CHANGE_COLOUR = "#999999"
-#: Colour maps of the destination classes in the transitions figure, in class-code order:
-#: tab10 up to ten classes, tab20 (light and dark pairs, harder to tell apart) beyond.
+#: Colour maps of the destination classes in the transitions figure when the run's class scheme
+#: is not a built-in one (whose legend colours are used, as on the web map), in class-code
+#: order: tab10 up to ten classes, tab20 (light and dark pairs, harder to tell apart) beyond.
 CLASS_COLOUR_MAPS = ("tab10", "tab20")
+#: Whiskers of low-high ranges and Monte Carlo intervals.
+WHISKER_COLOUR = "black"
 FIGURE_WIDTH_IN = 8.0
 #: Height per bar (or legend entry) and the fixed part (title, axis), in inches.
 ROW_HEIGHT_IN = 0.32
 BASE_HEIGHT_IN = 1.4
 
 
-def figure_builders(tables: FigureTables) -> dict[str, Callable[[], Figure]]:
+def figure_builders(
+    tables: FigureTables, labels: FigureLabels = ENGLISH
+) -> dict[str, Callable[[], Figure]]:
     """Figure name -> a function drawing it, for every figure the tables allow."""
     builders: dict[str, Callable[[], Figure]] = {}
+    if tables.classes is not None:
+        builders["stock_by_class"] = partial(
+            stock_by_class_figure, tables.classes, labels=labels, scheme=tables.scheme
+        )
     if tables.stocks is not None:
-        builders["stock_by_pool"] = partial(stock_by_pool_figure, tables.stocks)
+        builders["stock_by_pool"] = partial(stock_by_pool_figure, tables.stocks, labels=labels)
     if tables.change is not None:
-        builders["net_change"] = partial(net_change_figure, tables.change)
+        builders["net_change"] = partial(net_change_figure, tables.change, labels=labels)
     if tables.transitions is not None:
-        builders["transitions"] = partial(transitions_figure, tables.transitions)
+        builders["transitions"] = partial(
+            transitions_figure, tables.transitions, labels=labels, scheme=tables.scheme
+        )
     if tables.series is not None and tables.series["year"].nunique() > 2:
-        builders["stock_series"] = partial(stock_series_figure, tables.series)
+        builders["stock_series"] = partial(stock_series_figure, tables.series, labels=labels)
     return builders
 
 
-def stock_by_pool_figure(stocks: pd.DataFrame) -> Figure:
+def stock_by_pool_figure(stocks: pd.DataFrame, *, labels: FigureLabels = ENGLISH) -> Figure:
     """Horizontal bars of stock per region (Tg C) stacked by pool, largest region on top.
 
     ``stocks`` is regions.csv (zonal) or series.csv (change; its last year is drawn): one row per
-    region with ``region_name`` and ``stock_<pool>_mg``. One bar segment per region and pool.
+    region with ``region_name`` and ``stock_<pool>_mg``. One bar segment per region and pool;
+    whiskers span ``stock_total_mg_low`` to ``stock_total_mg_high`` when the table has them (a
+    density table with low/high values), or the 5-95 % Monte Carlo interval of series.csv.
     """
     year = int(stocks["year"].max()) if "year" in stocks else None
     rows = stocks if year is None else stocks[stocks["year"] == year]
     rows = _regions_only(rows)
-    pool_tg = rows[[f"stock_{pool}_mg" for pool in POOLS]].to_numpy() / MG_PER_TG
-    order = pool_tg.sum(axis=1).argsort(kind="stable")
-    names = rows["region_name"].astype(str).to_numpy()[order]
-    figure, axes = _new_axes(len(names))
-    positions = _bar_positions(axes, names)
-    left_tg = np.zeros(len(names))
-    for p, pool in enumerate(POOLS):
-        axes.barh(positions, pool_tg[order, p], left=left_tg, color=POOL_COLOURS[pool], label=pool)
-        left_tg += pool_tg[order, p]
-    axes.set_xlabel("Carbon stock (Tg C)")
-    axes.set_title("Carbon stock by pool" + ("" if year is None else f", {year}"))
-    figure.legend(loc="outside right upper", title="Pool")
+    names = rows["region_name"].astype(str).to_numpy()
+    figure = _pool_bars(rows, names, labels=labels)
+    title = labels.stock_title if year is None else labels.titled(labels.stock_title, year)
+    figure.axes[0].set_title(title)
     return _literal_text(figure)
 
 
-def net_change_figure(change: pd.DataFrame) -> Figure:
+def stock_by_class_figure(
+    classes: pd.DataFrame, *, labels: FigureLabels = ENGLISH, scheme: str | None = None
+) -> Figure:
+    """Horizontal bars of stock per land-cover class (Tg C) stacked by pool, for a stock run.
+
+    ``classes`` is stock_summary.csv: one row per class (``class_code``, ``class_name``,
+    ``stock_<pool>_mg``) and a TOTAL row, which is left out. Whiskers span the low-high range
+    when the table has it. Class names are the scheme's Chinese names under ``labels.lang ==
+    "zh"`` when it has them.
+    """
+    rows = classes[classes["class_code"].notna()]  # the TOTAL row has no class code
+    codes = rows["class_code"].astype(int).to_numpy()
+    names = _class_labels(codes, rows["class_name"].astype(str), scheme=scheme, labels=labels)
+    figure = _pool_bars(rows, names, labels=labels)
+    figure.axes[0].set_ylabel(labels.land_class)
+    figure.axes[0].set_title(labels.class_stock_title)
+    return _literal_text(figure)
+
+
+def _pool_bars(rows: pd.DataFrame, names: NDArray[np.str_], *, labels: FigureLabels) -> Figure:
+    """Bars of ``rows`` stacked by pool (Tg C), largest on top, with low-high whiskers."""
+    pool_tg = rows[[f"stock_{pool}_mg" for pool in POOLS]].to_numpy(dtype=float) / MG_PER_TG
+    order = pool_tg.sum(axis=1).argsort(kind="stable")
+    figure, axes = _new_axes(len(names))
+    positions = _bar_positions(axes, names[order])
+    left_tg = np.zeros(len(names))
+    for p, pool in enumerate(POOLS):
+        axes.barh(
+            positions,
+            pool_tg[order, p],
+            left=left_tg,
+            color=POOL_COLOURS[pool],
+            label=labels.pools[pool],
+        )
+        left_tg += pool_tg[order, p]
+    handles, texts = axes.get_legend_handles_labels()
+    for low, high, label in (
+        ("stock_total_mg_low", "stock_total_mg_high", labels.range_label),
+        ("stock_total_mg_p5", "stock_total_mg_p95", labels.interval),
+    ):
+        if {low, high} <= set(rows.columns):
+            _draw_interval(
+                axes,
+                positions,
+                low_tg=rows[low].to_numpy(dtype=float)[order] / MG_PER_TG,
+                high_tg=rows[high].to_numpy(dtype=float)[order] / MG_PER_TG,
+            )
+            handles.append(_whisker_handle())
+            texts.append(label)
+            break
+    axes.set_xlabel(labels.stock_axis)
+    figure.legend(handles, texts, loc="outside right upper", title=labels.pool_title)
+    return figure
+
+
+def net_change_figure(change: pd.DataFrame, *, labels: FigureLabels = ENGLISH) -> Figure:
     """Horizontal bars of net change per region (Tg C) over the longest (first-to-last) period.
 
     Bars are blue for sinks (gain), vermillion for sources (loss); whiskers span the 5th to 95th
@@ -106,18 +167,25 @@ def net_change_figure(change: pd.DataFrame) -> Figure:
             high_tg=rows["net_change_mg_p95"].to_numpy() / MG_PER_TG,
         )
     axes.axvline(0.0, color="black", linewidth=0.8)
-    axes.set_xlabel("Net change in carbon stock (Tg C)")
-    axes.set_title(f"Net carbon stock change, {longest['period'].iloc[0]}")
-    figure.legend(handles=_sign_legend(with_interval=with_interval), loc="outside right upper")
+    axes.set_xlabel(labels.net_axis)
+    axes.set_title(labels.titled(labels.net_title, longest["period"].iloc[0]))
+    figure.legend(
+        handles=_sign_legend(with_interval=with_interval, labels=labels),
+        loc="outside right upper",
+    )
     return _literal_text(figure)
 
 
-def transitions_figure(transitions: pd.DataFrame) -> Figure:
+def transitions_figure(
+    transitions: pd.DataFrame, *, labels: FigureLabels = ENGLISH, scheme: str | None = None
+) -> Figure:
     """Stacked bars of the area (ha) converted from each class, stacked by destination class.
 
     Uses the first-to-last period (the longest), summed over regions (``unassigned`` excluded);
     persistence (``class_from == class_to``) and zero areas are left out. One bar per origin
-    class that lost area, largest on top.
+    class that lost area, largest on top. Destination classes take the colours of the built-in
+    class ``scheme`` (as the web map), else a qualitative colour map; names are the scheme's
+    Chinese names under ``labels.lang == "zh"`` when it has them.
     """
     period = _longest_period(transitions["period"])
     rows = _regions_only(transitions[transitions["period"] == period])
@@ -131,24 +199,35 @@ def transitions_figure(transitions: pd.DataFrame) -> Figure:
     )
     area_ha = area_ha.loc[area_ha.sum(axis=1).sort_values(kind="stable").index]
     figure, axes = _new_axes(max(len(area_ha), len(area_ha.columns)))
-    positions = _bar_positions(axes, np.array([name for _, name in area_ha.index], dtype=str))
+    from_codes = np.array([int(code) for code, _ in area_ha.index], dtype=np.int64)
+    from_names = pd.Series([str(name) for _, name in area_ha.index], dtype=str)
+    positions = _bar_positions(
+        axes, _class_labels(from_codes, from_names, scheme=scheme, labels=labels)
+    )
+    to_codes = np.array([int(code) for code, _ in area_ha.columns], dtype=np.int64)
+    to_names = _class_labels(
+        to_codes,
+        pd.Series([str(name) for _, name in area_ha.columns], dtype=str),
+        scheme=scheme,
+        labels=labels,
+    )
     left_ha = np.zeros(len(area_ha))
-    colours = _class_colours(len(area_ha.columns))
-    for column, colour in zip(area_ha.columns, colours, strict=True):
+    colours = _class_colours(to_codes, scheme=scheme)
+    for column, colour, name in zip(area_ha.columns, colours, to_names, strict=True):
         widths_ha = area_ha[column].to_numpy()
-        axes.barh(positions, widths_ha, left=left_ha, color=colour, label=str(column[1]))
+        axes.barh(positions, widths_ha, left=left_ha, color=colour, label=name)
         left_ha += widths_ha
     if area_ha.empty:
-        axes.text(0.5, 0.5, "No land-cover conversion", ha="center", transform=axes.transAxes)
-    axes.set_xlabel("Area converted (ha)")
-    axes.set_ylabel("Converted from")
-    axes.set_title(f"Land-cover conversions, {period}")
+        axes.text(0.5, 0.5, labels.no_conversion, ha="center", transform=axes.transAxes)
+    axes.set_xlabel(labels.transitions_axis)
+    axes.set_ylabel(labels.converted_from)
+    axes.set_title(labels.titled(labels.transitions_title, period))
     if not area_ha.empty:
-        figure.legend(loc="outside right upper", title="Converted to")
+        figure.legend(loc="outside right upper", title=labels.converted_to)
     return _literal_text(figure)
 
 
-def stock_series_figure(series: pd.DataFrame) -> Figure:
+def stock_series_figure(series: pd.DataFrame, *, labels: FigureLabels = ENGLISH) -> Figure:
     """Total stock per region over time (Tg C): one line per region, with the 5-95 % band when
     ``stock_total_mg_p5`` and ``stock_total_mg_p95`` exist. Legend ordered by the last stock."""
     rows = _regions_only(series).sort_values("year", kind="stable")
@@ -174,11 +253,10 @@ def stock_series_figure(series: pd.DataFrame) -> Figure:
                 linewidth=0,
             )
     axes.set_xticks(sorted(rows["year"].unique()))
-    axes.set_xlabel("Year")
-    axes.set_ylabel("Total carbon stock (Tg C)")
-    band = " (band: 5-95 %)" if bounds else ""
-    axes.set_title(f"Carbon stock over time{band}")
-    figure.legend(loc="outside right upper", title="Region")
+    axes.set_xlabel(labels.year)
+    axes.set_ylabel(labels.series_axis)
+    axes.set_title(labels.series_title + (labels.series_band if bounds else ""))
+    figure.legend(loc="outside right upper", title=labels.region)
     return _literal_text(figure)
 
 
@@ -246,28 +324,50 @@ def _draw_interval(
         positions,
         xerr=(high_tg - low_tg) / 2,
         fmt="none",
-        ecolor="black",
+        ecolor=WHISKER_COLOUR,
         capsize=3,
         linewidth=1,
     )
 
 
-def _sign_legend(*, with_interval: bool) -> list[Artist]:
+def _whisker_handle(label: str = "") -> Artist:
     from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=WHISKER_COLOUR, linewidth=1, label=label)
+
+
+def _sign_legend(*, with_interval: bool, labels: FigureLabels) -> list[Artist]:
     from matplotlib.patches import Patch
 
     handles: list[Artist] = [
-        Patch(color=SINK_COLOUR, label="sink (gain)"),
-        Patch(color=SOURCE_COLOUR, label="source (loss)"),
+        Patch(color=SINK_COLOUR, label=labels.sink),
+        Patch(color=SOURCE_COLOUR, label=labels.source),
     ]
     if with_interval:
-        handles.append(Line2D([], [], color="black", linewidth=1, label="5-95 %"))
+        handles.append(_whisker_handle(labels.interval))
     return handles
 
 
-def _class_colours(n_classes: int) -> list[tuple[float, float, float, float]]:
+def _class_labels(
+    codes: NDArray[np.int64], names: pd.Series, *, scheme: str | None, labels: FigureLabels
+) -> NDArray[np.str_]:
+    """The name to draw for each class: the scheme's name in ``labels.lang`` if it has one,
+    else the run's own."""
+    translated = class_names(scheme, labels)
+    own = names.astype(str).to_numpy()
+    return np.array([translated.get(int(c), n) for c, n in zip(codes, own, strict=True)], dtype=str)
+
+
+def _class_colours(
+    codes: NDArray[np.int64], *, scheme: str | None
+) -> list[str | tuple[float, ...]]:
+    """The scheme's legend colour of each class code; a qualitative colour map when the scheme
+    is not built in or lacks a code."""
     from matplotlib import colormaps
 
+    by_code = class_colours(scheme)
+    if all(int(code) in by_code for code in codes):
+        return [by_code[int(code)] for code in codes]
     few, many = CLASS_COLOUR_MAPS
-    colour_map = colormaps[few if n_classes <= colormaps[few].N else many]
-    return [colour_map(k % colour_map.N) for k in range(n_classes)]
+    colour_map = colormaps[few if len(codes) <= colormaps[few].N else many]
+    return [colour_map(k % colour_map.N) for k in range(len(codes))]

@@ -27,6 +27,7 @@ from geocarbon.figures.charts import (
     SINK_COLOUR,
     SOURCE_COLOUR,
     net_change_figure,
+    stock_by_class_figure,
     stock_by_pool_figure,
     stock_series_figure,
     transitions_figure,
@@ -34,47 +35,7 @@ from geocarbon.figures.charts import (
 from geocarbon.figures.tables import INPUT_NAMES, read_figure_tables
 from geocarbon.outputs.folder import MANIFEST_NAME
 from geocarbon.units import MG_PER_TG, POOLS
-
-N_REGIONS = 6
-REGION_OPTIONS = dict(id_field="adcode", name_field="name", progress=False)
-
-
-@pytest.fixture(scope="module")
-def zonal_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
-    out_dir = tmp_path_factory.mktemp("zonal")
-    geocarbon.zonal_stocks(
-        sample.landcover[1], sample.regions, "china-clcd", out_dir=out_dir, **REGION_OPTIONS
-    )
-    return out_dir
-
-
-def _change_dir(
-    factory: pytest.TempPathFactory, landcovers: list[Path], years: list[int], regions: Path
-) -> Path:
-    out_dir = factory.mktemp(f"change-{len(years)}-dates")
-    geocarbon.stock_change(
-        landcovers,
-        years,
-        "china-clcd",
-        regions=regions,
-        out_dir=out_dir,
-        write_rasters=False,
-        monte_carlo=geocarbon.MonteCarlo(draws=200, seed=1),
-        **REGION_OPTIONS,
-    )
-    return out_dir
-
-
-@pytest.fixture(scope="module")
-def change_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
-    return _change_dir(tmp_path_factory, list(sample.landcover), [2000, 2020], sample.regions)
-
-
-@pytest.fixture(scope="module")
-def change3_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
-    """Three dates; 2010 repeats 2020, so 2010-2020 has no change and 2000-2020 all of it."""
-    landcovers = [sample.landcover[0], sample.landcover[1], sample.landcover[1]]
-    return _change_dir(tmp_path_factory, landcovers, [2000, 2010, 2020], sample.regions)
+from tests.figures.conftest import N_REGIONS, REGION_OPTIONS
 
 
 def read(path: Path) -> pd.DataFrame:
@@ -121,6 +82,28 @@ def test_stock_by_pool_has_one_bar_per_region_and_pool(zonal_dir):
     colours = {tuple(bar.get_facecolor()) for bar in bars(figure)}
     assert len(colours) == len(POOL_COLOURS)
     assert "Tg C" in figure.axes[0].get_xlabel()
+
+
+def assert_whiskers(figure, low_mg: pd.Series, high_mg: pd.Series) -> None:
+    """One whisker per bar, spanning low to high (Mg C in the table, Tg C drawn), bottom up."""
+    (whiskers,) = [c for c in figure.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    segments = whiskers.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[0][0] for s in segments], low_mg / MG_PER_TG)
+    np.testing.assert_allclose([s[1][0] for s in segments], high_mg / MG_PER_TG)
+
+
+def test_stock_by_pool_shows_the_low_high_range(zonal_dir):
+    """The density table has low and high values: regions.csv has stock_total_mg_low/_high."""
+    regions = read(zonal_dir / "regions.csv")
+    expected = regions_only(regions).sort_values("stock_total_mg", kind="stable")
+    figure = stock_by_pool_figure(regions)
+    assert_whiskers(figure, expected["stock_total_mg_low"], expected["stock_total_mg_high"])
+    legend = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert legend == [*POOLS, "low-high range"]
+    plain = stock_by_pool_figure(
+        regions.drop(columns=["stock_total_mg_low", "stock_total_mg_high"])
+    )
+    assert not [c for c in plain.axes[0].containers if isinstance(c, ErrorbarContainer)]
 
 
 def test_stock_by_pool_after_change_uses_the_last_year(change3_dir):
@@ -203,23 +186,29 @@ def test_stock_series_draws_lines_and_bands(change3_dir):
 def test_stock_series_only_with_more_than_two_years(change_dir, change3_dir, tmp_path):
     two = write_figures(change_dir, figures_dir=tmp_path / "two")
     three = write_figures(change3_dir, figures_dir=tmp_path / "three")
-    assert {path.stem for path in two} == {"stock_by_pool", "net_change", "transitions"}
+    assert {path.stem for path in two} == {"stock_by_pool", "net_change", "transitions", "map"}
     assert {path.stem for path in three} == {
         "stock_by_pool",
         "net_change",
         "transitions",
         "stock_series",
+        "map",
     }
 
 
-def test_zonal_outputs_give_the_stock_figure_only(zonal_dir, tmp_path):
+def test_zonal_outputs_give_the_stock_figure_and_the_map(zonal_dir, tmp_path):
     written = write_figures(zonal_dir, figures_dir=tmp_path)
-    assert [path.name for path in written] == ["stock_by_pool.png", "stock_by_pool.svg"]
+    assert [path.name for path in written] == [
+        "stock_by_pool.png",
+        "stock_by_pool.svg",
+        "map.png",
+        "map.svg",
+    ]
 
 
 def test_png_and_svg_files_exist_and_are_not_empty(change3_dir, tmp_path):
     written = write_figures(change3_dir, figures_dir=tmp_path / "figures")
-    assert len(written) == 4 * 2
+    assert len(written) == 5 * 2
     for path in written:
         assert path.parent == tmp_path / "figures" and path.stat().st_size > 1000
         if path.suffix == ".png":
@@ -233,7 +222,7 @@ def test_png_and_svg_files_exist_and_are_not_empty(change3_dir, tmp_path):
 
 def test_default_figures_dir_is_inside_out_dir(zonal_dir):
     written = write_figures(zonal_dir, formats=("png",), overwrite=True)
-    assert written == [zonal_dir / "figures" / "stock_by_pool.png"]
+    assert written == [zonal_dir / "figures" / name for name in ("stock_by_pool.png", "map.png")]
 
 
 def test_existing_figure_is_refused_by_name_and_kept(change_dir, tmp_path):
@@ -261,27 +250,34 @@ def test_a_folder_without_a_run_is_named_and_nothing_is_written(folder, tmp_path
     assert not (out_dir / "figures").exists()
 
 
-def test_a_stock_run_has_no_tables_to_draw(sample, tmp_path):
-    from geocarbon.runs.stock import StockConfig, run_stock
+def test_a_stock_run_gets_its_stock_by_class_figure(stock_dir, tmp_path):
+    """stock_summary.csv: one bar per class stacked by pool, the TOTAL row left out, whiskers
+    from stock_total_mg_low to stock_total_mg_high (china-clcd has low/high densities)."""
+    written = write_figures(stock_dir, figures_dir=tmp_path, formats=("png",))
+    assert [path.name for path in written] == ["stock_by_class.png"]
+    classes = read(stock_dir / "stock_summary.csv")
+    classes = classes[classes["class_code"].notna()].sort_values("stock_total_mg", kind="stable")
+    figure = stock_by_class_figure(classes)
+    assert tick_labels(figure) == classes["class_name"].tolist()
+    assert len(bars(figure)) == len(classes) * len(POOLS)
+    totals = bar_totals_by_row(figure)
+    for row in classes.itertuples():
+        assert totals[row.class_name] == pytest.approx(row.stock_total_mg / MG_PER_TG)
+    assert_whiskers(figure, classes["stock_total_mg_low"], classes["stock_total_mg_high"])
 
-    out_dir = tmp_path / "stock"
-    run_stock(
-        StockConfig(
-            landcover=sample.landcover[1],
-            densities="china-clcd",
-            out_dir=out_dir,
-            write_rasters=False,
-            progress=False,
-        )
-    )
-    before = sorted(p.name for p in out_dir.iterdir())
+
+def test_a_stock_run_without_its_table_is_named(stock_dir, tmp_path):
+    folder = tmp_path / "stock"
+    shutil.copytree(stock_dir, folder)
+    (folder / "stock_summary.csv").unlink()
+    before = sorted(p.name for p in folder.iterdir())
     with pytest.raises(InputFileError) as raised:
-        write_figures(out_dir)
+        write_figures(folder)
     message = str(raised.value)
-    assert "stock run" in message and str(out_dir) in message
+    assert "stock run" in message and str(folder) in message
     for name in INPUT_NAMES:
         assert name in message
-    assert sorted(p.name for p in out_dir.iterdir()) == before  # no figures folder
+    assert sorted(p.name for p in folder.iterdir()) == before  # no figures folder
 
 
 def test_table_without_the_needed_columns_is_named(tmp_path):
@@ -304,7 +300,7 @@ def test_stale_tables_of_an_earlier_run_are_not_drawn(zonal_dir, change3_dir, tm
     for name in ("change.csv", "series.csv", "transitions.csv"):
         shutil.copy(change3_dir / name, folder / name)
     written = write_figures(folder, figures_dir=tmp_path / "figures", formats=("png",))
-    assert [path.name for path in written] == ["stock_by_pool.png"]
+    assert [path.name for path in written] == ["stock_by_pool.png", "map.png"]
     # the zonal stocks, not the change run's series
     tables = read_figure_tables(folder)
     assert tables.change is None and tables.series is None
@@ -324,6 +320,7 @@ def test_a_folder_without_manifest_is_read_from_its_summary(change3_dir, zonal_d
         "net_change",
         "transitions",
         "stock_series",
+        "map",
     }
     assert "year" in read_figure_tables(folder).stocks.columns  # series.csv
 
@@ -405,7 +402,7 @@ def test_names_with_dollars_are_drawn_as_typed(math_change_dir, tmp_path):
     # written as SVG with real text, every name appears exactly as typed, not as math glyphs
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         written = write_figures(math_change_dir, figures_dir=tmp_path, formats=("svg",))
-    assert len(written) == 3  # two dates: no stock series
+    assert len(written) == 4  # two dates: no stock series
     svg = (tmp_path / "net_change.svg").read_text(encoding="utf-8")
     for name in MATH_NAMES:
         assert f">{name}<" in svg, name
