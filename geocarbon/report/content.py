@@ -230,6 +230,10 @@ def _totals(summary: Mapping[str, Any], lang: str) -> list[Table]:
             flat[part] = amount
         caption = f"{label(lang, 'totals')}, {label(lang, 'period')} {period}"
         tables.append(_quantities_table(caption, flat, lang))
+    areas = summary.get("area_ha")
+    if isinstance(areas, dict):
+        named = {f"area_{key}": value for key, value in areas.items()}
+        tables.append(_quantities_table(label(lang, "areas"), named, lang))
     return tables
 
 

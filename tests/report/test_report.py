@@ -257,6 +257,8 @@ def test_chinese_report_has_chinese_headings_and_the_zonal_totals(zonal_dir):
     totals = summary_of(zonal_dir, "zonal")["totals"]
     assert page.values(zh["stock_total_mg"]) == [totals["stock_total_mg"]]
     assert page.values(zh["stock_total_tg_unassigned"]) == [totals["stock_total_tg_unassigned"]]
+    areas = summary_of(zonal_dir, "zonal")["area_ha"]
+    assert page.values(zh["area_regions_valid"]) == [areas["regions_valid"]]
     regions = pd.read_csv(zonal_dir / "regions.csv", dtype={"region_id": str})
     for region in regions.itertuples():
         assert region.stock_total_mg in page.values(region.region_id)
@@ -280,6 +282,8 @@ def test_stock_report_has_the_class_table_and_the_figures_geocarbon_draws(sample
     ]
     for row in summary["classes"]:
         assert row["stock_total_mg"] in page.values(str(row["class_code"]))
+    assert page.values(en["area_valid"]) == [summary["area_ha"]["valid"]]
+    assert page.values(en["area_nodata"]) == [summary["area_ha"]["nodata"]]
     assert en["classes_table"] in page.headings
     try:
         drawn = list(figure_builders(read_figure_tables(out)))
