@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from geocarbon.accounts.regions import UNASSIGNED_ID
+from geocarbon.figures.fonts import font_families
 from geocarbon.figures.labels import ENGLISH, FigureLabels, class_colours, class_names
 from geocarbon.figures.tables import FigureTables
 from geocarbon.units import MG_PER_TG, POOLS
@@ -281,12 +282,16 @@ def _bar_positions(axes: Axes, names: NDArray[np.str_]) -> NDArray[np.intp]:
 
 def _literal_text(figure: Figure) -> Figure:
     """Draw every text of ``figure`` as typed: a region or class name holding ``$`` is not
-    mathtext (``$\\frac{$`` would crash it, ``$x$`` turn italic), nor LaTeX if ``text.usetex``."""
+    mathtext (``$\\frac{$`` would crash it, ``$x$`` turn italic), nor LaTeX if ``text.usetex``;
+    and in the figures' fonts, Noto Sans CJK after the Latin font, so that Chinese names and
+    labels have glyphs wherever the figure is saved (numbers added at draw time need none)."""
     from matplotlib.text import Text
 
+    families = font_families(needs_cjk=False)
     for text in figure.findobj(Text):
         text.set_parse_math(False)
         text.set_usetex(False)
+        text.set_fontfamily(families)
     return figure
 
 

@@ -175,7 +175,7 @@ def _draw_layers(
     """The filled regions and the lines; returns the colour scale for the colour bar."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize, TwoSlopeNorm
+    from matplotlib.colors import Normalize, TwoSlopeNorm, to_rgba
 
     values = regions[value.column].to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
@@ -186,7 +186,9 @@ def _draw_layers(
     else:
         norm = Normalize(vmin=low, vmax=high if high > low else low + 1.0)
     colour_map = colormaps[value.colour_map]
-    colours = [colour_map(norm(v)) if np.isfinite(v) else NO_DATA_COLOUR for v in values]
+    colours = np.array(  # one RGBA row per region; grey where it has no value
+        [colour_map(norm(v)) if np.isfinite(v) else to_rgba(NO_DATA_COLOUR) for v in values]
+    ).reshape(-1, 4)
     regions.plot(ax=axes, color=colours, edgecolor=EDGE_COLOUR, linewidth=0.3)
     if lines is not None:
         lines.plot(ax=axes, color=LINE_COLOUR, linewidth=0.8)

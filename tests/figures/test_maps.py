@@ -1,0 +1,112 @@
+"""The map figure: a choropleth of the regions with colour bar, scale bar and north arrow; for
+regions covering China (the real provinces in ../shared/data), the South China Sea inset and the
+maritime boundary lines given as a file."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_hex
+from matplotlib.patches import Rectangle
+
+from geocarbon.errors import InputFileError
+from geocarbon.figures import write_figures
+from geocarbon.figures.labels import CHINESE, ENGLISH
+from geocarbon.figures.maps import (
+    NO_DATA_COLOUR,
+    covers_china,
+    density_value,
+    net_change_value,
+    read_lines,
+    region_map_figure,
+)
+from geocarbon.figures.tables import read_figure_tables
+
+PROVINCES = "boundaries/china_provinces_simplified_0.01deg.geojson"
+MARITIME_LINES = "boundaries/china_maritime_lines.geojson"
+
+
+@pytest.fixture
+def provinces(shared_data):
+    import geopandas as gpd
+
+    layer = gpd.read_file(shared_data / PROVINCES)
+    layer["density_mean_mg_per_ha"] = np.linspace(40.0, 200.0, len(layer))
+    layer.loc[0, "density_mean_mg_per_ha"] = np.nan  # one region without a value
+    return layer
+
+
+def insets(figure):
+    return [child for axes in figure.axes for child in axes.child_axes]
+
+
+def test_china_map_has_the_south_china_sea_inset_and_the_maritime_lines(
+    provinces, shared_data, tmp_path
+):
+    lines = read_lines(shared_data / MARITIME_LINES)
+    assert covers_china(provinces)
+    figure = region_map_figure(
+        provinces, density_value(CHINESE), labels=CHINESE, maritime_lines=lines
+    )
+    (inset,) = insets(figure)
+    assert inset.get_label() == "south_china_sea_inset"
+    # the inset reaches the southernmost islands (about 4 N); the main map stops at 17 N
+    main = figure.axes[0]
+    assert inset.get_ylim()[0] < main.get_ylim()[0]
+    for axes in (main, inset):
+        assert [c for c in axes.collections if isinstance(c, LineCollection)]  # maritime lines
+        assert len(axes.collections) >= 2  # the regions and the lines
+    # regions coloured by value, the one without a value grey
+    faces = main.collections[0].get_facecolors()
+    assert to_hex(faces[0]) == NO_DATA_COLOUR
+    assert len({to_hex(face) for face in faces}) > len(provinces) // 2
+    # colour bar, scale bar, north arrow, all in Chinese
+    colour_bar = figure.axes[1]
+    assert colour_bar.get_ylabel() == CHINESE.density_unit
+    texts = [text.get_text() for text in main.texts]
+    assert CHINESE.north in texts
+    assert any(text.endswith(CHINESE.kilometres) for text in texts)
+    assert [p for p in main.patches if isinstance(p, Rectangle) and p.get_label() == "scale"]
+    assert main.get_title() == CHINESE.density_map_title
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.savefig(tmp_path / "map.png", dpi=60)
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+
+
+def test_a_map_of_a_province_has_no_inset(provinces):
+    zhejiang = provinces[provinces["name_en"] == "Zhejiang"]
+    assert len(zhejiang) == 1 and not covers_china(zhejiang)
+    figure = region_map_figure(zhejiang, density_value())
+    assert insets(figure) == []
+
+
+def test_change_map_is_centred_on_zero(change_dir, tmp_path):
+    """A change run's map shows net change, sinks blue and sources red, in the run's folder."""
+    regions = read_figure_tables(change_dir).regions
+    assert regions is not None and not covers_china(regions)
+    value = net_change_value(ENGLISH, "2000-2020")
+    figure = region_map_figure(regions, value)
+    assert figure.axes[0].get_title() == "Net carbon stock change, 2000-2020"
+    low, high = figure.axes[1].get_ylim()  # the colour bar
+    assert low == pytest.approx(-high) and high > 0  # symmetric about zero
+    net = regions.set_index("region_id")["net_change_tg"]
+    faces = [to_hex(face) for face in figure.axes[0].collections[0].get_facecolors()]
+    for region_id, face in zip(regions["region_id"], faces, strict=True):
+        red, _, blue = (int(face[k : k + 2], 16) for k in (1, 3, 5))
+        assert (blue > red) == (net[region_id] > 0), region_id  # RdBu: sinks blue
+    written = write_figures(change_dir, figures_dir=tmp_path, formats=("png",))
+    assert tmp_path / "map.png" in written
+
+
+def test_unreadable_maritime_lines_are_named_and_nothing_is_written(zonal_dir, tmp_path):
+    bad = tmp_path / "lines.geojson"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputFileError) as raised:
+        write_figures(zonal_dir, figures_dir=tmp_path / "figures", maritime_lines=bad)
+    message = str(raised.value)
+    assert str(bad) in message and "\n" not in message and "maritime" in message
+    assert not (tmp_path / "figures").exists()
