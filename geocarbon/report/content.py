@@ -14,6 +14,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ def gather(outputs: RunOutputs, *, lang: str) -> ReportContent:
         warnings=tuple(_warnings(summary, lang)),
         totals=tuple(_totals(summary, lang)),
         tables=tuple(table for table in tables if table is not None),
-        figures=tuple(_figures(outputs.folder)),
+        figures=tuple(_figures(outputs.folder, lang)),
         map_href=MAP_NAME if _has_map(outputs.folder) else None,
         files=_files_table(manifest, lang),
     )
@@ -319,22 +320,51 @@ def _column_label(column: str, lang: str) -> str:
     return label(lang, column) if suffix is None else f"{label(lang, base)} {label(lang, suffix)}"
 
 
-def _figures(folder: Path) -> list[Figure]:
-    """Every figure :mod:`geocarbon.figures` draws from the run's tables, as SVG in memory."""
+def _figures(folder: Path, lang: str) -> list[Figure]:
+    """Every figure :mod:`geocarbon.figures` draws from the run's tables (as ``geocarbon figures
+    --lang`` would, map included), as SVG in memory. Text becomes glyph outlines, so the page
+    shows the same figures whatever fonts its reader has (Chinese names included)."""
+    import matplotlib
+
     from geocarbon.figures.charts import figure_builders
+    from geocarbon.figures.fonts import figure_rc, has_cjk
+    from geocarbon.figures.labels import labels_for
+    from geocarbon.figures.maps import map_value_for, region_map_figure
     from geocarbon.figures.tables import read_figure_tables
 
     try:
-        builders = figure_builders(read_figure_tables(folder))
+        tables = read_figure_tables(folder)
     except InputFileError:
-        return []  # a stock run: no table to draw
+        return []  # the run wrote no table to draw
+    labels = labels_for(lang)
+    builders = figure_builders(tables, labels)
+    if tables.regions is not None:
+        value = map_value_for(tables.regions, labels)
+        if value is not None:
+            builders["map"] = partial(region_map_figure, tables.regions, value, labels=labels)
+    needs_cjk = lang == "zh" or has_cjk(_names(tables))
     figures = []
-    for name, build in builders.items():
-        buffer = io.BytesIO()
-        build().savefig(buffer, format="svg", bbox_inches="tight")
-        encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-        figures.append(Figure(name, f"data:image/svg+xml;base64,{encoded}"))
+    with matplotlib.rc_context({**figure_rc(needs_cjk=needs_cjk), "svg.fonttype": "path"}):
+        for name, build in builders.items():
+            buffer = io.BytesIO()
+            build().savefig(buffer, format="svg", bbox_inches="tight")
+            encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+            figures.append(Figure(name, f"data:image/svg+xml;base64,{encoded}"))
     return figures
+
+
+def _names(tables: Any) -> list[str]:
+    """The region and class names the figures may draw."""
+    columns = ("region_name", "class_name", "name_from", "name_to")
+    frames = [getattr(tables, field) for field in ("classes", "stocks", "change", "transitions")]
+    return [
+        str(value)
+        for frame in frames
+        if frame is not None
+        for column in columns
+        if column in frame.columns
+        for value in frame[column].dropna().unique()
+    ]
 
 
 def _has_map(folder: Path) -> bool:

@@ -7,6 +7,7 @@ opened from file:// in a real headless Chromium where any request is recorded an
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from html.parser import HTMLParser
@@ -168,7 +169,7 @@ def test_change_report_numbers_are_the_summary_and_regions_tables(change_dir):
         assert row[p95] == f"{region.net_change_mg_p95:,.0f}"
     assert en["monte_carlo"] in page.texts and "draws 50, seed 0" in " ".join(page.texts)
     assert "ellipsoid-rows" in page.texts  # the area method
-    assert len(page.images) == 3 and all(
+    assert len(page.images) == 4 and all(
         src.startswith("data:image/svg+xml;base64,") for src in page.images
     )
 
@@ -263,6 +264,14 @@ def test_chinese_report_has_chinese_headings_and_the_zonal_totals(zonal_dir):
     for region in regions.itertuples():
         assert region.stock_total_mg in page.values(region.region_id)
     assert all(not heading.isascii() for heading in page.headings)
+    # the figures speak Chinese too: their glyphs come from the CJK font (CI installs it)
+    from geocarbon.figures.fonts import cjk_family
+
+    assert len(page.images) == 2  # stock by pool, map
+    if cjk_family() is not None or IN_CI:
+        for src in page.images:
+            svg = base64.b64decode(src.removeprefix("data:image/svg+xml;base64,")).decode()
+            assert re.search(r'id="NotoSansCJK\w*-Regular-[0-9a-f]+"', svg)
     assert zh["run_zonal"] in page.texts and zh["region_name"] in page.row(zh["region_id"])
 
 
@@ -368,7 +377,7 @@ def test_report_from_file_url_in_a_real_browser_requests_nothing(change_dir, bro
     loaded = page.eval_on_selector_all(
         "figure img", "images => images.map(i => i.complete && i.naturalWidth > 0)"
     )
-    assert loaded == [True, True, True]
+    assert loaded == [True] * 4  # stock by pool, net change, transitions, map
     shown = page.locator("section.table td").all_text_contents()
     assert set(HOSTILE_NAMES) <= set(shown)
     assert page.locator("script, img[src=x]").count() == 0
