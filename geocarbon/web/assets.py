@@ -212,7 +212,7 @@ MAP_SCRIPT = """function (map, layers, page) {
     box.appendChild(textNode("b", region.name));
     box.appendChild(rowsTable(region.pools));
     if (region.transitions.length) {
-      box.appendChild(textNode("b", "Largest transitions"));
+      box.appendChild(textNode("b", (page.words || {}).largest_transitions || "Largest transitions"));
       var list = box.appendChild(document.createElement("ul"));
       region.transitions.forEach(function (move) {
         list.appendChild(textNode("li", move[0] + " \\u2192 " + move[1] + ": " + move[2]));
@@ -240,25 +240,39 @@ MAP_SCRIPT = """function (map, layers, page) {
       });
       return box;
     };
-    if (overlay.shown) { control.addTo(map); }
-    map.on("overlayadd", function (event) { if (event.layer === group) { control.addTo(map); } });
-    map.on("overlayremove", function (event) { if (event.layer === group) { control.remove(); } });
+    // the legend of the thematic layer on the map, and only its
+    if (map.hasLayer(group)) { control.addTo(map); }
+    group.on("add", function () { control.addTo(map); });
+    group.on("remove", function () { control.remove(); });
+  }
+  function heading(control, text) {
+    var list = control.getContainer().querySelector(".leaflet-control-layers-list");
+    list.insertBefore(textNode("b", text), list.firstChild);
   }
   var title = document.body.appendChild(textNode("div", page.title));
   title.className = "geocarbon-title";
   title.style.cssText = "position: fixed; top: 10px; left: 50px; z-index: 1000; " +
     "background: white; padding: 4px 8px; font: 14px sans-serif; border-radius: 4px;";
   document.title = page.title;
-  var control = L.control.layers(null, null, {collapsed: false}).addTo(map);
+  var words = page.words || {};
+  // base maps and thematic layers are two radio groups: one of each on the map at a time
+  var baseControl = L.control.layers(null, null, {collapsed: false}).addTo(map);
+  if (page.tiles) {
+    var custom = L.tileLayer(page.tiles, {maxZoom: 19}).addTo(map);
+    baseControl.addBaseLayer(custom, escapedHtml(words.custom || "Custom tiles"));
+  }
   page.bases.forEach(function (base) {
-    control.addBaseLayer(layers[base[1]], escapedHtml(base[0]));
+    baseControl.addBaseLayer(layers[base[1]], escapedHtml(base[0]));
   });
+  var control = L.control.layers(null, null, {collapsed: false}).addTo(map);
+  control.getContainer().classList.add("geocarbon-thematic");
   page.overlays.forEach(function (overlay) {
     var group = layers[overlay.group];
     if (overlay.shapes) {
       layers[overlay.shapes].eachLayer(function (shape) {
         var region = page.regions[shape.feature.properties.region];
-        var rows = [["Region", region.name], [overlay.label, shape.feature.properties.value]];
+        var rows = [[words.region || "Region", region.name],
+                    [overlay.label, shape.feature.properties.value]];
         shape.bindTooltip(function () { return rowsTable(rows); }, {sticky: true});
         shape.bindPopup(function () { return popup(region); }, {maxWidth: 400});
       });
@@ -268,7 +282,9 @@ MAP_SCRIPT = """function (map, layers, page) {
         minZoom: 0, maxNativeZoom: overlay.max_native_zoom, opacity: 0.8, attribution: "geocarbon"
       }).addTo(group);
     }
-    control.addOverlay(group, escapedHtml(overlay.label));
+    control.addBaseLayer(group, escapedHtml(overlay.label));
     legend(overlay, group);
   });
+  heading(baseControl, words.base_maps || "Base map");
+  heading(control, words.layers || "Layer");
 }"""

@@ -16,97 +16,42 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from geocarbon.errors import InputFileError
-from geocarbon.outputs.spreadsheet import restore_formulas
-from geocarbon.units import MG_PER_TG
+from geocarbon.i18n import check_lang, label, unit
 from geocarbon.web import overlays
 from geocarbon.web.files import refuse_outputs, replace_folder
+from geocarbon.web.layers import RegionLayer, quantity_units, region_layers, web_geometry
+from geocarbon.web.results import MapInputs, RasterInput, load_results
 from geocarbon.web.text import (
     OverlayText,
     PageText,
     RegionText,
     class_legend,
+    class_names,
     format_value,
     ramp_legend,
     region_legend,
     region_text,
 )
 
-#: (layer name, source column, scale, units, diverging)
-REGION_LAYERS = (
-    ("Total stock", "stock_total_mg", 1 / MG_PER_TG, "Tg C", False),
-    ("Mean density", "density_mean_mg_per_ha", 1.0, "Mg C/ha", False),
-    ("Stock at end", "stock_end_mg", 1 / MG_PER_TG, "Tg C", False),
-    ("Net change", "net_change_mg", 1 / MG_PER_TG, "Tg C", True),
-    ("Annual net change", "annual_net_change_mg_per_yr", 1.0, "Mg C/yr", True),
-    ("Uncertainty band (5-95 %)", "uncertainty_band_mg", 1 / MG_PER_TG, "Tg C", False),
-)
 BASEMAPS = (
-    ("OpenStreetMap", "OpenStreetMap"),
-    ("Esri.WorldGrayCanvas", "Light"),
-    ("Esri.WorldImagery", "Satellite"),
+    ("OpenStreetMap", "base.osm"),
+    ("Esri.WorldGrayCanvas", "base.light"),
+    ("Esri.WorldImagery", "base.satellite"),
 )
+#: Interactive region outlines take no focus rectangle when clicked.
+PAGE_CSS = "<style>path.leaflet-interactive:focus { outline: none; }</style>"
 Bounds = tuple[tuple[float, float], tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class MapInputs:
-    """What a results folder offers a map."""
-
-    regions: gpd.GeoDataFrame | None
-    transitions: pd.DataFrame | None
-    rasters: tuple[tuple[str, Path, bool, str], ...]  # (label, path, diverging, units)
-    landcover: Path | None
-    scheme: str | None
-    title: str
-
-
-def load_results(folder: Path) -> MapInputs:
-    """Read what a stock, zonal or change run wrote into ``folder``: the files the output spec
-    finds there (:func:`geocarbon.outputs.find.find_outputs`), so a stale file is never drawn."""
-    from geocarbon.outputs.find import find_outputs
-
-    outputs = find_outputs(folder)
-    layer = outputs.regions_layer
-    regions = None if layer is None else gpd.read_file(layer.path, layer=layer.entry.layer)
-    transitions_csv = outputs.path("transitions.csv")
-    transitions = (
-        restore_formulas(pd.read_csv(transitions_csv, dtype={"region_id": str}))
-        if transitions_csv is not None
-        else None
-    )
-    density = outputs.density_raster
-    rasters = [] if density is None else [("Carbon density", density.path, False, density.units)]
-    rasters += [
-        (f"Density change {period}", raster.path, True, raster.units)
-        for period, raster in outputs.change_rasters.items()
-    ]
-    if regions is None and not rasters:
-        raise InputFileError(
-            f"{str(folder)!r} holds no regions.gpkg and no density or change rasters of its "
-            f"{outputs.run} run; run geocarbon zonal, or stock or change with rasters, into it."
-        )
-    landcover = outputs.landcover
-    scheme = outputs.summary.get("scheme")
-    return MapInputs(
-        regions,
-        transitions,
-        tuple(rasters),
-        Path(landcover) if landcover and Path(landcover).exists() else None,
-        scheme if isinstance(scheme, str) else None,
-        f"geocarbon: {folder.resolve().name}",
-    )
 
 
 def build_map(
@@ -116,35 +61,53 @@ def build_map(
     files_url: str | None = None,
     max_overlay_px: int = 1024,
     tile_threshold_px: int = 4096,
+    lang: str = "en",
+    tiles: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Any:
     """Assemble the folium map; overlay images and tiles are written into ``files_dir``.
 
-    ``files_url`` is how the page links that folder (default: its name, percent-encoded).
+    ``files_url`` is how the page links that folder (default: its name, percent-encoded);
+    ``lang`` the language of every label (``en``, ``zh``); ``tiles`` an XYZ URL template of a
+    base map shown first; ``progress`` is told each step.
     """
     import folium
+    from branca.element import Element
     from folium import plugins
 
     from geocarbon.web.assets import map_script
 
+    check_lang(lang)
+    say = progress or (lambda _: None)
     fmap = folium.Map(tiles=None, control_scale=True)
     # Only Leaflet itself: folium's jQuery/Bootstrap/awesome-markers defaults are not used here.
     fmap.default_js = [js for js in fmap.default_js if js[0] == "leaflet"]
     fmap.default_css = [css for css in fmap.default_css if css[0] == "leaflet_css"]
+    root: Any = fmap.get_root()
+    # fixed words only (the run's title is set by the page script, as text)
+    root.header.add_child(Element(f"<title>{label('map_title', lang)}</title>{PAGE_CSS}"))
     bases = []
-    for index, (provider, label) in enumerate(BASEMAPS):
-        base = folium.TileLayer(provider, control=False, show=index == 0).add_to(fmap)
-        bases.append((label, base.get_name()))
+    for index, (provider, key) in enumerate(BASEMAPS):
+        shown = index == 0 and tiles is None
+        base = folium.TileLayer(provider, control=False, show=shown).add_to(fmap)
+        bases.append((label(key, lang), base.get_name()))
     layers: list[OverlayText] = []
     regions: tuple[RegionText, ...] = ()
     bounds: list[Bounds] = []
     if inputs.regions is not None:
+        say(f"drawing {len(inputs.regions)} regions")
         frame = inputs.regions.to_crs("EPSG:4326")
-        regions = tuple(region_text(row, inputs.transitions) for _, row in frame.iterrows())
-        layers += _add_regions(fmap, frame)
+        units = quantity_units(frame, lang)
+        names = class_names(_scheme(inputs.scheme), lang)
+        regions = tuple(
+            region_text(row, inputs.transitions, units, lang, names) for _, row in frame.iterrows()
+        )
+        layers += _add_regions(fmap, frame, lang)
         west, south, east, north = frame.total_bounds
         bounds.append(((south, west), (north, east)))
     for raster in inputs.rasters:
-        with _readable(raster[1]):
+        say(f"drawing {raster.path.name}")
+        with _readable(raster.path):
             layer, raster_bounds = _add_raster(
                 fmap,
                 raster,
@@ -152,18 +115,30 @@ def build_map(
                 files_url=quote(files_dir.name) if files_url is None else files_url,
                 max_px=max_overlay_px,
                 tile_px=tile_threshold_px,
+                lang=lang,
+                shown=not layers,
             )
         layers.append(layer)
-        bounds.append(raster_bounds)
+        if inputs.regions is None:
+            bounds.append(raster_bounds)
     if inputs.landcover is not None and inputs.scheme:
+        say(f"drawing land cover {inputs.landcover.name}")
         with _readable(inputs.landcover):
             layer, class_bounds = _add_classes(
-                fmap, inputs.landcover, inputs.scheme, files_dir, max_overlay_px
+                fmap, inputs, files_dir, max_overlay_px, lang, shown=not layers
             )
         layers.append(layer)
-        bounds.append(class_bounds)
+        if not bounds:
+            bounds.append(class_bounds)
     plugins.Fullscreen().add_to(fmap)
-    page = PageText(inputs.title, tuple(bases), tuple(layers), regions)
+    page = PageText(
+        inputs.title,
+        tuple(bases),
+        tuple(layers),
+        regions,
+        words=_page_words(lang),
+        tiles=tiles,
+    )
     map_script(fmap.get_name(), page.layer_names(), asdict(page)).add_to(fmap)
     south = min(b[0][0] for b in bounds)
     west = min(b[0][1] for b in bounds)
@@ -171,6 +146,23 @@ def build_map(
     east = max(b[1][1] for b in bounds)
     fmap.fit_bounds([[south, west], [north, east]])
     return fmap
+
+
+def _page_words(lang: str) -> dict[str, str]:
+    """The fixed words the page script shows, in ``lang``."""
+    keys = ("region", "largest_transitions", "control.base_maps", "control.layers", "base.custom")
+    return {key.split(".")[-1]: label(key, lang) for key in keys}
+
+
+def _scheme(name: str | None) -> Any:
+    """The built-in class scheme ``name``, or None (a user's own table, or none recorded)."""
+    from geocarbon.errors import SchemeError
+    from geocarbon.inputs.schemes import get_scheme
+
+    try:
+        return get_scheme(name) if name else None
+    except SchemeError:
+        return None
 
 
 def empty_map_html() -> str:
@@ -193,18 +185,30 @@ def write_map(
     assets: Path | None = None,
     overwrite: bool = False,
     tile_threshold_px: int = 4096,
+    lang: str = "en",
+    tiles: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write ``out`` (HTML) and its ``<name>_files`` folder for a results folder.
 
     Rasters longer than ``tile_threshold_px`` on a side become XYZ tile pyramids beside the page.
     The page and its folder are written under hidden temporary names and renamed into place when
     both are complete: a failed map leaves nothing behind, and a previous map as it was.
+    ``lang`` is the language of every label (``en``, ``zh``); ``tiles`` a base map shown first
+    (:func:`geocarbon.web.basemap.tiles_url`: an XYZ URL template or a local tile folder);
+    ``progress`` is told each step.
     """
+    from geocarbon.web.basemap import tiles_url
+
     results, out = Path(results), Path(out)
+    check_lang(lang)
+    tiles_template = None if tiles is None else tiles_url(tiles, out)
+    say = progress or (lambda _: None)
     from geocarbon.web.assets import default_assets_dir, localize
 
     files_dir = out.parent / f"{out.stem}_files"
     refuse_outputs(out, files_dir, overwrite=overwrite)
+    say(f"reading {results}")
     inputs = load_results(results)
     out.parent.mkdir(parents=True, exist_ok=True)
     staged = out.parent / f".{out.stem}.{uuid.uuid4().hex[:8]}.partial"
@@ -216,10 +220,14 @@ def write_map(
                 staged,
                 files_url=quote(files_dir.name),
                 tile_threshold_px=tile_threshold_px,
+                lang=lang,
+                tiles=tiles_template,
+                progress=say,
             )
             .get_root()
             .render()
         )
+        say(f"writing {out}")
         if offline:
             page = localize(page, out, assets or default_assets_dir(), files_dir=staged)
         staged_page.write_text(page, encoding="utf-8")
@@ -246,28 +254,30 @@ def _readable(path: Path) -> Iterator[None]:
         ) from None
 
 
-def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
-    """One choropleth per quantity the regions hold; no text but formatted numbers in folium."""
+def _add_regions(fmap: Any, regions: gpd.GeoDataFrame, lang: str) -> list[OverlayText]:
+    """One choropleth per quantity the regions hold, the opening one shown; no text but
+    formatted numbers in folium. Geometry is simplified for the web once, for every layer."""
     import folium
 
     frame = regions.copy()
     if {"net_change_mg_p5", "net_change_mg_p95"} <= set(frame.columns):
         frame["uncertainty_band_mg"] = frame["net_change_mg_p95"] - frame["net_change_mg_p5"]
+    geometry = web_geometry(frame).to_numpy()
     layers: list[OverlayText] = []
-    for name, column, scale, units, diverging in REGION_LAYERS:
-        if column not in frame.columns:
-            continue
-        values = frame[column].to_numpy(dtype=float) * scale
-        edges = overlays.diverging_edges(values) if diverging else overlays.quantile_edges(values)
-        colours = overlays.class_colours(len(edges) - 1, diverging)
+    for layer in region_layers(frame, lang):
+        values = frame[layer.column].to_numpy(dtype=float) / layer.display.mg_per_unit
+        edges = (
+            overlays.diverging_edges(values) if layer.diverging else overlays.quantile_edges(values)
+        )
+        colours = overlays.class_colours(len(edges) - 1, layer.diverging)
         shapes = gpd.GeoDataFrame(
             {
                 "region": np.arange(len(frame)),
-                "value": [format_value(v, units) for v in values],
+                "value": [_value_text(v, layer, lang) for v in values],
                 "fill": [overlays.colour_of(v, edges, colours) for v in values],
             },
-            geometry=frame.geometry.to_numpy(),
-            crs=frame.crs,
+            geometry=geometry,
+            crs="EPSG:4326",
         )
         group = folium.FeatureGroup(show=not layers)
         geojson = folium.GeoJson(
@@ -283,9 +293,9 @@ def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
         group.add_to(fmap)
         layers.append(
             OverlayText(
-                f"{name} ({units})",
+                layer.label,
                 group.get_name(),
-                region_legend(name, units, edges, colours),
+                region_legend(layer.name, layer.display.symbol, edges, colours, lang),
                 shown=not layers,
                 shapes=geojson.get_name(),
             )
@@ -293,24 +303,30 @@ def _add_regions(fmap: Any, regions: gpd.GeoDataFrame) -> list[OverlayText]:
     return layers
 
 
+def _value_text(value: float, layer: RegionLayer, lang: str) -> str:
+    return format_value(value, layer.display.symbol, lang, sign=layer.diverging)
+
+
 def _add_raster(
     fmap: Any,
-    raster: tuple[str, Path, bool, str],
+    raster: RasterInput,
     *,
     files_dir: Path,
     files_url: str,
     max_px: int,
     tile_px: int,
+    lang: str,
+    shown: bool,
 ) -> tuple[OverlayText, Bounds]:
     import folium
     import rasterio
 
-    label, path, diverging, units = raster
-    ramp = overlays.ramp_for(path, diverging=diverging, label=label, units=units)
+    path, name = raster.path, raster.label(lang)
+    ramp = overlays.ramp_for(path, diverging=raster.diverging, label=name, units=raster.units)
     values, overlay = overlays.mercator_overlay(path, max_px=max_px)
     with rasterio.open(path) as dataset:
         large = max(dataset.width, dataset.height) > tile_px
-    group = folium.FeatureGroup(show=False)
+    group = folium.FeatureGroup(show=shown)
     tiles_url, max_zoom = None, None
     if large:
         tiles = files_dir / f"tiles_{path.stem}"
@@ -323,10 +339,12 @@ def _add_raster(
         overlays.write_png(overlays.colour(values, ramp), image)
         _image_overlay(image, overlay.bounds).add_to(group)
     group.add_to(fmap)
+    units = unit(raster.units, lang)
     text = OverlayText(
-        f"{label} ({units})",
+        f"{name} ({units})",
         group.get_name(),
-        ramp_legend(label, units, ramp),
+        ramp_legend(name, units, ramp, lang),
+        shown=shown,
         tiles=tiles_url,
         max_native_zoom=max_zoom,
     )
@@ -334,26 +352,32 @@ def _add_raster(
 
 
 def _add_classes(
-    fmap: Any, landcover: Path, scheme_name: str, files_dir: Path, max_px: int
+    fmap: Any, inputs: MapInputs, files_dir: Path, max_px: int, lang: str, *, shown: bool
 ) -> tuple[OverlayText, Bounds]:
+    """The land-cover classes, clipped to the regions when there are regions."""
     import folium
     from rasterio.enums import Resampling
 
     from geocarbon.inputs.schemes import get_scheme
 
-    scheme = get_scheme(scheme_name)
+    assert inputs.landcover is not None and inputs.scheme is not None
+    landcover = inputs.landcover
+    scheme = get_scheme(inputs.scheme)
     codes, overlay = overlays.mercator_overlay(landcover, max_px=max_px, resampling=Resampling.mode)
+    if inputs.regions is not None:
+        codes = overlays.clip_to(codes, overlay, inputs.regions)
     nodata_free = codes[np.isfinite(codes)]
     present = [c for c in scheme.codes if np.any(nodata_free == c)]
     image = files_dir / f"classes_{landcover.stem}.png"
     overlays.write_png(
         overlays.colour_classes(codes, {c: scheme.color_of(c) for c in present}), image
     )
-    group = folium.FeatureGroup(show=False)
+    group = folium.FeatureGroup(show=shown)
     _image_overlay(image, overlay.bounds).add_to(group)
     group.add_to(fmap)
-    legend = class_legend(scheme, present)
-    return OverlayText(f"Land cover ({scheme.name})", group.get_name(), legend), overlay.bounds
+    legend = class_legend(scheme, present, lang)
+    layer_name = f"{label('layer.land_cover', lang)} ({scheme.name})"
+    return OverlayText(layer_name, group.get_name(), legend, shown=shown), overlay.bounds
 
 
 def _image_overlay(image: Path, bounds: Bounds) -> Any:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import rasterio
 from affine import Affine
@@ -111,6 +112,26 @@ def mercator_overlay(
     )
     empty = np.zeros((height, width, 4), np.uint8)
     return values, Overlay(empty, ((lat_south, lon_west), (lat_north, lon_east)), transform)
+
+
+def clip_to(
+    values: NDArray[np.float64], overlay: Overlay, regions: gpd.GeoDataFrame
+) -> NDArray[np.float64]:
+    """``values`` on ``overlay``'s grid with pixels outside every region set to NaN."""
+    from rasterio.features import geometry_mask
+
+    shapes = [g for g in regions.to_crs(WEB_MERCATOR).geometry if g is not None and not g.is_empty]
+    if not shapes:
+        return values
+    outside = geometry_mask(
+        shapes,
+        out_shape=values.shape,
+        transform=overlay.mercator_transform,
+        all_touched=True,
+    )
+    clipped = values.copy()
+    clipped[outside] = np.nan
+    return clipped
 
 
 def colour(values: NDArray[np.float64], ramp: Ramp) -> NDArray[np.uint8]:

@@ -171,23 +171,52 @@ def assets() -> Path:
     return folder
 
 
+def shown_layers(page: str) -> list[str]:
+    """The labels of the layers a page opens with (from its JSON page text)."""
+    pattern = r'\{"label": ("[^"]*"), "group": "[^"]*", "legend": \{[^{}]*\}, "shown": true'
+    return [json.loads(label) for label in re.findall(pattern, page)]
+
+
 def test_map_page_escapes_names_and_has_layers(results, tmp_path):
     page = write_map(results, tmp_path / "map.html").read_text(encoding="utf-8")
     assert HOSTILE not in page  # it travels only as JSON data, "<" and "/" escaped
     assert script_json(HOSTILE) in page
+    # stocks of ~10^5 Mg show in Gg, one unit per quantity for its magnitude
     for layer in (
-        "Stock at end (Tg C)",
-        "Net change (Tg C)",
-        "Annual net change (Mg C/yr)",
+        "Stock at end (Gg C)",
+        "Net change (Gg C)",
+        "Annual net change (Gg C/yr)",  # ~3 x 10^3 Mg C/yr
         "Density change 2000-2020 (Mg C/ha)",
         "Land cover (clcd)",
         "OpenStreetMap",
         "Satellite",
     ):
-        assert script_json(layer) in page
+        assert script_json(layer) in page, layer
+    assert "<title>geocarbon map</title>" in page
+    assert "path.leaflet-interactive:focus { outline: none; }" in page
+    assert shown_layers(page) == ["Net change (Gg C)"]  # a change run opens on its net change
     assert (tmp_path / "map_files" / "overlay_change_2000-2020_total_mg_per_ha.png").exists()
     with pytest.raises(OutputExistsError, match="map.html"):
         write_map(results, tmp_path / "map.html")
+
+
+def test_map_opens_on_the_regions_bounds_not_the_rasters(results, tmp_path):
+    """With regions over part of the raster, the map is fitted to the regions."""
+    from dataclasses import replace
+
+    import folium
+
+    from geocarbon.web.map import build_map, load_results
+
+    inputs = load_results(results)
+    assert inputs.regions is not None
+    west_only = replace(inputs, regions=inputs.regions[inputs.regions["region_id"] == "W"])
+    fmap = build_map(west_only, tmp_path / "files")
+    fits = [c for c in fmap._children.values() if isinstance(c, folium.map.FitBounds)]
+    west, south, east, north = west_only.regions.to_crs("EPSG:4326").total_bounds
+    assert fits and np.allclose(fits[-1].bounds, [[south, west], [north, east]])
+    assert east < 119.7  # the raster reaches 119.78
+    assert np.allclose(fits[-1].bounds, [[29.98, 119.6], [30.1, 119.66]])
 
 
 def test_offline_page_links_only_local_copies(results, tmp_path, assets):
@@ -333,6 +362,8 @@ def tooltips(page, paths) -> dict[str, str]:
 
 
 def test_map_in_a_real_browser(results, assets, browser, served):
+    """The map opens on net change; one thematic layer and one legend show at a time; the
+    tooltip, popup and legend give the value in one unit, the table's value in that unit."""
     folder, base_url = served
     write_map(results, folder / "map.html", offline=True, assets=assets)
     regions = gpd.read_file(results / "regions.gpkg").set_index("region_id")
@@ -341,22 +372,59 @@ def test_map_in_a_real_browser(results, assets, browser, served):
     page.wait_for_selector("path.leaflet-interactive")
     paths = page.locator("path.leaflet-interactive")
     assert paths.count() == len(regions)  # one interactive path per region
+    assert page.title() == f"geocarbon: {results.name}"
+    thematic = page.locator(".geocarbon-thematic")
+    checked = thematic.locator("label").filter(has=page.locator("input:checked"))
+    assert checked.count() == 1 and checked.inner_text().strip() == "Net change (Gg C)"
     legend = page.locator(".geocarbon-legend:visible")
-    assert legend.count() == 1 and "Tg C" in legend.inner_text()
+    assert legend.count() == 1
+    assert legend.locator("div").first.inner_text() == "Net change (Gg C)"
+    stops = legend.locator("div").all_inner_texts()[1:]
+    assert stops[0].startswith("< ") and stops[-1].startswith(">= "), stops
     seen = tooltips(page, paths)
     assert HOSTILE in seen, seen  # shown as text
     assert page.locator(".leaflet-tooltip script, .leaflet-popup script").count() == 0
-    hostile_text = seen[HOSTILE]
-    expected = regions.loc["NE", "stock_end_mg"] / 1e6
-    assert f"{expected:,.4g} Tg C" in hostile_text
-    # switch on the change raster: its Web Mercator image loads, and its legend shows
-    page.locator(".leaflet-control-layers").get_by_text(
-        "Density change 2000-2020 (Mg C/ha)"
-    ).click()
-    image = page.locator("img.leaflet-image-layer").first
-    image.wait_for()
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", image.element_handle())
-    assert page.locator(".geocarbon-legend:visible").count() == 2
+    expected_gg = regions.loc["W", "net_change_mg"] / 1e3
+    assert abs(expected_gg) > 10  # afforestation there
+    shown_value, shown_unit = seen["West county"].split(" ", 1)
+    assert shown_unit == "Gg C"
+    assert float(shown_value.replace(",", "")) == pytest.approx(expected_gg, rel=5e-4)
+    # the popup gives the same number in the same unit
+    popups_checked = 0
+    for k in range(paths.count()):
+        paths.nth(k).click()
+        popup = page.locator(".leaflet-popup-content .geocarbon-popup").last
+        popup.wait_for()
+        if popup.locator("b").first.text_content() == "West county":
+            rows = dict(
+                zip(
+                    popup.locator("th").all_text_contents(),
+                    popup.locator("td").all_text_contents(),
+                    strict=True,
+                )
+            )
+            assert rows["Net change"].startswith(seen["West county"]), rows
+            popups_checked += 1
+            focused = paths.nth(k).element_handle()
+            assert page.evaluate("p => getComputedStyle(p).outlineStyle", focused) == "none"
+    assert popups_checked == 1
+    # switch to the change raster: the regions go, its image loads, its legend alone shows
+    thematic.get_by_text("Density change 2000-2020 (Mg C/ha)").click()
+    image = page.locator("img.leaflet-image-layer")
+    image.first.wait_for()
+    assert image.count() == 1
+    assert page.evaluate(
+        "img => img.complete && img.naturalWidth > 0", image.first.element_handle()
+    )
+    assert page.locator("path.leaflet-interactive").count() == 0
+    legends = page.locator(".geocarbon-legend:visible")
+    assert legends.count() == 1 and "Density change 2000-2020" in legends.inner_text()
+    assert thematic.locator("input:checked").count() == 1
+    # and to the land cover: still one image, one legend
+    thematic.get_by_text("Land cover (clcd)").click()
+    page.wait_for_function("document.querySelectorAll('img.leaflet-image-layer').length === 1")
+    legends = page.locator(".geocarbon-legend:visible")
+    assert legends.count() == 1 and "Land cover" in legends.inner_text()
     page.screenshot(path=str(folder / "map.png"))
     assert (folder / "map.png").stat().st_size > 10_000
     assert not errors, errors
@@ -421,6 +489,7 @@ def test_map_of_a_stock_run(tmp_path, sample):
     page = write_map(tmp_path / "stock", tmp_path / "map.html").read_text(encoding="utf-8")
     assert script_json("Carbon density (Mg C/ha)") in page
     assert script_json("Land cover (clcd)") in page
+    assert shown_layers(page) == ["Carbon density (Mg C/ha)"]  # no regions: a raster shows
     assert "data:image/png;base64" in page  # overlays travel inside the page
 
 
@@ -558,7 +627,7 @@ def test_hostile_text_shows_as_typed_in_a_real_browser(
         )
     labels = [t.strip() for t in page.locator(".leaflet-control-layers label").all_text_contents()]
     raster_label = f"Density change {HOSTILE_PERIOD} (Mg C/ha)"
-    assert raster_label in labels and "Net change (Tg C)" in labels
+    assert raster_label in labels and "Net change (Gg C)" in labels
     page.locator(".leaflet-control-layers label").filter(has_text=HOSTILE_PERIOD).click()
     legend = page.locator(".geocarbon-legend").filter(has_text=HOSTILE_PERIOD)
     assert legend.locator("b").text_content() == f"Density change {HOSTILE_PERIOD}"
