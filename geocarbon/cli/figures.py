@@ -48,6 +48,13 @@ FORMATS = ("png", "svg", "pdf")
     help="Lines (GeoJSON, GeoPackage...) to draw on maps of regions that cover China, e.g. the "
     "maritime boundary lines; the South China Sea inset is drawn either way.",
 )
+@click.option(
+    "--annual",
+    "annual_map",
+    is_flag=True,
+    help="Map a change run's annual net change (Tg C/yr, the annual sink) instead of its net "
+    "change over the period.",
+)
 @overwrite_option
 @quiet_option
 def figures(
@@ -57,6 +64,7 @@ def figures(
     dpi: float,
     lang: str,
     maritime_lines: Path | None,
+    annual_map: bool,
     overwrite: bool,
     quiet: bool,
 ) -> None:
@@ -70,6 +78,7 @@ def figures(
         dpi=dpi,
         lang=lang.lower(),
         maritime_lines=maritime_lines,
+        annual_map=annual_map,
         overwrite=overwrite,
     )
     if not quiet:

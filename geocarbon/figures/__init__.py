@@ -68,6 +68,7 @@ def write_figures(
     dpi: float = DEFAULT_DPI,
     lang: str = "en",
     maritime_lines: str | Path | None = None,
+    annual_map: bool = False,
     overwrite: bool = False,
 ) -> list[Path]:
     """Draw every figure the outputs in ``out_dir`` allow and write each in every format.
@@ -107,6 +108,9 @@ def write_figures(
     maritime_lines
         A vector file of lines (the maritime boundary lines) drawn on the map when the regions
         cover China; the package bundles none.
+    annual_map
+        Map the annual net change (Tg C/yr; positive: an annual sink) of a change run instead
+        of its net change over the period.
     overwrite
         Replace existing figure files; by default they are refused.
 
@@ -138,7 +142,7 @@ def write_figures(
     builders = figure_builders(tables, labels)
     lines = None if maritime_lines is None else read_lines(maritime_lines)
     if tables.regions is not None:
-        value = map_value_for(tables.regions, labels)
+        value = map_value_for(tables.regions, labels, annual=annual_map)
         if value is not None:
             builders["map"] = partial(
                 region_map_figure, tables.regions, value, labels=labels, maritime_lines=lines

@@ -77,12 +77,31 @@ def net_change_value(labels: FigureLabels = ENGLISH, period: str = "") -> MapVal
     return MapValue("net_change_tg", title, labels.net_unit, CHANGE_COLOUR_MAP, diverging=True)
 
 
-def map_value_for(regions: gpd.GeoDataFrame, labels: FigureLabels = ENGLISH) -> MapValue | None:
-    """What the map of a run's regions layer shows: net change if the layer has it (a change
-    run, first-to-last period), else mean density (a zonal run); None if neither."""
+def annual_change_value(labels: FigureLabels = ENGLISH, period: str = "") -> MapValue:
+    """Annual net change per region over the first-to-last period, Tg C/yr (change runs; a
+    positive value is an annual sink)."""
+    title = labels.titled(labels.annual_map_title, period) if period else labels.annual_map_title
+    return MapValue(
+        "annual_net_change_tg_per_yr",
+        title,
+        labels.annual_unit,
+        CHANGE_COLOUR_MAP,
+        diverging=True,
+    )
+
+
+def map_value_for(
+    regions: gpd.GeoDataFrame, labels: FigureLabels = ENGLISH, *, annual: bool = False
+) -> MapValue | None:
+    """What the map of a run's regions layer shows: net change (or, if ``annual``, annual net
+    change) if the layer has it (a change run, first-to-last period), else mean density (a zonal
+    run); None if neither."""
     if "net_change_tg" in regions.columns:
         periods = regions["period"].dropna().astype(str).unique() if "period" in regions else []
-        return net_change_value(labels, periods[0] if len(periods) == 1 else "")
+        period = str(periods[0]) if len(periods) == 1 else ""
+        if annual and "annual_net_change_tg_per_yr" in regions.columns:
+            return annual_change_value(labels, period)
+        return net_change_value(labels, period)
     if "density_mean_mg_per_ha" in regions.columns:
         return density_value(labels)
     return None
@@ -118,6 +137,8 @@ def region_map_figure(
         _bare(inset, frame=True)
     _bare(axes, frame=False)
     figure.colorbar(mappable, ax=axes, shrink=0.6, label=value.unit)
+    if not np.isfinite(regions[value.column].to_numpy(dtype=float)).all():
+        _no_data_legend(axes, labels)
     axes.set_title(value.title)
     _scale_bar(axes, labels)
     _north_arrow(axes, labels)
@@ -217,6 +238,13 @@ def _bare(axes: Axes, *, frame: bool) -> None:
     axes.set_ylabel("")
     for spine in axes.spines.values():
         spine.set_visible(frame)
+
+
+def _no_data_legend(axes: Axes, labels: FigureLabels) -> None:
+    from matplotlib.patches import Patch
+
+    patch = Patch(facecolor=NO_DATA_COLOUR, edgecolor=EDGE_COLOUR, label=labels.no_data)
+    axes.legend(handles=[patch], loc="upper right", frameon=False)
 
 
 def _scale_bar(axes: Axes, labels: FigureLabels) -> None:

@@ -19,6 +19,7 @@ from geocarbon.figures.maps import (
     NO_DATA_COLOUR,
     covers_china,
     density_value,
+    map_value_for,
     net_change_value,
     read_lines,
     region_map_figure,
@@ -100,6 +101,27 @@ def test_change_map_is_centred_on_zero(change_dir, tmp_path):
         assert (blue > red) == (net[region_id] > 0), region_id  # RdBu: sinks blue
     written = write_figures(change_dir, figures_dir=tmp_path, formats=("png",))
     assert tmp_path / "map.png" in written
+    assert figure.axes[0].get_legend() is None  # every region has a value
+
+
+def test_annual_map_of_a_change_run(change_dir, tmp_path, capsys):
+    from geocarbon.cli.main import main
+
+    regions = read_figure_tables(change_dir).regions
+    value = map_value_for(regions, CHINESE, annual=True)
+    assert value.column == "annual_net_change_tg_per_yr" and value.unit == CHINESE.annual_unit
+    figure = region_map_figure(regions, value, labels=CHINESE)
+    assert figure.axes[0].get_title() == CHINESE.titled(CHINESE.annual_map_title, "2000-2020")
+    assert map_value_for(regions).column == "net_change_tg"
+    code = main(["figures", str(change_dir), "-o", str(tmp_path), "--format", "svg", "--annual"])
+    assert code == 0, capsys.readouterr().err
+    assert ENGLISH.annual_unit in (tmp_path / "map.svg").read_text(encoding="utf-8")
+
+
+def test_regions_without_a_value_are_grey_and_explained(provinces):
+    figure = region_map_figure(provinces, density_value())
+    legend = figure.axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [ENGLISH.no_data]
 
 
 def test_unreadable_maritime_lines_are_named_and_nothing_is_written(zonal_dir, tmp_path):
