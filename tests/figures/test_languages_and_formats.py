@@ -26,6 +26,8 @@ from tests.figures.conftest import N_REGIONS, REGION_OPTIONS
 #: Chinese place names, one with a character of CJK Extension E (outside GB2312) and text that
 #: a template or mathtext would run.
 CHINESE_NAMES = ["浙江省", "杭州市", "临安区", "天目山镇", "淳安县", "𬌗{{7*7}} $x$"]
+#: CLCD classes 1-9 in Chinese (the CLCD legend's own names).
+CHINESE_CLASSES = ("耕地", "林地", "灌木", "草地", "水体", "冰雪", "裸地", "不透水面", "湿地")
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -43,8 +45,13 @@ def cjk_font() -> str:
 
 @pytest.fixture(scope="module")
 def chinese_change_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path:
-    """A change run over three dates whose regions have Chinese names."""
+    """A change run over three dates whose regions and classes (the density table's names, as
+    a user's own table would have them) have Chinese names."""
+    import dataclasses
+
     import geopandas as gpd
+
+    from geocarbon.inputs.densities import load_density_table
 
     folder = tmp_path_factory.mktemp("chinese")
     regions = gpd.read_file(sample.regions)
@@ -52,10 +59,12 @@ def chinese_change_dir(tmp_path_factory: pytest.TempPathFactory, sample) -> Path
     regions["name"] = CHINESE_NAMES
     regions.to_file(folder / "regions.gpkg")
     out_dir = folder / "out"
+    table = load_density_table("china-clcd")
+    assert len(table.names) == len(CHINESE_CLASSES)
     geocarbon.stock_change(
         [sample.landcover[0], sample.landcover[1], sample.landcover[1]],
         [2000, 2010, 2020],
-        "china-clcd",
+        dataclasses.replace(table, names=CHINESE_CLASSES),
         regions=folder / "regions.gpkg",
         out_dir=out_dir,
         write_rasters=False,
@@ -94,6 +103,10 @@ def test_chinese_names_and_labels_render_without_missing_glyphs(
         assert name in net, name  # as typed: no template, no mathtext
     assert CHINESE.net_axis in net and CHINESE.sink in net
     assert any(text.startswith(CHINESE.net_title) for text in net)
+    transitions = svg_texts(tmp_path / "transitions.svg")
+    scheme_zh = class_names("clcd", CHINESE)  # the scheme's Chinese names, where it has them
+    expected = {scheme_zh.get(code, name) for code, name in enumerate(CHINESE_CLASSES, start=1)}
+    assert len(set(transitions) & expected) >= 2  # from and to classes of the conversions
     stock = svg_texts(tmp_path / "stock_by_pool.svg")
     assert CHINESE.pools["soil"] in stock and CHINESE.pool_title in stock
     # the CJK font is in the SVG's font list, after the Latin one
