@@ -44,6 +44,8 @@ NO_DATA_COLOUR = "#d9d9d9"
 EDGE_COLOUR = "#4d4d4d"
 LINE_COLOUR = "#1f3f8f"
 MAP_SIZE_IN = (8.0, 6.5)
+#: Margin around the regions of a map that is not China's, as a share of their larger side.
+EXTENT_MARGIN = 0.03
 #: Scale bar: about this share of the map's width, rounded to 1, 2 or 5 x 10^n km.
 SCALE_BAR_SHARE = 0.2
 
@@ -135,6 +137,8 @@ def region_map_figure(
         _draw_layers(inset, projected, value, lines)
         _set_extent(inset, crs, SOUTH_CHINA_SEA_BOX_DEG)
         _bare(inset, frame=True)
+    else:
+        _fit_extent(axes, projected)  # lines given reach beyond the regions: not the map's extent
     _bare(axes, frame=False)
     figure.colorbar(mappable, ax=axes, shrink=0.6, label=value.unit)
     if not np.isfinite(regions[value.column].to_numpy(dtype=float)).all():
@@ -227,6 +231,15 @@ def _set_extent(axes: Axes, crs: str, box_deg: tuple[float, float, float, float]
     x_m, y_m = to_map.transform(lons, lats)
     axes.set_xlim(float(np.min(x_m)), float(np.max(x_m)))
     axes.set_ylim(float(np.min(y_m)), float(np.max(y_m)))
+    axes.set_aspect("equal")
+
+
+def _fit_extent(axes: Axes, regions: gpd.GeoDataFrame) -> None:
+    """Limit ``axes`` to the regions' extent plus a margin of :data:`EXTENT_MARGIN` each side."""
+    west, south, east, north = regions.total_bounds
+    margin_m = EXTENT_MARGIN * max(east - west, north - south)
+    axes.set_xlim(west - margin_m, east + margin_m)
+    axes.set_ylim(south - margin_m, north + margin_m)
     axes.set_aspect("equal")
 
 

@@ -78,11 +78,17 @@ def test_china_map_has_the_south_china_sea_inset_and_the_maritime_lines(
     assert not [w for w in caught if "missing from font" in str(w.message)]
 
 
-def test_a_map_of_a_province_has_no_inset(provinces):
-    zhejiang = provinces[provinces["name_en"] == "Zhejiang"]
-    assert len(zhejiang) == 1 and not covers_china(zhejiang)
-    figure = region_map_figure(zhejiang, density_value())
-    assert insets(figure) == []
+def test_a_map_of_a_province_has_no_inset_and_keeps_its_extent(provinces, shared_data):
+    """Lines given for a province's map are drawn, but the map stays on the province."""
+    hainan = provinces[provinces["name_en"] == "Hainan"]
+    assert len(hainan) == 1 and not covers_china(hainan)
+    lines = read_lines(shared_data / MARITIME_LINES)
+    plain = region_map_figure(hainan, density_value())
+    figure = region_map_figure(hainan, density_value(), maritime_lines=lines)
+    assert insets(figure) == [] and insets(plain) == []
+    assert figure.axes[0].get_xlim() == plain.axes[0].get_xlim()
+    assert figure.axes[0].get_ylim() == plain.axes[0].get_ylim()
+    assert [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
 
 
 def test_change_map_is_centred_on_zero(change_dir, tmp_path):
