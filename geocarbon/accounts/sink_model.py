@@ -44,7 +44,6 @@ class GrowthSegments:
         return np.where(self.row >= 0, values, 0.0)
 
 
-
 def growth_segments(
     growth: GrowthTable | None, codes: list[int], n_valid: int, regions: tuple[str, ...]
 ) -> GrowthSegments:
