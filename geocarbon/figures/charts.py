@@ -275,7 +275,9 @@ def _new_axes(n_rows: int) -> tuple[Figure, Axes]:
 def _bar_positions(axes: Axes, names: NDArray[np.str_]) -> NDArray[np.intp]:
     """One y position per bar, labelled with its name (two regions may share a name)."""
     positions = np.arange(len(names))
-    axes.set_yticks(positions, labels=list(names), parse_math=False, usetex=False)
+    # tick labels are re-made from these at every draw, so they are made drawable here
+    drawn = [drawable(str(name)) for name in names]
+    axes.set_yticks(positions, labels=drawn, parse_math=False, usetex=False)
     axes.set_ylim(-0.6, max(len(names), 1) - 0.4)
     return positions
 
@@ -292,7 +294,19 @@ def _literal_text(figure: Figure) -> Figure:
         text.set_parse_math(False)
         text.set_usetex(False)
         text.set_fontfamily(families)
+        text.set_text(drawable(text.get_text()))
     return figure
+
+
+def drawable(text: str) -> str:
+    """``text`` with control characters other than line breaks (a tab, from a spreadsheet) as
+    spaces: no font has a glyph for them, so each would be drawn as an empty box."""
+    return "".join(" " if _is_control(character) else character for character in text)
+
+
+def _is_control(character: str) -> bool:
+    code = ord(character)
+    return (code < 32 and character != "\n") or 127 <= code < 160  # C0 (but \n), DEL, C1
 
 
 def _regions_only(frame: pd.DataFrame) -> pd.DataFrame:

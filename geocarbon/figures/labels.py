@@ -50,6 +50,7 @@ class FigureLabels:
     annual_map_title: str
     annual_unit: str
     north: str
+    south_china_sea: str
     kilometres: str
     no_data: str
 
@@ -90,6 +91,7 @@ ENGLISH = FigureLabels(
     annual_map_title="Annual net carbon stock change",
     annual_unit="Tg C/yr",
     north="N",
+    south_china_sea="South China Sea Islands",
     kilometres="km",
     no_data="no data",
 )
@@ -126,6 +128,7 @@ CHINESE = FigureLabels(
     annual_map_title="年均碳储量净变化",
     annual_unit="Tg C/yr",
     north="北",
+    south_china_sea="南海诸岛",
     kilometres="千米",
     no_data="无数据",
 )

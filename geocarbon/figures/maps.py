@@ -137,6 +137,15 @@ def region_map_figure(
         _draw_layers(inset, projected, value, lines)
         _set_extent(inset, crs, SOUTH_CHINA_SEA_BOX_DEG)
         _bare(inset, frame=True)
+        inset.text(
+            0.5,
+            0.02,
+            labels.south_china_sea,
+            transform=inset.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+        )
     else:
         _fit_extent(axes, projected)  # lines given reach beyond the regions: not the map's extent
     _bare(axes, frame=False)

@@ -54,6 +54,7 @@ def test_china_map_has_the_south_china_sea_inset_and_the_maritime_lines(
     )
     (inset,) = insets(figure)
     assert inset.get_label() == "south_china_sea_inset"
+    assert [text.get_text() for text in inset.texts] == [CHINESE.south_china_sea]
     # the inset reaches the southernmost islands (about 4 N); the main map stops at 17 N
     main = figure.axes[0]
     assert inset.get_ylim()[0] < main.get_ylim()[0]
