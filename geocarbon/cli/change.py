@@ -11,6 +11,7 @@ from geocarbon.choices import (
     COVERAGE_MODES,
     DISTRIBUTIONS,
 )
+from geocarbon.cli.map import run_map_options, write_run_map
 from geocarbon.cli.options import (
     COVERAGE_HELP,
     area_option,
@@ -178,6 +179,7 @@ from geocarbon.config import (
     type=click.Path(path_type=Path),
     help="CSV class_code,ipcc_category overriding the scheme's IPCC land category of classes.",
 )
+@run_map_options
 @dask_option
 @memory_option
 @threads_option
@@ -217,6 +219,8 @@ def change(
     carbon_fraction: float | None,
     density_factors: Path | None,
     ipcc_categories: Path | None,
+    with_map: bool,
+    lang: str,
     dask: str | None,
     memory_mb: int,
     threads: int,
@@ -283,3 +287,5 @@ def change(
                 )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
+    if with_map:
+        write_run_map(out_dir, lang=lang, overwrite=overwrite, quiet=quiet)

@@ -1,12 +1,56 @@
-"""``geocarbon map`` and ``geocarbon web-assets``: interactive web maps of finished runs."""
+"""``geocarbon map`` and ``geocarbon web-assets``: interactive web maps of finished runs.
+
+Also the ``--map`` and ``--lang`` options of stock, zonal and change (:func:`run_map_options`)
+and the step that writes ``map.html`` into their output folder (:func:`write_run_map`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from geocarbon.cli.options import overwrite_option, quiet_option
+
+LANG_CHOICES = ("en", "zh")
+
+
+def lang_option(help_text: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--lang",
+        type=click.Choice(LANG_CHOICES),
+        default="en",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def run_map_options(function: Any) -> Any:
+    """``--map`` and ``--lang`` for a run command."""
+    function = lang_option("Language of the map's labels (with --map): English or Chinese.")(
+        function
+    )
+    return click.option(
+        "--map", "with_map", is_flag=True, help="Also write map.html into the output folder."
+    )(function)
+
+
+def write_run_map(out_dir: Path, *, lang: str, overwrite: bool, quiet: bool) -> Path:
+    """Write ``out_dir/map.html`` after a run, telling progress on stderr unless ``quiet``."""
+    from geocarbon.web.map import write_map
+
+    written = write_map(
+        out_dir, out_dir / "map.html", overwrite=overwrite, lang=lang, progress=_progress(quiet)
+    )
+    if not quiet:
+        click.echo(f"  wrote {written}")
+    return written
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    return None if quiet else (lambda step: click.echo(f"map: {step}", err=True))
 
 
 @click.command(name="map")
@@ -29,15 +73,38 @@ from geocarbon.cli.options import overwrite_option, quiet_option
     type=click.Path(path_type=Path),
     help="Folder of fetched web assets (default: the cache).",
 )
+@lang_option("Language of every label, legend, layer name, tooltip and popup.")
+@click.option(
+    "--tiles",
+    help="A base map of your own: an XYZ URL template (https://.../{z}/{x}/{y}.png) or a local "
+    "folder of {z}/{x}/{y}.png tiles. The map is in WGS 84: tiles in GCJ-02 (Amap/Gaode, "
+    "Tencent) or BD-09 (Baidu) are offset from it.",
+)
 @overwrite_option
 @quiet_option
 def map_command(
-    results: Path, out_html: Path, offline: bool, assets: Path | None, overwrite: bool, quiet: bool
+    results: Path,
+    out_html: Path,
+    offline: bool,
+    assets: Path | None,
+    lang: str,
+    tiles: str | None,
+    overwrite: bool,
+    quiet: bool,
 ) -> None:
     """An interactive web map of the outputs of stock, zonal or change in RESULTS."""
     from geocarbon.web.map import write_map
 
-    written = write_map(results, out_html, offline=offline, assets=assets, overwrite=overwrite)
+    written = write_map(
+        results,
+        out_html,
+        offline=offline,
+        assets=assets,
+        overwrite=overwrite,
+        lang=lang,
+        tiles=tiles,
+        progress=_progress(quiet),
+    )
     if not quiet:
         click.echo(f"wrote {written}")
 

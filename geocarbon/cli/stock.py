@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from geocarbon.cli.map import run_map_options, write_run_map
 from geocarbon.cli.options import (
     area_option,
     creation_option,
@@ -40,6 +41,7 @@ from geocarbon.config import (
 @creation_option
 @encoding_option
 @click.option("--no-rasters", is_flag=True, help="Only the summary tables.")
+@run_map_options
 @dask_option
 @memory_option
 @threads_option
@@ -56,6 +58,8 @@ def stock(
     creation_options: tuple[str, ...],
     encoding: str | None,
     no_rasters: bool,
+    with_map: bool,
+    lang: str,
     dask: str | None,
     memory_mb: int,
     threads: int,
@@ -83,6 +87,8 @@ def stock(
         dask=dask,
     )
     _report_stock(run_stock(config), quiet)
+    if with_map:
+        write_run_map(out_dir, lang=lang, overwrite=overwrite, quiet=quiet)
 
 
 @click.command()

@@ -9,6 +9,7 @@ import click
 from geocarbon.choices import (
     COVERAGE_MODES,
 )
+from geocarbon.cli.map import run_map_options, write_run_map
 from geocarbon.cli.options import (
     COVERAGE_HELP,
     area_option,
@@ -59,7 +60,7 @@ from geocarbon.config import (
 @area_option
 @nodata_option
 @encoding_option
-@click.option("--map", "with_map", is_flag=True, help="Also write map.html into the output folder.")
+@run_map_options
 @dask_option
 @memory_option
 @threads_option
@@ -81,6 +82,7 @@ def zonal(
     nodata: int | None,
     encoding: str | None,
     with_map: bool,
+    lang: str,
     dask: str | None,
     memory_mb: int,
     threads: int,
@@ -112,10 +114,6 @@ def zonal(
         dask=dask,
     )
     result = run_zonal(config)
-    if with_map:
-        from geocarbon.web.map import write_map
-
-        write_map(out_dir, out_dir / "map.html", overwrite=overwrite)
     if not quiet:
         area, totals = result.summary["area_ha"], result.summary["totals"]
         click.echo(
@@ -126,3 +124,5 @@ def zonal(
         )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
+    if with_map:
+        write_run_map(out_dir, lang=lang, overwrite=overwrite, quiet=quiet)

@@ -5,7 +5,8 @@ colours) and, for each scheme, the CLCD class every code maps to, so that the Ch
 density table (keyed by CLCD codes 1-9) can serve rasters from other products, and the IPCC land
 category of every code (one of :data:`IPCC_KEYS`), so that stock change can be reported by land
 category. The tables live in ``geocarbon/data/schemes/<name>.csv`` (columns
-``code,name,color,clcd,ipcc``); their sources and the reasoning behind each crosswalk and
+``code,name,color,clcd,ipcc`` and, where the product publishes a Chinese legend, ``name_zh``);
+their sources and the reasoning behind each crosswalk and
 category judgement are in ``SOURCES.md`` next to them.
 
 It must not read rasters or density tables, and it holds no state beyond a cache of the
@@ -23,6 +24,9 @@ from importlib import resources
 from geocarbon.errors import SchemeError
 
 CSV_COLUMNS = ("code", "name", "color", "clcd", "ipcc")
+#: Optional last column: the class's name in the product's published Chinese legend (blank where
+#: the product publishes none).
+NAME_ZH_COLUMN = "name_zh"
 #: Short keys of the six IPCC land categories (2006 IPCC Guidelines, Vol. 4, Ch. 3, section 3.2),
 #: in the reporting order of the UNFCCC tables 4.A-4.F; the ``ipcc`` column holds one of them.
 #: :mod:`geocarbon.inputs.categories` gives their full names.
@@ -99,6 +103,8 @@ class ClassScheme:
     colors: tuple[str, ...]
     to_clcd: tuple[int | None, ...]
     ipcc: tuple[str, ...]
+    #: Chinese names from the product's published legend, aligned with ``codes`` ("" where none)
+    names_zh: tuple[str, ...] = ()
 
     def _index(self, code: int) -> int:
         try:
@@ -113,6 +119,11 @@ class ClassScheme:
     def name_of(self, code: int) -> str:
         """English name of class ``code``; raises :class:`SchemeError` if it is not a class."""
         return self.names[self._index(code)]
+
+    def name_zh_of(self, code: int) -> str | None:
+        """Published Chinese name of class ``code``, or None where the product has none."""
+        index = self._index(code)
+        return (self.names_zh[index] if index < len(self.names_zh) else "") or None
 
     def color_of(self, code: int) -> str:
         """Legend colour (``#rrggbb``) of class ``code``; raises :class:`SchemeError` if absent."""
@@ -180,7 +191,12 @@ def _load_scheme(name: str) -> ClassScheme:
     _, title, source, nodata = next(entry for entry in _REGISTRY if entry[0] == name)
     resource = resources.files("geocarbon") / "data" / "schemes" / f"{name}.csv"
     rows = list(csv.DictReader(io.StringIO(resource.read_text(encoding="utf-8"))))
-    problems = [] if rows and tuple(rows[0]) == CSV_COLUMNS else [f"columns must be {CSV_COLUMNS}"]
+    columns = tuple(rows[0]) if rows else ()
+    problems = (
+        []
+        if columns in (CSV_COLUMNS, (*CSV_COLUMNS, NAME_ZH_COLUMN))
+        else [f"columns must be {CSV_COLUMNS} (and optionally {NAME_ZH_COLUMN})"]
+    )
     codes = tuple(int(row["code"]) for row in rows)
     to_clcd = tuple(int(row["clcd"]) if row["clcd"].strip() else None for row in rows)
     if name != "clcd":
@@ -206,4 +222,5 @@ def _load_scheme(name: str) -> ClassScheme:
         colors=tuple(row["color"].lower() for row in rows),
         to_clcd=to_clcd,
         ipcc=ipcc,
+        names_zh=tuple((row.get(NAME_ZH_COLUMN) or "").strip() for row in rows),
     )

@@ -212,7 +212,7 @@ MAP_SCRIPT = """function (map, layers, page) {
     box.appendChild(textNode("b", region.name));
     box.appendChild(rowsTable(region.pools));
     if (region.transitions.length) {
-      box.appendChild(textNode("b", (page.words || {}).largest_transitions || "Largest transitions"));
+      box.appendChild(textNode("b", page.words.largest_transitions));
       var list = box.appendChild(document.createElement("ul"));
       region.transitions.forEach(function (move) {
         list.appendChild(textNode("li", move[0] + " \\u2192 " + move[1] + ": " + move[2]));
@@ -254,12 +254,12 @@ MAP_SCRIPT = """function (map, layers, page) {
   title.style.cssText = "position: fixed; top: 10px; left: 50px; z-index: 1000; " +
     "background: white; padding: 4px 8px; font: 14px sans-serif; border-radius: 4px;";
   document.title = page.title;
-  var words = page.words || {};
+  var words = page.words;
   // base maps and thematic layers are two radio groups: one of each on the map at a time
   var baseControl = L.control.layers(null, null, {collapsed: false}).addTo(map);
   if (page.tiles) {
     var custom = L.tileLayer(page.tiles, {maxZoom: 19}).addTo(map);
-    baseControl.addBaseLayer(custom, escapedHtml(words.custom || "Custom tiles"));
+    baseControl.addBaseLayer(custom, escapedHtml(words.custom));
   }
   page.bases.forEach(function (base) {
     baseControl.addBaseLayer(layers[base[1]], escapedHtml(base[0]));
@@ -271,7 +271,7 @@ MAP_SCRIPT = """function (map, layers, page) {
     if (overlay.shapes) {
       layers[overlay.shapes].eachLayer(function (shape) {
         var region = page.regions[shape.feature.properties.region];
-        var rows = [[words.region || "Region", region.name],
+        var rows = [[words.region, region.name],
                     [overlay.label, shape.feature.properties.value]];
         shape.bindTooltip(function () { return rowsTable(rows); }, {sticky: true});
         shape.bindPopup(function () { return popup(region); }, {maxWidth: 400});
@@ -285,6 +285,6 @@ MAP_SCRIPT = """function (map, layers, page) {
     control.addBaseLayer(group, escapedHtml(overlay.label));
     legend(overlay, group);
   });
-  heading(baseControl, words.base_maps || "Base map");
-  heading(control, words.layers || "Layer");
+  heading(baseControl, words.base_maps);
+  heading(control, words.layers);
 }"""

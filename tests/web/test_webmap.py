@@ -661,3 +661,39 @@ def test_map_reads_quoted_spreadsheet_cells_back_as_typed(tmp_path):
     for name in classes:  # in the popups' transitions: only when region ids matched
         assert script_json(f"{name}") + ", " in page or script_json(name) + "]" in page, name
         assert script_json(f"'{name}")[1:-1] not in page
+
+
+def test_chinese_map_in_a_real_browser(results, assets, browser, served):
+    """--lang zh: layer names, legend, tooltip and popup words in Chinese; CLCD classes by
+    their Chinese names."""
+    folder, base_url = served
+    write_map(results, folder / "map.html", offline=True, assets=assets, lang="zh")
+    page, errors, dialogs = open_page(browser, f"{base_url}/map.html")
+    page.wait_for_selector("path.leaflet-interactive")
+    labels = [t.strip() for t in page.locator(".geocarbon-thematic label").all_text_contents()]
+    assert labels == [
+        "净变化量 (Gg C)",
+        "期末碳储量 (Gg C)",
+        "年均净变化量 (Gg C/年)",
+        "碳密度变化 2000-2020 (Mg C/ha)",
+        "土地覆被 (clcd)",
+    ], labels
+    bases = page.locator(".leaflet-control-layers").first.inner_text()
+    assert "底图" in bases and "卫星影像" in bases
+    legend = page.locator(".geocarbon-legend:visible")
+    assert legend.count() == 1 and legend.locator("b").text_content() == "净变化量"
+    paths = page.locator("path.leaflet-interactive")
+    paths.first.hover()
+    tooltip = page.locator(".leaflet-tooltip").last
+    tooltip.wait_for()
+    assert tooltip.locator("th").first.text_content() == "区域"
+    paths.first.click()
+    popup = page.locator(".leaflet-popup-content .geocarbon-popup").last
+    popup.wait_for()
+    headers = popup.locator("th").all_text_contents()
+    assert "面积" in headers and "净变化量" in headers, headers
+    page.locator(".geocarbon-thematic").get_by_text("土地覆被 (clcd)").click()
+    legend = page.locator(".geocarbon-legend:visible")
+    assert legend.count() == 1 and "林地" in legend.inner_text()
+    assert not errors, errors
+    assert not dialogs, dialogs

@@ -1,0 +1,120 @@
+"""`--map`/`--lang` on the run commands, `geocarbon map --lang zh --tiles`, Chinese labels and
+class names, and web geometry simplified with shared edges kept."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+from test_webmap import shown_layers
+
+from geocarbon.cli import main
+from geocarbon.errors import ConfigError
+from geocarbon.i18n import label
+from geocarbon.inputs.schemes import get_scheme
+from geocarbon.web.assets import script_json
+from geocarbon.web.basemap import tiles_url
+from geocarbon.web.layers import web_geometry
+
+
+def test_change_map_in_chinese_is_written_and_named(sample, tmp_path, capsys):
+    out = tmp_path / "change"
+    code = main(
+        [
+            "change", *map(str, sample.landcover), "--years", "2000", "--years", "2020",
+            "-d", "china-clcd", "--regions", str(sample.regions), "--id-field", "adcode",
+            "--name-field", "name", "--draws", "20", "-o", str(out), "--map", "--lang", "zh",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"wrote {out / 'map.html'}" in captured.out
+    assert "map: drawing" in captured.err and "map: writing" in captured.err  # progress
+    page = (out / "map.html").read_text(encoding="utf-8")
+    opening = shown_layers(page)
+    assert len(opening) == 1 and opening[0].startswith("净变化量 (")  # net change, in Chinese
+    for text in ("年均净变化量", "碳密度变化 2000-2020 (Mg C/ha)", "区域", "主要地类转换", "底图"):
+        assert script_json(text)[1:-1] in page, text
+    for english in ("Net change", "Largest transitions", "Region", "Land cover"):
+        assert script_json(english)[1:-1] not in page, english
+    # the land-cover legend and transitions name CLCD classes as CLCD's Chinese legend does
+    assert script_json("2 林地")[1:-1] in page
+    assert "<title>geocarbon 地图</title>" in page
+
+
+def test_stock_map_opens_on_density(sample, tmp_path, capsys):
+    out = tmp_path / "stock"
+    code = main(
+        [str(a) for a in ("stock", sample.landcover[1], "-d", "china-clcd", "-o", out, "--map")]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"wrote {out / 'map.html'}" in captured.out
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert shown_layers(page) == ["Carbon density (Mg C/ha)"]
+
+
+def test_map_command_language_and_tiles(sample, tmp_path, capsys):
+    out = tmp_path / "zonal"
+    assert main(
+        [
+            "zonal", str(sample.landcover[1]), "--regions", str(sample.regions),
+            "--id-field", "adcode", "--name-field", "name", "-d", "china-clcd", "-o", str(out),
+            "-q",
+        ]
+    ) == 0  # fmt: skip
+    tiles = tmp_path / "my tiles"
+    (tiles / "3" / "6").mkdir(parents=True)
+    (tiles / "3" / "6" / "3.jpg").write_bytes(b"\xff\xd8")
+    page_path = tmp_path / "maps" / "map.html"
+    code = main(["map", str(out), "-o", str(page_path), "--lang", "zh", "--tiles", str(tiles)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"wrote {page_path}" in captured.out and "map: reading" in captured.err
+    page = page_path.read_text(encoding="utf-8")
+    assert shown_layers(page) == ["平均碳密度 (Mg C/ha)"]  # zonal: mean density
+    assert script_json("../my%20tiles/{z}/{x}/{y}.jpg") in page
+    assert script_json("自定义底图") in page
+    # a template without {z} is one line naming it, and nothing is written
+    bad = "https://tiles.example.com/{x}/{y}.png"
+    assert main(["map", str(out), "-o", str(tmp_path / "bad.html"), "--tiles", bad]) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("Error: ") and "\n" not in error and bad in error and "{z}" in error
+    assert not (tmp_path / "bad.html").exists()
+
+
+def test_tiles_url_accepts_templates_and_names_what_is_wrong(tmp_path):
+    template = "https://t{s}.tianditu.gov.cn/vec_w/wmts?x={x}&y={y}&l={z}"
+    assert tiles_url(template, tmp_path / "map.html") == template
+    with pytest.raises(ConfigError, match="no-such-folder"):
+        tiles_url(str(tmp_path / "no-such-folder"), tmp_path / "map.html")
+
+
+def test_labels_and_chinese_class_names():
+    assert label("layer.net_change", "zh") == "净变化量"
+    assert label("layer.net_change") == "Net change"
+    with pytest.raises(ConfigError, match="'fr'"):
+        label("layer.net_change", "fr")
+    clcd = get_scheme("clcd")
+    assert [clcd.name_zh_of(c) for c in (1, 2, 8)] == ["耕地", "林地", "不透水面"]
+    assert get_scheme("cnlucc").name_zh_of(11) == "水田"
+    assert get_scheme("cnlucc").name_zh_of(47) == "海域"
+    assert get_scheme("globeland30").name_zh_of(80) == "人造地表"
+    assert get_scheme("modis-igbp").name_zh_of(1) is None  # no published Chinese legend
+
+
+def test_web_geometry_keeps_shared_edges(tmp_path):
+    """Two regions sharing a wiggly border stay gap- and overlap-free once simplified."""
+    import numpy as np
+
+    xs = np.linspace(100.0, 101.0, 2001)
+    border = [(x, 30.0 + 0.0001 * np.sin(x * 900)) for x in xs]  # ~10 m wiggles
+    north = shapely.Polygon([*border, (101.0, 31.0), (100.0, 31.0)])
+    south = shapely.Polygon([*border, (101.0, 29.0), (100.0, 29.0)])
+    frame = gpd.GeoDataFrame({"id": [1, 2]}, geometry=[north, south], crs="EPSG:4326")
+    simplified = web_geometry(frame)
+    assert sum(shapely.get_num_coordinates(simplified.to_numpy())) < 200  # was ~4000
+    a, b = simplified.to_numpy()
+    assert a.intersection(b).area < 1e-9
+    union = shapely.union(a, b)
+    assert abs(union.area - shapely.box(100.0, 29.0, 101.0, 31.0).area) < 1e-6
