@@ -54,6 +54,10 @@ DEFAULT_PRICE_CHANGE_PCT = 0.0
 #: Rates at or below -100 % make the discount factor meaningless.
 MIN_RATE_PCT = -100.0
 
+# --- Maps, figures and reports -----------------------------------------------------------------
+#: The language of labels in maps, figures and reports (``--lang``: en or zh).
+DEFAULT_LANGUAGE = "en"
+
 # --- Sink accounting (geocarbon change) --------------------------------------------------------
 #: Years over which soil carbon moves to a new class's density after a conversion, and over
 #: which converted land is reported as "land converted to" (IPCC 2006 Vol.4 Ch.2, 2.3.3.1).

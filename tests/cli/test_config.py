@@ -51,6 +51,7 @@ SHOWN_DEFAULTS = {
     "--distribution": config.DEFAULT_DISTRIBUTION,
     "--correlation": config.DEFAULT_CORRELATION,
     "--soil-transition-years": config.DEFAULT_SOIL_TRANSITION_YEARS,
+    "--lang": config.DEFAULT_LANGUAGE,
     "--out": config.DEMO_OUT_DIR,  # only demo has a default folder
 }
 #: Modules whose warnings still go through warnings.warn (their owners switch them to errors.warn).
