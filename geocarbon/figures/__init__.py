@@ -1,14 +1,12 @@
 """Static figures (PNG, SVG, PDF) drawn from the tables a stock, zonal or change run wrote.
 
-The package owns six figures: stock by pool per class (stock runs) and per region, net change
-per region with its Monte Carlo interval, the land-cover conversions behind the change, the
-stock series, and a map of the regions (:mod:`~geocarbon.figures.maps`). Words come from
-:mod:`~geocarbon.figures.labels` (English or Chinese), fonts and editable-text settings from
-:mod:`~geocarbon.figures.fonts`. Each
-``*_figure`` function takes DataFrames shaped like geocarbon's CSV outputs and returns a
-matplotlib :class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display, no pyplot
-state, nothing written. :func:`write_figures` is the I/O edge: it reads the CSV files, renders
-every figure they allow and writes the images under temporary names, renamed on success.
+The package owns six figures: stock by pool per land-cover class (stock runs) and per region,
+net change per region with its Monte Carlo interval, the land-cover conversions behind the
+change, the stock series, and a map of the regions. Each ``*_figure`` function takes
+DataFrames (or the regions layer) shaped like geocarbon's outputs and returns a matplotlib
+:class:`~matplotlib.figure.Figure` drawn on an Agg canvas: no display, no pyplot state, nothing
+written. :func:`write_figures` is the I/O edge: it reads the run's tables, renders every figure
+they allow and writes the images under temporary names, renamed on success.
 
 Names (regions, classes) are drawn as typed: no text of a figure is read as mathtext or LaTeX.
 Figures only select rows, convert Mg C to Tg C and sort; every number comes from the tables,
@@ -16,14 +14,22 @@ never from pixels. matplotlib is imported inside the functions that draw, so imp
 geocarbon does not pay for it. ``unassigned`` (land outside every region) is left out of the
 per-region figures: it is not a region.
 
-Why a package of two modules and this ``__init__``: the figures have two sides that change for
-different reasons. :mod:`~geocarbon.figures.tables` is the reading side, tied to the output
-contract (which tables a run wrote, found through :mod:`geocarbon.outputs.find`, and the columns
-each figure needs, which ``tests/test_outputs_spec.py`` checks against the spec); it needs no
-matplotlib. :mod:`~geocarbon.figures.charts` is the drawing side (colours, sizes, the four
-figures), which never reads a file. :func:`write_figures` joins the two and writes the files, so
-it lives here, the one name the command line and the notebooks import. The column tuples are
-exported here too, as the columns figures read from the output contract.
+Why a package, one module per reason to change:
+
+- :mod:`~geocarbon.figures.tables`, the reading side, tied to the output contract (which tables
+  a run wrote, found through :mod:`geocarbon.outputs.find`, and the columns each figure needs,
+  which ``tests/outputs/test_outputs_spec.py`` checks against the spec); no matplotlib.
+- :mod:`~geocarbon.figures.charts`, the bar and line charts (colours, sizes); never reads a file.
+- :mod:`~geocarbon.figures.maps`, the map: projection, the South China Sea inset, scale bar
+  and north arrow; reads only the lines it is given.
+- :mod:`~geocarbon.figures.labels`, every word of the figures in English and Chinese, and the
+  scheme's Chinese class names and colours.
+- :mod:`~geocarbon.figures.fonts`, the CJK fallback font and the editable-text settings of SVG
+  and PDF.
+
+:func:`write_figures` joins them and writes the files, so it lives here, the one name the
+command line and the notebooks import. The column tuples are exported here too, as the columns
+figures read from the output contract.
 """
 
 from __future__ import annotations
