@@ -12,6 +12,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 
+import geocarbon
 from geocarbon.errors import InputFileError
 from geocarbon.figures import write_figures
 from geocarbon.figures.labels import CHINESE, ENGLISH
@@ -139,3 +140,45 @@ def test_unreadable_maritime_lines_are_named_and_nothing_is_written(zonal_dir, t
     message = str(raised.value)
     assert str(bad) in message and "\n" not in message and "maritime" in message
     assert not (tmp_path / "figures").exists()
+
+
+def test_figures_of_a_zonal_run_over_china_draw_the_inset(shared_data, tmp_path, capsys):
+    """End to end: a coarse land cover over China (0.5 degree pixels, classes 1-9 at random),
+    the real provinces with their Chinese names, `geocarbon figures --lang zh --maritime-lines`."""
+    from affine import Affine
+
+    from geocarbon.cli.main import main
+    from tests.conftest import write_raster
+
+    west_deg, north_deg, pixel_deg = 73.0, 54.0, 0.5
+    codes = np.random.default_rng(1).integers(1, 10, size=(102, 126)).astype(np.uint8)
+    landcover = write_raster(
+        tmp_path / "lc_2020.tif",
+        codes,
+        crs="EPSG:4326",
+        transform=Affine(pixel_deg, 0, west_deg, 0, -pixel_deg, north_deg),
+    )
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # provinces partly outside the coarse grid, etc.
+        geocarbon.zonal_stocks(
+            landcover,
+            shared_data / PROVINCES,
+            "china-clcd",
+            out_dir=out,
+            id_field="adcode",
+            name_field="name_zh",
+            progress=False,
+        )
+    figures_dir = tmp_path / "figures"
+    args = ["figures", str(out), "-o", str(figures_dir), "--format", "svg", "--lang", "zh"]
+    code = main([*args, "--maritime-lines", str(shared_data / MARITIME_LINES)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    svg = (figures_dir / "map.svg").read_text(encoding="utf-8")
+    assert CHINESE.south_china_sea in svg and CHINESE.density_map_title in svg
+    regions = read_figure_tables(out).regions
+    assert covers_china(regions)
+    figure = region_map_figure(regions, map_value_for(regions, CHINESE), labels=CHINESE)
+    assert [inset.get_label() for inset in insets(figure)] == ["south_china_sea_inset"]
+    assert "浙江省" in (figures_dir / "stock_by_pool.svg").read_text(encoding="utf-8")
