@@ -29,8 +29,9 @@ REGION_LAYERS = (
 )
 #: The layer a map opens on, first present first: the run's question.
 OPENING_COLUMNS = ("net_change_mg", "density_mean_mg_per_ha", "stock_total_mg", "stock_end_mg")
-#: Simplification tolerance for web geometry, in degrees (~100 m at mid latitudes).
-WEB_TOLERANCE_DEG = 0.001
+#: Web geometry keeps detail down to 1/WEB_DETAIL of the regions' extent: ~600 m for China's
+#: provinces (below a screen pixel at the zoom that shows the country), ~20 m for a county.
+WEB_DETAIL = 10_000
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,10 @@ def column_unit(column: str, units: dict[str, DisplayUnit]) -> DisplayUnit:
     return units.get(kind, units["mass"])
 
 
-def web_geometry(
-    frame: gpd.GeoDataFrame, tolerance_deg: float = WEB_TOLERANCE_DEG
-) -> gpd.GeoSeries:
+def web_geometry(frame: gpd.GeoDataFrame, tolerance_deg: float | None = None) -> gpd.GeoSeries:
     """``frame``'s geometry in EPSG:4326, simplified for the web with shared edges kept.
+
+    ``tolerance_deg`` defaults to the larger side of the regions' extent / :data:`WEB_DETAIL`.
 
     ``shapely.coverage_simplify`` simplifies each shared edge once, so neighbours stay gap- and
     overlap-free; without it (shapely < 2.1), or for geometry that is not a valid coverage,
@@ -126,6 +127,9 @@ def web_geometry(
 
     geometry = frame.geometry.to_crs("EPSG:4326")
     values = geometry.to_numpy()
+    if tolerance_deg is None:
+        west, south, east, north = geometry.total_bounds
+        tolerance_deg = max(east - west, north - south) / WEB_DETAIL
     simplify = getattr(shapely, "coverage_simplify", None)
     simplified = None
     if simplify is not None:
