@@ -154,28 +154,47 @@ def fresh_process(dates: list[Path], variant: str, tmp: Path) -> dict:
     return dict(s=seconds, rss_gib=rss, options=shlex.join(VARIANTS[variant][1]))
 
 
-def count_groups(dates: list[Path], variant: str, tmp: Path) -> int | None:
-    """History groups walked in one run, summed over blocks and region layers (None when the
-    walk has no grouping step)."""
-    import geocarbon.engine.state as state
+WALK_PARTS = {  # label -> (module, owner in it, attribute): the walk's steps, when present
+    "walk": ("geocarbon.engine.state", "SinkState", "walk"),
+    "grouping": ("geocarbon.engine.state", None, "group_histories"),
+    "walking groups": ("geocarbon.engine.state", "SinkState", "_walk_groups"),
+}
 
-    original = getattr(state, "group_histories", None)
-    if original is None:
-        return None
-    walked = 0
 
-    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal walked
-        group = original(*args, **kwargs)
-        walked += len(group[0])
-        return group
+def profile_walk(dates: list[Path], variant: str, tmp: Path) -> dict:
+    """One more run with the walk's steps wrapped: the CPU seconds of each (summed over the
+    threads that ran it) and the history groups walked, summed over blocks and region layers."""
+    import importlib
 
-    state.group_histories = counting  # type: ignore[assignment]
+    found: dict = dict(groups=0)
+    patched = []
+    for label, (module_name, owner_name, attribute) in WALK_PARTS.items():
+        module = importlib.import_module(module_name)
+        owner = module if owner_name is None else getattr(module, owner_name, None)
+        original = getattr(owner, attribute, None)
+        if original is None:
+            continue
+        found[label] = 0.0
+        patched.append((owner, attribute, original))
+        setattr(owner, attribute, _clocked(original, label, found))
     try:
         timed_run(dates, variant, tmp, rasters=False)
     finally:
-        state.group_histories = original  # type: ignore[attr-defined]
-    return walked
+        for owner, attribute, original in patched:
+            setattr(owner, attribute, original)
+    return found
+
+
+def _clocked(function: Callable, label: str, found: dict) -> Callable:
+    def clocked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        start = time.thread_time()
+        output = function(*args, **kwargs)
+        found[label] += time.thread_time() - start  # one thread's CPU seconds
+        if label == "grouping":
+            found["groups"] += len(output[0])
+        return output
+
+    return clocked
 
 
 def changed_share(distinct: list[Path]) -> float:
@@ -206,7 +225,7 @@ def tables_only(distinct: list[Path], args: argparse.Namespace, tmp: Path, resul
         run["fresh"] = fresh_process(dates, variant, tmp)
         print(f"{variant}: {run}", flush=True)
     results["tables"] = runs
-    results["groups"] = {v: count_groups(dates, v, tmp) for v in ("sink", "sink, age 0")}
+    results["walk"] = {v: profile_walk(dates, v, tmp) for v in ("sink", "sink, age 0")}
     results["changed_share"] = changed_share(distinct[: min(len(distinct), args.dates)])
 
 
@@ -314,10 +333,27 @@ def render_rasters(raster: dict) -> list[str]:
     return lines
 
 
+def render_walk(results: dict) -> list[str]:
+    """Where the sink pass's extra time goes (from one more run with the walk's steps timed)."""
+    walk, px = results.get("walk", {}).get("sink"), results["pixels"]
+    if not walk or "walk" not in walk:
+        return []
+    extra = results["tables"]["sink"]["pass_cpu_s"] - results["tables"]["plain"]["pass_cpu_s"]
+    parts = ", ".join(
+        f"{label} {walk[label]:.2f} s" for label in ("grouping", "walking groups") if label in walk
+    )
+    return [
+        "",
+        f"Where the sink pass's extra {extra:.2f} CPU s go (one more sink run, each step's "
+        f"thread CPU seconds summed over threads): the walk {walk['walk']:.2f} s ({parts}); "
+        f"{walk['groups']:,} history groups walked (summed over blocks and region layers) "
+        f"for {px:,} pixels ({walk['groups'] / px:.3%}).",
+    ]
+
+
 def render(results: dict) -> str:
     runs = results["tables"]
     plain = runs["plain"]
-    groups = results.get("groups", {})
     lines = [
         SECTION,
         "",
@@ -335,13 +371,7 @@ def render(results: dict) -> str:
         "",
         *render_goal(runs),
     ]
-    if groups.get("sink") is not None:
-        px = results["pixels"]
-        lines.append(
-            f"History groups walked (summed over blocks and region layers): "
-            f"{groups['sink']:,} for the sink run, {groups['sink, age 0']:,} from age 0, "
-            f"against {px:,} pixels ({groups['sink'] / px:.2%})."
-        )
+    lines += render_walk(results)
     if "rasters" in results:
         lines += ["", *render_rasters(results["rasters"])]
     start, end = results["load"]
