@@ -11,7 +11,7 @@ from geocarbon.choices import (
     COVERAGE_MODES,
     DISTRIBUTIONS,
 )
-from geocarbon.cli.map import run_map_options, write_run_map
+from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     COVERAGE_HELP,
     area_option,
@@ -220,6 +220,7 @@ def change(
     density_factors: Path | None,
     ipcc_categories: Path | None,
     with_map: bool,
+    with_report: bool,
     lang: str,
     dask: str | None,
     memory_mb: int,
@@ -287,5 +288,11 @@ def change(
                 )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
-    if with_map:
-        write_run_map(out_dir, lang=lang, overwrite=overwrite, quiet=quiet)
+    write_run_pages(
+        out_dir,
+        with_map=with_map,
+        with_report=with_report,
+        lang=lang,
+        overwrite=overwrite,
+        quiet=quiet,
+    )

@@ -1,7 +1,8 @@
 """``geocarbon map`` and ``geocarbon web-assets``: interactive web maps of finished runs.
 
-Also the ``--map`` and ``--lang`` options of stock, zonal and change (:func:`run_map_options`)
-and the step that writes ``map.html`` into their output folder (:func:`write_run_map`).
+Also the ``--map``, ``--report`` and ``--lang`` options of stock, zonal and change
+(:func:`run_map_options`) and the step that writes ``map.html`` and ``report.html`` into their
+output folder after the run (:func:`write_run_pages`).
 """
 
 from __future__ import annotations
@@ -28,25 +29,46 @@ def lang_option(help_text: str) -> Callable[[Any], Any]:
 
 
 def run_map_options(function: Any) -> Any:
-    """``--map`` and ``--lang`` for a run command."""
-    function = lang_option("Language of the map's labels (with --map): English or Chinese.")(
-        function
-    )
+    """``--map``, ``--report`` and ``--lang`` for a run command."""
+    function = lang_option(
+        "Language of the map and report (with --map, --report): English or Chinese."
+    )(function)
+    function = click.option(
+        "--report",
+        "with_report",
+        is_flag=True,
+        help="Also write report.html (what was run and found) into the output folder.",
+    )(function)
     return click.option(
         "--map", "with_map", is_flag=True, help="Also write map.html into the output folder."
     )(function)
 
 
-def write_run_map(out_dir: Path, *, lang: str, overwrite: bool, quiet: bool) -> Path:
-    """Write ``out_dir/map.html`` after a run, telling progress on stderr unless ``quiet``."""
-    from geocarbon.web.map import write_map
+def write_run_pages(
+    out_dir: Path, *, with_map: bool, with_report: bool, lang: str, overwrite: bool, quiet: bool
+) -> None:
+    """After a run: ``out_dir/map.html`` (progress on stderr unless ``quiet``), then
+    ``out_dir/report.html``, which links the map."""
+    written = []
+    if with_map:
+        from geocarbon.web.map import write_map
 
-    written = write_map(
-        out_dir, out_dir / "map.html", overwrite=overwrite, lang=lang, progress=_progress(quiet)
-    )
+        written.append(
+            write_map(
+                out_dir,
+                out_dir / "map.html",
+                overwrite=overwrite,
+                lang=lang,
+                progress=_progress(quiet),
+            )
+        )
+    if with_report:
+        from geocarbon.report import write_report
+
+        written.append(write_report(out_dir, lang=lang, overwrite=overwrite))
     if not quiet:
-        click.echo(f"  wrote {written}")
-    return written
+        for path in written:
+            click.echo(f"  wrote {path}")
 
 
 def _progress(quiet: bool) -> Callable[[str], None] | None:

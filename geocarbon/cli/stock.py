@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from geocarbon.cli.map import run_map_options, write_run_map
+from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     area_option,
     creation_option,
@@ -59,6 +59,7 @@ def stock(
     encoding: str | None,
     no_rasters: bool,
     with_map: bool,
+    with_report: bool,
     lang: str,
     dask: str | None,
     memory_mb: int,
@@ -87,8 +88,14 @@ def stock(
         dask=dask,
     )
     _report_stock(run_stock(config), quiet)
-    if with_map:
-        write_run_map(out_dir, lang=lang, overwrite=overwrite, quiet=quiet)
+    write_run_pages(
+        out_dir,
+        with_map=with_map,
+        with_report=with_report,
+        lang=lang,
+        overwrite=overwrite,
+        quiet=quiet,
+    )
 
 
 @click.command()

@@ -9,7 +9,7 @@ import click
 from geocarbon.choices import (
     COVERAGE_MODES,
 )
-from geocarbon.cli.map import run_map_options, write_run_map
+from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     COVERAGE_HELP,
     area_option,
@@ -82,6 +82,7 @@ def zonal(
     nodata: int | None,
     encoding: str | None,
     with_map: bool,
+    with_report: bool,
     lang: str,
     dask: str | None,
     memory_mb: int,
@@ -124,5 +125,11 @@ def zonal(
         )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
-    if with_map:
-        write_run_map(out_dir, lang=lang, overwrite=overwrite, quiet=quiet)
+    write_run_pages(
+        out_dir,
+        with_map=with_map,
+        with_report=with_report,
+        lang=lang,
+        overwrite=overwrite,
+        quiet=quiet,
+    )

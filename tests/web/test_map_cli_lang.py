@@ -24,6 +24,7 @@ def test_change_map_in_chinese_is_written_and_named(sample, tmp_path, capsys):
             "change", *map(str, sample.landcover), "--years", "2000", "--years", "2020",
             "-d", "china-clcd", "--regions", str(sample.regions), "--id-field", "adcode",
             "--name-field", "name", "--draws", "20", "-o", str(out), "--map", "--lang", "zh",
+            "--report",
         ]
     )  # fmt: skip
     captured = capsys.readouterr()
@@ -40,6 +41,10 @@ def test_change_map_in_chinese_is_written_and_named(sample, tmp_path, capsys):
     # the land-cover legend and transitions name CLCD classes as CLCD's Chinese legend does
     assert script_json("2 林地")[1:-1] in page
     assert "<title>geocarbon 地图</title>" in page
+    # --report: the run's report, in the same language, written after the map and linking it
+    assert f"wrote {out / 'report.html'}" in captured.out
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'href="map.html"' in report and '<html lang="zh' in report
 
 
 def test_stock_map_opens_on_density(sample, tmp_path, capsys):
@@ -52,6 +57,7 @@ def test_stock_map_opens_on_density(sample, tmp_path, capsys):
     assert f"wrote {out / 'map.html'}" in captured.out
     page = (out / "map.html").read_text(encoding="utf-8")
     assert shown_layers(page) == ["Carbon density (Mg C/ha)"]
+    assert not (out / "report.html").exists()  # only with --report
 
 
 def test_map_command_language_and_tiles(sample, tmp_path, capsys):
