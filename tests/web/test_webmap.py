@@ -697,3 +697,53 @@ def test_chinese_map_in_a_real_browser(results, assets, browser, served):
     assert legend.count() == 1 and "林地" in legend.inner_text()
     assert not errors, errors
     assert not dialogs, dialogs
+
+
+def test_land_cover_is_clipped_to_the_regions(results, tmp_path):
+    """With only the western region, the land-cover image is transparent east of it."""
+    from dataclasses import replace
+
+    import matplotlib.image
+
+    from geocarbon.web.map import build_map, load_results
+
+    inputs = load_results(results)
+    assert inputs.regions is not None and inputs.landcover is not None
+    west_only = replace(inputs, regions=inputs.regions[inputs.regions["region_id"] == "W"])
+    build_map(west_only, tmp_path / "files")
+    image = matplotlib.image.imread(tmp_path / "files" / "classes_lc_2020.png")
+    alpha = image[..., 3]
+    # the region spans the western third of the raster (columns 0-30 of 90)
+    third = alpha.shape[1] // 3
+    assert alpha[:, : third - 2].min() > 0  # inside: every pixel drawn
+    assert alpha[:, third + 2 :].max() == 0  # outside: none
+
+
+def test_popup_gives_the_interval_rate_and_value(tmp_path):
+    """A change run with draws and a price: the popup has the 5-95 % interval of net change
+    (in the unit of the net change), the annual rate and the NPV."""
+    import geocarbon.web.text as text
+    from geocarbon.web.layers import quantity_units
+
+    out = change_results(tmp_path, names=["a", "b", "c"], ids=["1", "2", "3"])
+    regions = gpd.read_file(out / "regions.gpkg")
+    regions["net_change_mg_p5"] = regions["net_change_mg"] - 2000.0
+    regions["net_change_mg_p95"] = regions["net_change_mg"] + 3000.0
+    regions["npv"] = 1234.5
+    row = regions.iloc[0]
+    units = quantity_units(regions)
+    rows = dict(text.region_text(row, None, units).pools)
+    low, high = (row["net_change_mg"] - 2000.0) / 1e3, (row["net_change_mg"] + 3000.0) / 1e3
+    net = f"{row['net_change_mg'] / 1e3:+,.4g} Gg C"
+    assert rows["Net change"] == f"{net} (5-95 % interval {low:+,.4g} to {high:+,.4g})"
+    assert rows["Annual net change"].endswith("C/yr")
+    assert rows["Net present value"] == "1,234"
+    assert rows["Area"].endswith(" ha")
+
+
+def test_offline_map_with_own_tiles(results, tmp_path, assets):
+    template = "https://tile.example.org/{z}/{x}/{y}.png"
+    page = write_map(
+        results, tmp_path / "map.html", offline=True, assets=assets, tiles=template
+    ).read_text(encoding="utf-8")
+    assert script_json(template) in page and "cdn.jsdelivr.net" not in page
