@@ -64,7 +64,8 @@ def font_families(*, needs_cjk: bool) -> list[str]:
     family = cjk_family()
     if family is None:
         if needs_cjk:
-            warnings.warn(INSTALL_HINT, MissingFontWarning, stacklevel=3)
+            # stacklevel: font_families <- figure_rc <- write_figures <- the caller
+            warnings.warn(INSTALL_HINT, MissingFontWarning, stacklevel=4)
         return [LATIN_FAMILY]
     return [LATIN_FAMILY, family]
 
