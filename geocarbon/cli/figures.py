@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from geocarbon.cli.options import overwrite_option, quiet_option
+from geocarbon.config import DEFAULT_LANGUAGE
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -38,7 +39,7 @@ FORMATS = ("png", "svg", "pdf")
 @click.option(
     "--lang",
     type=click.Choice(("en", "zh"), case_sensitive=False),
-    default="en",
+    default=DEFAULT_LANGUAGE,
     show_default=True,
     help="Language of titles, axes, legends and class names (zh: Chinese).",
 )

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from geocarbon.config import DEFAULT_LANGUAGE
 from geocarbon.errors import ConfigError
 from geocarbon.figures.charts import figure_builders
 from geocarbon.figures.fonts import figure_rc, has_cjk
@@ -72,7 +73,7 @@ def write_figures(
     figures_dir: str | Path | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
     dpi: float = DEFAULT_DPI,
-    lang: str = "en",
+    lang: str = DEFAULT_LANGUAGE,
     maritime_lines: str | Path | None = None,
     annual_map: bool = False,
     overwrite: bool = False,

@@ -161,8 +161,7 @@ def class_names(scheme: str | None, labels: FigureLabels) -> dict[int, str]:
         found = get_scheme(scheme)
     except SchemeError:
         return {}  # a user's own table: its names are the only ones there are
-    names_zh = getattr(found, "names_zh", None) or ()
-    return {code: name for code, name in zip(found.codes, names_zh, strict=False) if name}
+    return {code: name for code, name in zip(found.codes, found.names_zh, strict=False) if name}
 
 
 def class_colours(scheme: str | None) -> dict[int, str]:

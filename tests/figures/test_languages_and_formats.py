@@ -138,12 +138,11 @@ def test_a_missing_cjk_font_is_one_clear_warning(chinese_change_dir, tmp_path, m
 
 def test_chinese_class_names_come_from_the_scheme_or_fall_back_to_the_run(change_dir):
     scheme = get_scheme("clcd")
-    names_zh = getattr(scheme, "names_zh", None)
     translated = class_names("clcd", CHINESE)
-    if names_zh is None:
-        assert translated == {}  # the scheme has no Chinese names: the run's names are drawn
-    else:
-        assert translated == {c: n for c, n in zip(scheme.codes, names_zh, strict=True) if n}
+    assert translated == {c: n for c, n in zip(scheme.codes, scheme.names_zh, strict=True) if n}
+    assert translated[2] == "林地"  # CLCD's published legend
+    # esa-worldcover publishes no Chinese legend: its classes keep the run's names
+    assert class_names("esa-worldcover", CHINESE) == {}
     assert class_names("clcd", ENGLISH) == {}
     assert class_names("my-own-table", CHINESE) == {}
     transitions = pd.read_csv(change_dir / "transitions.csv", dtype={"region_id": str})
@@ -153,6 +152,9 @@ def test_chinese_class_names_come_from_the_scheme_or_fall_back_to_the_run(change
     pairs = zip(moved["class_from"], moved["name_from"], strict=True)
     expected = {translated.get(int(code), name) for code, name in pairs}
     assert set(labels) <= expected and labels
+    assert not any(label.isascii() for label in labels)  # the run wrote English names
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend and set(legend) <= set(translated.values())
     assert figure.axes[0].get_xlabel() == CHINESE.transitions_axis
 
 
