@@ -199,7 +199,8 @@ def _region_rows(row: pd.Series, units: dict[str, DisplayUnit], lang: str) -> li
         for column, word in ((f"stock_{pool}_mg", "stock"), (f"change_{pool}_mg", "change")):
             if column in row and pd.notna(row[column]):
                 shown = column_unit(column, units)
-                name = f"{label(f'pool.{pool}', lang)} {label(word, lang)}"
+                separator = "" if lang == "zh" else " "  # 地上生物量储量
+                name = f"{label(f'pool.{pool}', lang)}{separator}{label(word, lang)}"
                 rows.append((name, format_value(shown.of(row[column]), shown.symbol, lang)))
     return rows
 
@@ -216,8 +217,10 @@ def range_label(edges: Any, k: int, lang: str = "en") -> str:
 
 
 def format_value(value: float, units: str, lang: str = "en", sign: bool = False) -> str:
-    """``value`` with four significant digits and its units; ``no data`` if not finite."""
+    """``value`` with four significant digits (whole numbers from 10,000) and its units;
+    ``no data`` in ``lang`` if not finite."""
     if not np.isfinite(value):
         return i18n.label("no_data", lang)
-    number = f"{value:+,.4g}" if sign else f"{value:,.4g}"
+    digits = ",.0f" if abs(value) >= 10_000 else ",.4g"  # 14,830,000 ha, not 1.483e+07
+    number = format(value, f"+{digits}" if sign else digits)
     return f"{number} {units}".strip()

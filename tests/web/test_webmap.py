@@ -739,6 +739,9 @@ def test_popup_gives_the_interval_rate_and_value(tmp_path):
     assert rows["Annual net change"].endswith("C/yr")
     assert rows["Net present value"] == "1,234"
     assert rows["Area"].endswith(" ha")
+    assert text.format_value(14_830_000.4, "ha") == "14,830,000 ha"  # never 1.483e+07
+    assert text.format_value(-12_345.6, "Mg C", sign=True) == "-12,346 Mg C"
+    assert text.format_value(float("nan"), "Mg C", "zh") == "无数据"
 
 
 def test_offline_map_with_own_tiles(results, tmp_path, assets):
