@@ -57,6 +57,8 @@ MIN_RATE_PCT = -100.0
 # --- Maps, figures and reports -----------------------------------------------------------------
 #: The language of labels in maps, figures and reports (``--lang``: en or zh).
 DEFAULT_LANGUAGE = "en"
+#: Resolution of raster figures (PNG): 300 dpi, what journals ask of line art with text.
+DEFAULT_DPI = 300
 
 # --- Sink accounting (geocarbon change) --------------------------------------------------------
 #: Years over which soil carbon moves to a new class's density after a conversion, and over

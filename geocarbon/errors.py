@@ -112,6 +112,10 @@ class WideTableWarning(GeoCarbonWarning):
     """A table has more columns than a format allows; the wide part is left to another output."""
 
 
+class MissingFontWarning(GeoCarbonWarning):
+    """No CJK font was found: Chinese text in figures is drawn as empty boxes."""
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 

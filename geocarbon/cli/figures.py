@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from geocarbon.cli.options import overwrite_option, quiet_option
-from geocarbon.config import DEFAULT_LANGUAGE
+from geocarbon.config import DEFAULT_DPI, DEFAULT_LANGUAGE
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -32,7 +32,7 @@ FORMATS = ("png", "svg", "pdf")
 @click.option(
     "--dpi",
     type=click.FloatRange(min=1.0),
-    default=300.0,
+    default=float(DEFAULT_DPI),
     show_default=True,
     help="Resolution of PNG figures (dots per inch).",
 )

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from geocarbon.config import DEFAULT_LANGUAGE
+from geocarbon.config import DEFAULT_DPI, DEFAULT_LANGUAGE
 from geocarbon.errors import ConfigError
 from geocarbon.figures.charts import figure_builders
 from geocarbon.figures.fonts import figure_rc, has_cjk
@@ -63,8 +63,6 @@ __all__ = [
 ]
 
 DEFAULT_FORMATS = ("png", "svg")
-#: Resolution of raster formats (PNG): 300 dpi, what journals ask of line art with text.
-DEFAULT_DPI = 300
 
 
 def write_figures(

@@ -9,11 +9,10 @@ It never changes matplotlib's global settings: callers enter ``matplotlib.rc_con
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
-from geocarbon.errors import GeoCarbonWarning
+from geocarbon.errors import MissingFontWarning, warn
 
 #: The Latin font first (matplotlib's own, always there), then the CJK fallback.
 LATIN_FAMILY = "DejaVu Sans"
@@ -33,10 +32,6 @@ INSTALL_HINT = (
     "Install Noto Sans CJK (Debian/Ubuntu: apt-get install fonts-noto-cjk) to draw Chinese "
     "names; without it they are drawn as empty boxes."
 )
-
-
-class MissingFontWarning(GeoCarbonWarning):
-    """No CJK font was found: Chinese text is drawn as empty boxes."""
 
 
 def cjk_family() -> str | None:
@@ -64,8 +59,7 @@ def font_families(*, needs_cjk: bool) -> list[str]:
     family = cjk_family()
     if family is None:
         if needs_cjk:
-            # stacklevel: font_families <- figure_rc <- write_figures <- the caller
-            warnings.warn(INSTALL_HINT, MissingFontWarning, stacklevel=4)
+            warn(INSTALL_HINT, MissingFontWarning)
         return [LATIN_FAMILY]
     return [LATIN_FAMILY, family]
 

@@ -52,6 +52,7 @@ SHOWN_DEFAULTS = {
     "--correlation": config.DEFAULT_CORRELATION,
     "--soil-transition-years": config.DEFAULT_SOIL_TRANSITION_YEARS,
     "--lang": config.DEFAULT_LANGUAGE,
+    "--dpi": float(config.DEFAULT_DPI),
     "--out": config.DEMO_OUT_DIR,  # only demo has a default folder
 }
 #: Modules whose warnings still go through warnings.warn (their owners switch them to errors.warn).

@@ -36,7 +36,8 @@ from geocarbon.figures.charts import (
 from geocarbon.figures.tables import INPUT_NAMES, read_figure_tables
 from geocarbon.outputs.folder import MANIFEST_NAME
 from geocarbon.units import MG_PER_TG, POOLS
-from tests.figures.conftest import N_REGIONS, REGION_OPTIONS
+
+from conftest import N_REGIONS, REGION_OPTIONS
 
 
 def read(path: Path) -> pd.DataFrame:

@@ -15,13 +15,14 @@ from matplotlib.colors import to_hex
 
 import geocarbon
 from geocarbon.cli.main import main
-from geocarbon.errors import ConfigError
+from geocarbon.errors import ConfigError, MissingFontWarning
 from geocarbon.figures import write_figures
 from geocarbon.figures.charts import transitions_figure
-from geocarbon.figures.fonts import MissingFontWarning, cjk_family
+from geocarbon.figures.fonts import cjk_family
 from geocarbon.figures.labels import CHINESE, ENGLISH, class_names
 from geocarbon.inputs.schemes import get_scheme
-from tests.figures.conftest import N_REGIONS, REGION_OPTIONS
+
+from conftest import N_REGIONS, REGION_OPTIONS
 
 #: Chinese place names, one with a character of CJK Extension E (outside GB2312) and text that
 #: a template or mathtext would run.
