@@ -268,14 +268,24 @@ MAP_SCRIPT = """function (map, layers, page) {
   control.getContainer().classList.add("geocarbon-thematic");
   page.overlays.forEach(function (overlay) {
     var group = layers[overlay.group];
-    if (overlay.shapes) {
-      layers[overlay.shapes].eachLayer(function (shape) {
-        var region = page.regions[shape.feature.properties.region];
-        var rows = [[words.region, region.name],
-                    [overlay.label, shape.feature.properties.value]];
-        shape.bindTooltip(function () { return rowsTable(rows); }, {sticky: true});
-        shape.bindPopup(function () { return popup(region); }, {maxWidth: 400});
-      });
+    if (overlay.fills) {
+      // the regions' outlines, sent once, drawn with this layer's colours and values
+      var style = function (feature) {
+        return {fillColor: overlay.fills[feature.properties.region], color: "#333333",
+                weight: 1, fillOpacity: 0.75};
+      };
+      L.geoJSON(page.outlines, {
+        style: style,
+        onEachFeature: function (feature, shape) {
+          var index = feature.properties.region;
+          var region = page.regions[index];
+          var rows = [[words.region, region.name], [overlay.label, overlay.values[index]]];
+          shape.bindTooltip(function () { return rowsTable(rows); }, {sticky: true});
+          shape.bindPopup(function () { return popup(region); }, {maxWidth: 400});
+          shape.on("mouseover", function () { shape.setStyle({weight: 3}); });
+          shape.on("mouseout", function () { shape.setStyle({weight: 1}); });
+        }
+      }).addTo(group);
     }
     if (overlay.tiles) {
       L.tileLayer(overlay.tiles, {

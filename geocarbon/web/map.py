@@ -14,6 +14,7 @@ the page as text, never as HTML.
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -93,6 +94,7 @@ def build_map(
         bases.append((label(key, lang), base.get_name()))
     layers: list[OverlayText] = []
     regions: tuple[RegionText, ...] = ()
+    outlines: dict[str, Any] | None = None
     bounds: list[Bounds] = []
     if inputs.regions is not None:
         say(f"drawing {len(inputs.regions)} regions")
@@ -102,7 +104,8 @@ def build_map(
         regions = tuple(
             region_text(row, inputs.transitions, units, lang, names) for _, row in frame.iterrows()
         )
-        layers += _add_regions(fmap, frame, lang)
+        region_layers_, outlines = _add_regions(fmap, frame, lang)
+        layers += region_layers_
         west, south, east, north = frame.total_bounds
         bounds.append(((south, west), (north, east)))
     for raster in inputs.rasters:
@@ -138,6 +141,7 @@ def build_map(
         regions,
         words=_page_words(lang),
         tiles=tiles,
+        outlines=outlines,
     )
     map_script(fmap.get_name(), page.layer_names(), asdict(page)).add_to(fmap)
     south = min(b[0][0] for b in bounds)
@@ -254,15 +258,20 @@ def _readable(path: Path) -> Iterator[None]:
         ) from None
 
 
-def _add_regions(fmap: Any, regions: gpd.GeoDataFrame, lang: str) -> list[OverlayText]:
-    """One choropleth per quantity the regions hold, the opening one shown; no text but
-    formatted numbers in folium. Geometry is simplified for the web once, for every layer."""
+def _add_regions(
+    fmap: Any, regions: gpd.GeoDataFrame, lang: str
+) -> tuple[list[OverlayText], dict[str, Any]]:
+    """One choropleth per quantity the regions hold, the opening one shown, and the regions'
+    outlines as GeoJSON (simplified for the web once, and sent once: every layer draws the same
+    shapes with its own colours and values). folium only makes the empty layer groups."""
     import folium
 
     frame = regions.copy()
     if {"net_change_mg_p5", "net_change_mg_p95"} <= set(frame.columns):
         frame["uncertainty_band_mg"] = frame["net_change_mg_p95"] - frame["net_change_mg_p5"]
-    geometry = web_geometry(frame).to_numpy()
+    outlines = gpd.GeoDataFrame(
+        {"region": np.arange(len(frame))}, geometry=web_geometry(frame).to_numpy(), crs=4326
+    )
     layers: list[OverlayText] = []
     for layer in region_layers(frame, lang):
         values = frame[layer.column].to_numpy(dtype=float) / layer.display.mg_per_unit
@@ -270,37 +279,18 @@ def _add_regions(fmap: Any, regions: gpd.GeoDataFrame, lang: str) -> list[Overla
             overlays.diverging_edges(values) if layer.diverging else overlays.quantile_edges(values)
         )
         colours = overlays.class_colours(len(edges) - 1, layer.diverging)
-        shapes = gpd.GeoDataFrame(
-            {
-                "region": np.arange(len(frame)),
-                "value": [_value_text(v, layer, lang) for v in values],
-                "fill": [overlays.colour_of(v, edges, colours) for v in values],
-            },
-            geometry=geometry,
-            crs="EPSG:4326",
-        )
-        group = folium.FeatureGroup(show=not layers)
-        geojson = folium.GeoJson(
-            shapes.to_json(drop_id=True),
-            style_function=lambda f: {
-                "fillColor": f["properties"]["fill"],
-                "color": "#333333",
-                "weight": 1,
-                "fillOpacity": 0.75,
-            },
-            highlight_function=lambda f: {"weight": 3},
-        ).add_to(group)
-        group.add_to(fmap)
+        group = folium.FeatureGroup(show=not layers).add_to(fmap)
         layers.append(
             OverlayText(
                 layer.label,
                 group.get_name(),
                 region_legend(layer.name, layer.display.symbol, edges, colours, lang),
                 shown=not layers,
-                shapes=geojson.get_name(),
+                values=tuple(_value_text(v, layer, lang) for v in values),
+                fills=tuple(overlays.colour_of(v, edges, colours) for v in values),
             )
         )
-    return layers
+    return layers, json.loads(outlines.to_json(drop_id=True))
 
 
 def _value_text(value: float, layer: RegionLayer, lang: str) -> str:

@@ -47,17 +47,19 @@ class Legend:
 class OverlayText:
     """One switchable layer: its label and legend, and the folium variables that draw it.
 
-    ``group`` is the JavaScript variable of its FeatureGroup; ``shapes`` that of the GeoJson
-    whose features (property ``region``: index into :attr:`PageText.regions`, ``value``: the
-    formatted value) get tooltips and popups; ``tiles`` the relative URL template of an XYZ
-    pyramid, added to the group by the page script.
+    ``group`` is the JavaScript variable of its FeatureGroup. A region layer has ``values``
+    (formatted, for tooltips) and ``fills`` (colours), one per region in the order of
+    :attr:`PageText.regions`; the page script draws :attr:`PageText.outlines` into the group
+    with them. ``tiles`` is the relative URL template of an XYZ pyramid, added to the group by
+    the page script.
     """
 
     label: str
     group: str
     legend: Legend
     shown: bool = False
-    shapes: str | None = None
+    values: tuple[str, ...] | None = None
+    fills: tuple[str, ...] | None = None
     tiles: str | None = None
     max_native_zoom: int | None = None
 
@@ -81,12 +83,13 @@ class PageText:
     regions: tuple[RegionText, ...]
     words: dict[str, str] = field(default_factory=dict)  # the page script's fixed words
     tiles: str | None = None  # URL template of a base map shown first
+    outlines: dict[str, Any] | None = None  # GeoJSON of the regions (property region: index)
 
     def layer_names(self) -> list[str]:
         """The JavaScript variables of every layer the page text refers to."""
         names = [variable for _, variable in self.bases]
         for overlay in self.overlays:
-            names += [overlay.group] + ([overlay.shapes] if overlay.shapes else [])
+            names.append(overlay.group)
         return names
 
 
