@@ -125,3 +125,30 @@ def test_web_geometry_keeps_shared_edges(tmp_path):
     assert a.intersection(b).area < 1e-9
     union = shapely.union(a, b)
     assert abs(union.area - shapely.box(100.0, 29.0, 101.0, 31.0).area) < 1e-6
+
+
+def test_china_provinces_map_is_a_few_mb_with_full_geometry_statistics(
+    shared_data, tmp_path, capsys
+):
+    """China's 34 provinces (17.9 MB of GeoJSON) on MODIS IGBP: the page holds the outlines
+    once, simplified (39 MB before, when every layer carried its own full-detail copy), while
+    the regions' table still has the areas of the full geometry."""
+    out = tmp_path / "zonal"
+    code = main(
+        [
+            "zonal",
+            str(shared_data / "landcover" / "modis_mcd12c1_china"
+                / "MCD12C1.A2019001.006_LC_Type1_IGBP_China_crop.tif"),
+            "--regions", str(shared_data / "boundaries" / "china_provinces.geojson"),
+            "-d", "china-clcd", "--scheme", "modis-igbp", "--id-field", "adcode",
+            "--name-field", "name_zh", "-o", str(out), "--map", "--lang", "zh", "-q",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert len(page.encode("utf-8")) < 4_000_000
+    assert page.count("FeatureCollection") == 1  # the outlines, once for every layer
+    assert script_json("辽宁省")[1:-1] in page
+    regions = gpd.read_file(out / "regions.gpkg")
+    assert len(regions) == 34
+    assert shapely.get_num_coordinates(regions.geometry.to_numpy()).sum() > 700_000  # full
