@@ -102,9 +102,12 @@ def region_legend(
 
 
 def ramp_legend(label: str, units: str, ramp: Ramp, lang: str = "en") -> Legend:
-    """The legend of a raster drawn with ``ramp``: evenly spaced values and their colours."""
-    stops = tuple((format_value(v, "", lang), c) for v, c in ramp.colours())
-    return Legend(label, units, stops)
+    """The legend of a raster drawn with ``ramp``: evenly spaced values and their colours; the
+    ends read ``<= low`` and ``>= high`` (values beyond the ramp take its end colours)."""
+    colours = ramp.colours()
+    labels = [format_value(v, "", lang) for v, _ in colours]
+    labels[0], labels[-1] = f"<= {labels[0]}", f">= {labels[-1]}"
+    return Legend(label, units, tuple(zip(labels, (c for _, c in colours), strict=True)))
 
 
 def class_legend(scheme: ClassScheme, present: Sequence[int], lang: str = "en") -> Legend:

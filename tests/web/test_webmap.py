@@ -419,6 +419,8 @@ def test_map_in_a_real_browser(results, assets, browser, served):
     assert page.locator("path.leaflet-interactive").count() == 0
     legends = page.locator(".geocarbon-legend:visible")
     assert legends.count() == 1 and "Density change 2000-2020" in legends.inner_text()
+    ramp_stops = legends.locator("div").all_inner_texts()[1:]
+    assert ramp_stops[0].startswith("<= ") and ramp_stops[-1].startswith(">= "), ramp_stops
     assert thematic.locator("input:checked").count() == 1
     # and to the land cover: still one image, one legend
     thematic.get_by_text("Land cover (clcd)").click()
