@@ -500,9 +500,12 @@ def test_user_text_never_reaches_a_template(hostile_results, tmp_path, monkeypat
     syntax; the page carries them as JSON data only, and nothing is evaluated."""
     monkeypatch.chdir(tmp_path)  # where the PWNED payload would create its folder
     out = tmp_path / f"{HOSTILE_PAGE}.html"
-    page = write_map(hostile_results, out, tile_threshold_px=50).read_text(encoding="utf-8")
+    tiles = f"https://tiles.example.org/{{z}}/{{x}}/{{y}}.png?q={JINJA}{COMMENT}{HOSTILE}"
+    page = write_map(hostile_results, out, tile_threshold_px=50, tiles=tiles).read_text(
+        encoding="utf-8"
+    )
     assert not list(tmp_path.rglob("PWNED")) and not (hostile_results / "PWNED").exists()
-    for text in hostile_texts():
+    for text in [*hostile_texts(), tiles]:
         assert script_json(text) in page, text
     for raw in ("{{", "{%", "{#", "<script>alert", IMG, "49 county", "Crop 49"):
         assert raw not in page, raw
