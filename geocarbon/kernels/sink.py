@@ -195,9 +195,14 @@ def group_histories(
     # Constant pixels: one group per (zone, value), found in a dense (zone, value) table.
     const_entry = np.full((n_rows, n_values), -1, np.int64)
     # Changed pixels: each row's histories copied date by date into contiguous rows first
-    # (reading a pixel down 40 date planes one by one costs a cache miss per date).
-    history = np.empty((cols, n_dates), values.dtype)
-    stored = np.empty((changed + 1, n_dates), values.dtype)
+    # (reading a pixel down 40 date planes one by one costs a cache miss per date), zero-padded
+    # to whole 64-bit words, which the hash and the comparison then read eight bytes at a time.
+    per_word = 8 // values.itemsize
+    words = (n_dates + per_word - 1) // per_word
+    history = np.zeros((cols, words * per_word), values.dtype)
+    stored = np.zeros((changed + 1, words * per_word), values.dtype)
+    history_words = history.view(np.uint64)
+    stored_words = stored.view(np.uint64)
     n_stored = 0
     changed_cols = np.empty(cols, np.int64)
     for r in range(rows):
@@ -223,17 +228,15 @@ def group_histories(
         for j in range(m):
             c = changed_cols[j]
             z = zone[r, c]
-            # Hash the first value and each change (date, value): histories change rarely.
-            h = ((_FNV_OFFSET ^ np.uint64(z)) * _FNV_PRIME ^ np.uint64(history[j, 0])) * _FNV_PRIME
-            for d in range(1, n_dates):
-                if history[j, d] != history[j, d - 1]:
-                    h = (h ^ np.uint64(d << 32 | (history[j, d] & 0xFFFFFFFF))) * _FNV_PRIME
+            h = _FNV_OFFSET ^ np.uint64(z)
+            for w in range(words):
+                h = (h ^ history_words[j, w]) * _FNV_PRIME
             slot = h & mask
             while True:
                 entry = slot_entry[slot]
                 if entry < 0:
                     slot_entry[slot], slot_hash[slot], slot_stored[slot] = n, h, n_stored
-                    stored[n_stored] = history[j]
+                    stored_words[n_stored] = history_words[j]
                     n_stored += 1
                     out_zone[n], out_row[n], out_col[n], out_area[n] = z, r, c, 0.0
                     entry = n
@@ -241,8 +244,8 @@ def group_histories(
                     break
                 if slot_hash[slot] == h and out_zone[entry] == z:
                     equal = True
-                    for d in range(n_dates):
-                        if history[j, d] != stored[slot_stored[slot], d]:
+                    for w in range(words):
+                        if history_words[j, w] != stored_words[slot_stored[slot], w]:
                             equal = False
                             break
                     if equal:
