@@ -7,7 +7,8 @@ require: Tianditu's vector and image services in Web Mercator (``..._w``) are in
 to WGS 84, but Amap (Gaode) and Tencent tiles are GCJ-02, and Baidu's are BD-09 (GCJ-02 offset
 once more, on Baidu's own tile grid). Over GCJ-02 tiles, regions and rasters appear shifted by
 some hundreds of metres; over Baidu's they do not line up at all. Prefer WGS 84 tiles
-(OpenStreetMap, Tianditu ``_w`` layers with your key, Esri) for planning maps.
+(OpenStreetMap, Tianditu ``_w`` layers with your key, Esri) for planning maps;
+:func:`tiles_url` warns when a URL is one of :data:`OFFSET_HOSTS`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,18 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from geocarbon.errors import ConfigError
+from geocarbon.errors import ConfigError, GeoCarbonWarning
+
+#: Hosts of tiles in GCJ-02 (Amap/Gaode, Tencent) or BD-09 (Baidu): (host part, system).
+OFFSET_HOSTS = (
+    ("autonavi.com", "GCJ-02"),
+    ("amap.com", "GCJ-02"),
+    ("map.qq.com", "GCJ-02"),
+    ("gtimg.com", "GCJ-02"),
+    ("bdimg.com", "BD-09"),
+    ("map.baidu.com", "BD-09"),
+    ("bdstatic.com", "BD-09"),
+)
 
 #: An XYZ template: a web URL with {z}, {x} and {y} (optionally {s} subdomains, {r}).
 XYZ_URL = re.compile(r"^(https?:)?//\S+$")
@@ -36,6 +48,7 @@ def tiles_url(tiles: str, page: Path) -> str:
                 f"--tiles {tiles!r} lacks {', '.join(missing)}; give an XYZ template such as "
                 "https://tile.openstreetmap.org/{z}/{x}/{y}.png."
             )
+        _warn_if_offset(tiles)
         return tiles
     folder = Path(tiles)
     if not folder.is_dir():
@@ -53,3 +66,21 @@ def _tile_extension(folder: Path) -> str:
     for tile in folder.glob("*/*/*.*"):
         return tile.suffix.lstrip(".") or "png"
     return "png"
+
+
+def _warn_if_offset(url: str) -> None:
+    """Warn (one line) when ``url`` is a provider whose tiles are offset from WGS 84."""
+    import warnings
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    for part, system in OFFSET_HOSTS:
+        if host == part or host.endswith(f".{part}"):
+            warnings.warn(
+                f"--tiles {host} serves tiles in {system}, offset from the map's WGS 84 by "
+                "hundreds of metres: regions and rasters will not line up with them. Prefer "
+                "OpenStreetMap, Esri or Tianditu's _w layers.",
+                GeoCarbonWarning,
+                stacklevel=3,
+            )
+            return

@@ -152,3 +152,26 @@ def test_china_provinces_map_is_a_few_mb_with_full_geometry_statistics(
     regions = gpd.read_file(out / "regions.gpkg")
     assert len(regions) == 34
     assert shapely.get_num_coordinates(regions.geometry.to_numpy()).sum() > 700_000  # full
+
+
+@pytest.mark.parametrize(
+    ("url", "system"),
+    [
+        ("https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8", "GCJ-02"),
+        ("https://maponline{s}.bdimg.com/tile/?qt=vtile&x={x}&y={y}&z={z}", "BD-09"),
+    ],
+)
+def test_offset_tile_providers_are_named_in_a_warning(url, system, tmp_path):
+    from geocarbon.errors import GeoCarbonWarning
+
+    with pytest.warns(GeoCarbonWarning, match=system) as caught:
+        assert tiles_url(url, tmp_path / "map.html") == url
+    assert "\n" not in str(caught[0].message)
+
+
+def test_wgs84_tiles_give_no_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiles_url("https://tile.openstreetmap.org/{z}/{x}/{y}.png", tmp_path / "map.html")
