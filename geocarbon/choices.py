@@ -11,3 +11,5 @@ COVERAGE_MODES = ("centre", "all-touched", "exact")
 #: Monte Carlo density distributions and correlation (see :mod:`geocarbon.accounts.uncertainty`).
 DISTRIBUTIONS = ("triangular", "pert")
 CORRELATIONS = ("independent", "pool")
+#: Languages of maps, figures and reports: English, Chinese.
+LANGUAGES = ("en", "zh")

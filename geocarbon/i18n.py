@@ -8,9 +8,8 @@ a run (regions, classes, files) are data, never looked up here. Units stay SI/IP
 
 from __future__ import annotations
 
+from geocarbon.choices import LANGUAGES
 from geocarbon.errors import ConfigError
-
-LANGUAGES = ("en", "zh")
 
 #: key -> (English, Chinese)
 LABELS: dict[str, tuple[str, str]] = {

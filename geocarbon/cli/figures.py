@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from geocarbon.cli.options import overwrite_option, quiet_option
-from geocarbon.config import DEFAULT_DPI, DEFAULT_LANGUAGE
+from geocarbon.cli.options import lang_option, overwrite_option, quiet_option
+from geocarbon.config import DEFAULT_DPI
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -36,13 +36,7 @@ FORMATS = ("png", "svg", "pdf")
     show_default=True,
     help="Resolution of PNG figures (dots per inch).",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(("en", "zh"), case_sensitive=False),
-    default=DEFAULT_LANGUAGE,
-    show_default=True,
-    help="Language of titles, axes, legends and class names (zh: Chinese).",
-)
+@lang_option("Language of titles, axes, legends and class names (zh: Chinese).")
 @click.option(
     "--maritime-lines",
     type=click.Path(path_type=Path, dir_okay=False),

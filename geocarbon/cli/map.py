@@ -13,19 +13,7 @@ from typing import Any
 
 import click
 
-from geocarbon.cli.options import overwrite_option, quiet_option
-
-LANG_CHOICES = ("en", "zh")
-
-
-def lang_option(help_text: str) -> Callable[[Any], Any]:
-    return click.option(
-        "--lang",
-        type=click.Choice(LANG_CHOICES),
-        default="en",
-        show_default=True,
-        help=help_text,
-    )
+from geocarbon.cli.options import lang_option, overwrite_option, quiet_option
 
 
 def run_map_options(function: Any) -> Any:

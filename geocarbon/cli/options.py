@@ -3,6 +3,7 @@ default comes from :mod:`geocarbon.config`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,13 @@ import click
 
 from geocarbon.choices import (
     AREA_METHODS,
+    LANGUAGES,
     UNKNOWN_MODES,
 )
 from geocarbon.config import (
     ALL_THREADS,
     DEFAULT_AREA_METHOD,
+    DEFAULT_LANGUAGE,
     DEFAULT_MEMORY_MB,
     DEFAULT_UNKNOWN,
     MIN_MEMORY_MB,
@@ -128,3 +131,14 @@ def creation_options_of(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     from geocarbon.outputs.creation_options import parse_creation_options
 
     return tuple(parse_creation_options(items).items())
+
+
+def lang_option(help_text: str) -> Callable[[Any], Any]:
+    """``--lang en|zh``: the language of maps, figures and reports."""
+    return click.option(
+        "--lang",
+        type=click.Choice(LANGUAGES, case_sensitive=False),
+        default=DEFAULT_LANGUAGE,
+        show_default=True,
+        help=help_text,
+    )

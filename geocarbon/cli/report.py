@@ -6,18 +6,12 @@ from pathlib import Path
 
 import click
 
-from geocarbon.cli.options import overwrite_option, quiet_option
+from geocarbon.cli.options import lang_option, overwrite_option, quiet_option
 
 
 @click.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Language of the report's headings and labels: English or Chinese.",
-)
+@lang_option("Language of the report's headings and labels: English or Chinese.")
 @overwrite_option
 @quiet_option
 def report(out_dir: Path, lang: str, overwrite: bool, quiet: bool) -> None:

@@ -7,9 +7,8 @@ run (regions, classes, files) are data and are never looked up here. A quantity 
 
 from __future__ import annotations
 
+from geocarbon.choices import LANGUAGES
 from geocarbon.errors import ConfigError
-
-LANGUAGES = ("en", "zh")
 
 _EN = {
     "title": "geocarbon run report",

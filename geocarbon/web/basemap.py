@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-from geocarbon.errors import ConfigError, GeoCarbonWarning
+from geocarbon.errors import ConfigError, GeoCarbonWarning, warn
 
 #: Hosts of tiles in GCJ-02 (Amap/Gaode, Tencent) or BD-09 (Baidu): (host part, system).
 OFFSET_HOSTS = (
@@ -70,17 +70,15 @@ def _tile_extension(folder: Path) -> str:
 
 def _warn_if_offset(url: str) -> None:
     """Warn (one line) when ``url`` is a provider whose tiles are offset from WGS 84."""
-    import warnings
     from urllib.parse import urlsplit
 
     host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
     for part, system in OFFSET_HOSTS:
         if host == part or host.endswith(f".{part}"):
-            warnings.warn(
+            warn(
                 f"--tiles {host} serves tiles in {system}, offset from the map's WGS 84 by "
                 "hundreds of metres: regions and rasters will not line up with them. Prefer "
                 "OpenStreetMap, Esri or Tianditu's _w layers.",
                 GeoCarbonWarning,
-                stacklevel=3,
             )
             return

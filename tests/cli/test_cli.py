@@ -255,7 +255,7 @@ def test_map_and_figures_commands(capsys, tmp_path, sample):
         "-q",
     )
     assert code == 0, err
-    assert "Total stock (Tg C)" in (out / "map.html").read_text(encoding="utf-8")
+    assert "Total stock (Gg C)" in (out / "map.html").read_text(encoding="utf-8")
     code, stdout, err = run(capsys, "map", str(out), "--out", str(tmp_path / "again.html"))
     assert code == 0 and "again.html" in stdout
     code, stdout, err = run(capsys, "map", str(out), "-o", str(tmp_path / "quiet.html"), "-q")
