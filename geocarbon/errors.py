@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import FrameType
 
 
@@ -119,6 +122,27 @@ class MissingFontWarning(GeoCarbonWarning):
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+#: The warnings of the run in progress on this thread (None: no run is collecting).
+_RUN_WARNINGS: ContextVar[list[str] | None] = ContextVar("run_warnings", default=None)
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """Collect the text of every warning given through :func:`warn` while the block runs (a
+    run records them in its summary), without changing how they are shown or filtered."""
+    messages: list[str] = []
+    token = _RUN_WARNINGS.set(messages)
+    try:
+        yield messages
+    finally:
+        _RUN_WARNINGS.reset(token)
+
+
+def run_warnings() -> list[str]:
+    """The warnings collected so far by the enclosing :func:`collecting_warnings`."""
+    return list(_RUN_WARNINGS.get() or [])
+
+
 def warn(message: str, category: type[GeoCarbonWarning]) -> None:
     """Give ``message`` as a ``category`` warning attributed to the caller's line.
 
@@ -127,6 +151,9 @@ def warn(message: str, category: type[GeoCarbonWarning]) -> None:
     library frames between geocarbon frames, such as a pandas ``map`` calling back). Filters,
     ``once`` registries and ``catch_warnings(record=True)`` see that file and line.
     """
+    collected = _RUN_WARNINGS.get()
+    if collected is not None and message not in collected:
+        collected.append(message)
     frame = _caller_frame(sys._getframe(1))
     if frame is None:
         warnings.warn(message, category, stacklevel=2)

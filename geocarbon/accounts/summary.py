@@ -6,6 +6,8 @@ table's low and high densities. Everything here is arithmetic on small arrays.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,7 @@ from numpy.typing import NDArray
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea
 from geocarbon.engine.histogram import Histogram
+from geocarbon.errors import run_warnings
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import LandCoverSource
 from geocarbon.lookup import ClassLookup
@@ -182,5 +185,17 @@ def run_summary(
             {"class_code": code, "pixel_count": count} for code, count in sorted(summed.items())
         ],
         "unknown_classes_by_date": by_date,
+        "command_line": command_line(),
+        "warnings": run_warnings(),
         **section,
     }
+
+
+def command_line() -> list[str] | None:
+    """The command that started the run, when it is the ``geocarbon`` command line."""
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if program in ("geocarbon", "geocarbon.exe") or sys.argv[0].endswith(
+        os.path.join("geocarbon", "cli", "__main__.py")
+    ):
+        return ["geocarbon", *sys.argv[1:]]
+    return None

@@ -33,7 +33,7 @@ from geocarbon.config import (
 )
 from geocarbon.engine import PassPlan, RasterMaps
 from geocarbon.engine.zones import ZoneIndex, build_zone_index
-from geocarbon.errors import ConfigError, ResamplingWarning, warn
+from geocarbon.errors import ConfigError, ResamplingWarning, collecting_warnings, warn
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
@@ -162,7 +162,7 @@ def run_change(config: ChangeConfig) -> ChangeResult:
         Dates and years that do not match, grids that differ (without ``align_to``), bad
         tables or regions, unknown codes, existing outputs; nothing is written.
     """
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), collecting_warnings():
         return _run_change(config)
 
 

@@ -31,6 +31,7 @@ from geocarbon.engine import (
     PassPlan,
     RasterMaps,
 )
+from geocarbon.errors import collecting_warnings
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
@@ -93,7 +94,7 @@ def run_stock(config: StockConfig) -> StockResult:
         is written in that case.
     """
     # Blocks are read once and written once: a small GDAL block cache keeps memory bounded.
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), collecting_warnings():
         return _run_stock(config)
 
 

@@ -33,7 +33,7 @@ from geocarbon.config import (
 )
 from geocarbon.engine import Histogram, PassPlan
 from geocarbon.engine.zones import ZoneIndex, build_zone_index
-from geocarbon.errors import EmptyRegionWarning, RegionWarning, warn
+from geocarbon.errors import EmptyRegionWarning, RegionWarning, collecting_warnings, warn
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
@@ -109,7 +109,7 @@ def run_zonal(config: ZonalConfig) -> ZonalResult:
     GeoCarbonError
         Bad table, raster or regions, unknown codes or existing outputs; nothing is written.
     """
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), collecting_warnings():
         return _run_zonal(config)
 
 

@@ -267,3 +267,21 @@ def test_every_run_summary_shares_the_common_keys(raster_factory, pools_csv, tmp
         (2000, 1),
         (2010, 2),
     ]
+
+
+def test_summaries_record_the_command_line_and_the_runs_warnings(
+    capsys, monkeypatch, raster_factory, pools_csv, tmp_path
+):
+    landcover = raster_factory("lc.tif", np.array([[1, 2], [3, 2]], np.uint8), nodata=1)
+    out = tmp_path / "o"
+    argv = ["stock", str(landcover), "-d", str(pools_csv), "--out", str(out), "-q"]
+    monkeypatch.setattr("sys.argv", ["/usr/local/bin/geocarbon", *argv])
+    code, _, err = cli(capsys, *argv)
+    assert code == 0
+    summary = json.loads((out / "stock_summary.json").read_text(encoding="utf-8"))
+    assert summary["command_line"] == ["geocarbon", *argv]
+    # the nodata-equals-a-class warning was shown and is recorded, word for word
+    shown = [
+        line.removeprefix("Warning: ") for line in err.splitlines() if line.startswith("Warning")
+    ]
+    assert shown and summary["warnings"] == shown
