@@ -384,6 +384,8 @@ def test_report_from_file_url_in_a_real_browser_requests_nothing(change_dir, bro
     # print-friendly: Chromium prints it to PDF with no extra dependency
     pdf = tmp_path / "report.pdf"
     page.pdf(path=str(pdf), format="A4")
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)  # kept to look at
+    assert (tmp_path / "report.png").stat().st_size > 10_000
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 20_000
     assert not errors, errors
 

@@ -700,6 +700,8 @@ def test_chinese_map_in_a_real_browser(results, assets, browser, served):
     page.locator(".geocarbon-thematic").get_by_text("土地覆被 (clcd)").click()
     legend = page.locator(".geocarbon-legend:visible")
     assert legend.count() == 1 and "林地" in legend.inner_text()
+    page.screenshot(path=str(folder / "map_zh.png"))  # kept in the test's folder to look at
+    assert (folder / "map_zh.png").stat().st_size > 10_000
     assert not errors, errors
     assert not dialogs, dialogs
 
