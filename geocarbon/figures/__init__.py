@@ -34,9 +34,10 @@ figures read from the output contract.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from geocarbon.config import DEFAULT_DPI, DEFAULT_LANGUAGE
 from geocarbon.errors import ConfigError
@@ -144,19 +145,13 @@ def write_figures(
     if not dpi > 0:
         raise ConfigError(f"Figure resolution must be a positive number of dpi, got {dpi!r}.")
     tables = read_figure_tables(out_dir)
-    builders = figure_builders(tables, labels)
-    lines = None if maritime_lines is None else read_lines(maritime_lines)
-    if tables.regions is not None:
-        value = map_value_for(tables.regions, labels, annual=annual_map)
-        if value is not None:
-            builders["map"] = partial(
-                region_map_figure, tables.regions, value, labels=labels, maritime_lines=lines
-            )
+    builders, needs_cjk = figure_set(
+        tables, lang=labels.lang, maritime_lines=maritime_lines, annual_map=annual_map
+    )
     target = out_dir / "figures" if figures_dir is None else Path(figures_dir)
     paths = {
         (name, suffix): target / f"{name}.{suffix}" for name in builders for suffix in suffixes
     }
-    needs_cjk = labels.lang == "zh" or has_cjk(_table_texts(tables))
     with (
         StagedOutputs(list(paths.values()), overwrite=overwrite) as staged,
         matplotlib.rc_context(figure_rc(needs_cjk=needs_cjk)),
@@ -171,6 +166,27 @@ def write_figures(
                     bbox_inches="tight",
                 )
     return list(paths.values())
+
+
+def figure_set(
+    tables: FigureTables,
+    *,
+    lang: str = DEFAULT_LANGUAGE,
+    maritime_lines: str | Path | None = None,
+    annual_map: bool = False,
+) -> tuple[dict[str, Callable[[], Any]], bool]:
+    """The figures a run's ``tables`` allow, by name (each a function drawing it), and whether
+    their text needs the CJK font: what :func:`write_figures` writes and the report embeds."""
+    labels = labels_for(lang)
+    builders = figure_builders(tables, labels)
+    lines = None if maritime_lines is None else read_lines(maritime_lines)
+    if tables.regions is not None:
+        value = map_value_for(tables.regions, labels, annual=annual_map)
+        if value is not None:
+            builders["map"] = partial(
+                region_map_figure, tables.regions, value, labels=labels, maritime_lines=lines
+            )
+    return builders, labels.lang == "zh" or has_cjk(_table_texts(tables))
 
 
 def _table_texts(tables: FigureTables) -> list[str]:

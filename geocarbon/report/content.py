@@ -14,7 +14,6 @@ import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -326,23 +325,15 @@ def _figures(folder: Path, lang: str) -> list[Figure]:
     shows the same figures whatever fonts its reader has (Chinese names included)."""
     import matplotlib
 
-    from geocarbon.figures.charts import figure_builders
-    from geocarbon.figures.fonts import figure_rc, has_cjk
-    from geocarbon.figures.labels import labels_for
-    from geocarbon.figures.maps import map_value_for, region_map_figure
+    from geocarbon.figures import figure_set
+    from geocarbon.figures.fonts import figure_rc
     from geocarbon.figures.tables import read_figure_tables
 
     try:
         tables = read_figure_tables(folder)
     except InputFileError:
         return []  # the run wrote no table to draw
-    labels = labels_for(lang)
-    builders = figure_builders(tables, labels)
-    if tables.regions is not None:
-        value = map_value_for(tables.regions, labels)
-        if value is not None:
-            builders["map"] = partial(region_map_figure, tables.regions, value, labels=labels)
-    needs_cjk = lang == "zh" or has_cjk(_names(tables))
+    builders, needs_cjk = figure_set(tables, lang=lang)
     figures = []
     with matplotlib.rc_context({**figure_rc(needs_cjk=needs_cjk), "svg.fonttype": "path"}):
         for name, build in builders.items():
@@ -351,20 +342,6 @@ def _figures(folder: Path, lang: str) -> list[Figure]:
             encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
             figures.append(Figure(name, f"data:image/svg+xml;base64,{encoded}"))
     return figures
-
-
-def _names(tables: Any) -> list[str]:
-    """The region and class names the figures may draw."""
-    columns = ("region_name", "class_name", "name_from", "name_to")
-    frames = [getattr(tables, field) for field in ("classes", "stocks", "change", "transitions")]
-    return [
-        str(value)
-        for frame in frames
-        if frame is not None
-        for column in columns
-        if column in frame.columns
-        for value in frame[column].dropna().unique()
-    ]
 
 
 def _has_map(folder: Path) -> bool:
