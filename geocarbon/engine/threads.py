@@ -106,5 +106,5 @@ def progress_bar(total: int, label: str, unit: str, enabled: bool | None) -> tqd
         unit_scale=True,
         desc=label,
         disable=None if enabled is None else not enabled,
-        leave=False,
+        leave=True,  # the finished bar stays on screen: what ran, how much, how long
     )
