@@ -64,10 +64,29 @@ def region_table(
             frame[f"stock_total_tg_{level}"] = total_mg / MG_PER_TG
     frame["density_mean_mg_per_ha"] = _ratio(frame["stock_total_mg"].to_numpy(), valid)
     # One block of class columns (a column at a time fragments the frame with many classes).
-    class_columns = pd.DataFrame(
-        area[:, :n], columns=[f"class_{code}_area_ha" for code in table.codes], index=frame.index
+    per_class = pd.DataFrame(
+        area[:, :n], columns=class_columns(table)["column"].tolist(), index=frame.index
     )
-    return pd.concat([frame, class_columns], axis=1)
+    return pd.concat([frame, per_class], axis=1)
+
+
+def class_columns(table: CarbonTable) -> pd.DataFrame:
+    """What the wide table's per-class columns hold, one row per ``class_<code>_area_ha`` column.
+
+    Columns: ``column`` (the exact header in the regions table), ``class_code`` (integer),
+    ``class_name`` and ``unit``. The wide table keeps its machine-friendly, name-free headers
+    (stable across languages and schemes, safe in GeoPackage and GeoParquet); a planner looks a
+    header up here, or reads the long-form table, which carries ``class_code`` and ``class_name``
+    on every row.
+    """
+    return pd.DataFrame(
+        {
+            "column": [f"class_{code}_area_ha" for code in table.codes],
+            "class_code": np.asarray(table.codes, dtype=np.int64),
+            "class_name": list(table.names),
+            "unit": "ha",
+        }
+    )
 
 
 def region_stocks_mg(

@@ -20,12 +20,22 @@ from geocarbon.errors import WideTableWarning, warn
 from geocarbon.outputs.spreadsheet import neutralise_formulas
 from geocarbon.outputs.staging import final_name
 
+#: Encoding of every CSV geocarbon writes: UTF-8 with a byte-order mark (Excel needs the mark).
+CSV_ENCODING = "utf-8-sig"
+
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """A spreadsheet-facing CSV: text that Excel or WPS would run as a formula is quoted
-    (:mod:`geocarbon.outputs.spreadsheet`), rows end in CRLF so a cell holding a bare CR stays one cell."""
+    (:mod:`geocarbon.outputs.spreadsheet`), rows end in CRLF so a cell holding a bare CR stays one
+    cell, and the file starts with a UTF-8 byte-order mark (:data:`CSV_ENCODING`) so Excel on a
+    Chinese (GBK) Windows reads Chinese names as UTF-8 instead of mojibake. pandas' ``read_csv``
+    skips the mark; other readers should open the file with ``encoding="utf-8-sig"``."""
     neutralise_formulas(frame).to_csv(
-        path, index=False, float_format="%.10g", lineterminator="\r\n"
+        path,
+        index=False,
+        float_format="%.10g",
+        lineterminator="\r\n",
+        encoding=CSV_ENCODING,
     )
 
 
