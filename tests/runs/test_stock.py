@@ -187,7 +187,7 @@ def test_existing_output_refused_and_named(landcover_tif, pools_csv, tmp_path):
         run_stock(config(landcover_tif, pools_csv, out))
     assert (out / "stock_summary.csv").read_text() == "precious"
     run_stock(config(landcover_tif, pools_csv, out, overwrite=True))
-    assert (out / "stock_summary.csv").read_text().startswith("class_code")
+    assert (out / "stock_summary.csv").read_text(encoding="utf-8-sig").startswith("class_code")
 
 
 def test_failed_run_leaves_previous_outputs_and_no_temporaries(raster_factory, pools_csv, tmp_path):
