@@ -121,12 +121,15 @@ def map_command(
 
 @click.command(name="web-assets")
 @click.option(
+    "-o",
+    "--out",
     "--dir",
     "folder",
     type=click.Path(path_type=Path),
-    help="Where to install (default: the cache).",
+    help="Folder to install into (default: the cache).",
 )
-def web_assets(folder: Path | None) -> None:
+@quiet_option
+def web_assets(folder: Path | None, quiet: bool) -> None:
     """Fetch the JavaScript and CSS offline maps need from the npm registry (once)."""
     from geocarbon.web.assets import default_assets_dir, fetch_assets, required_packages
     from geocarbon.web.map import empty_map_html
@@ -134,6 +137,7 @@ def web_assets(folder: Path | None) -> None:
     target = folder or default_assets_dir()
     packages = required_packages(empty_map_html())
     fetch_assets(packages, target)
-    click.echo(
-        f"installed {', '.join(f'{n}@{v}' for n, v in sorted(packages.items()))} into {target}"
-    )
+    if not quiet:
+        click.echo(
+            f"installed {', '.join(f'{n}@{v}' for n, v in sorted(packages.items()))} into {target}"
+        )
