@@ -141,6 +141,12 @@ ZONAL_OUTPUTS: tuple[OutputFile, ...] = (
         columns=columns.ZONAL_COLUMNS,
     ),
     OutputFile(
+        "regions_columns.csv",
+        "table",
+        "What each class_<code>_area_ha column of regions.csv holds: class code, class name, unit",
+        columns=("column", "class_code", "class_name", "unit"),
+    ),
+    OutputFile(
         "regions_by_class.csv",
         "table",
         "One row per region and land-cover class: area, share, density and stock per pool",

@@ -16,6 +16,7 @@ import rasterio
 
 from geocarbon.accounts.regions import (
     UNASSIGNED_ID,
+    class_columns,
     mapped_regions,
     parent_table,
     region_class_table,
@@ -165,7 +166,7 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         frame = _region_frame(regions, wide)
         summary = _zonal_summary(source, table, area, index, histogram, lookup, wide, config)
         if paths:
-            _write_zonal(staged, paths, frame, by_class, parents, summary)
+            _write_zonal(staged, paths, frame, by_class, parents, summary, class_columns(table))
     return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
 
 
@@ -256,6 +257,7 @@ def _write_zonal(
     by_class: pd.DataFrame,
     parents: pd.DataFrame | None,
     summary: dict[str, Any],
+    wide_columns: pd.DataFrame,
 ) -> None:
     spatial = mapped_regions(frame)
     write_vector(spatial, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions")
@@ -263,6 +265,7 @@ def _write_zonal(
     write_csv(
         pd.DataFrame(frame.drop(columns=frame.geometry.name)), staged.temp(paths["regions.csv"])
     )
+    write_csv(wide_columns, staged.temp(paths["regions_columns.csv"]))
     write_csv(by_class, staged.temp(paths["regions_by_class.csv"]))
     if parents is not None:
         write_csv(parents, staged.temp(paths["parents.csv"]))

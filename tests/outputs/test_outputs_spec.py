@@ -56,6 +56,7 @@ def test_the_names_are_pinned():
     assert list(zonal_outputs(OUT, parents=True)) == [
         "regions.gpkg",
         "regions.csv",
+        "regions_columns.csv",
         "regions_by_class.csv",
         "regions.parquet",
         "parents.csv",
