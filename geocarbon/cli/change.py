@@ -14,7 +14,6 @@ from geocarbon.choices import (
 from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     COVERAGE_HELP,
-    announce,
     area_option,
     creation_option,
     creation_options_of,
@@ -268,13 +267,6 @@ def change(
         threads=threads,
         overwrite=overwrite,
         progress=False if quiet else None,
-    )
-    announce(
-        "change",
-        quiet,
-        f"{len(landcovers)} dates"
-        + (f" by regions {regions}" if regions is not None else "")
-        + f", one pass over them all, outputs into {out_dir}",
     )
     result = run_change(config)
     if not quiet:

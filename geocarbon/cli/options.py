@@ -133,13 +133,6 @@ def creation_options_of(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(parse_creation_options(items).items())
 
 
-def announce(command: str, quiet: bool, what: str) -> None:
-    """One stderr line as a run starts, before its modules load (seconds on a cold start) and its
-    silent phases (reading regions, building the zone index) begin; nothing with ``-q``."""
-    if not quiet:
-        click.echo(f"{command}: {what}", err=True)
-
-
 def lang_option(help_text: str) -> Callable[[Any], Any]:
     """``--lang en|zh``: the language of maps, figures and reports."""
     return click.option(

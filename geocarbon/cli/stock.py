@@ -8,7 +8,6 @@ import click
 
 from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
-    announce,
     area_option,
     creation_option,
     creation_options_of,
@@ -88,7 +87,6 @@ def stock(
         progress=False if quiet else None,
         dask=dask,
     )
-    announce("stock", quiet, f"densities of {landcover}, then the stock summary into {out_dir}")
     _report_stock(run_stock(config), quiet)
     write_run_pages(
         out_dir,
@@ -128,7 +126,6 @@ def demo(out_dir: Path, overwrite: bool, quiet: bool) -> None:
         overwrite=overwrite,
         progress=False if quiet else None,
     )
-    announce("demo", quiet, f"stock of {SAMPLE_LANDCOVER} into {out_dir}")
     _report_stock(run_stock(config), quiet)
 
 

@@ -12,7 +12,6 @@ from geocarbon.choices import (
 from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     COVERAGE_HELP,
-    announce,
     area_option,
     dask_option,
     densities_option,
@@ -114,11 +113,6 @@ def zonal(
         threads=threads,
         progress=False if quiet else None,
         dask=dask,
-    )
-    announce(
-        "zonal",
-        quiet,
-        f"reading regions {regions}, building the zone index, one pass over {landcover}",
     )
     result = run_zonal(config)
     if not quiet:
