@@ -32,6 +32,7 @@ from geocarbon.outputs.creation_options import (
     TILE_SIZE,
     check_creation_options,
 )
+from geocarbon.outputs.provenance import RunProvenance, raster_tags, tag_raster
 from geocarbon.outputs.staging import StagedOutputs
 
 #: Float outputs use NaN for nodata: it cannot collide with any real density or change.
@@ -145,7 +146,9 @@ class RasterSetWriter:
     intermediates and pairs each raster (a VRT with its overviews) with its staged COG path, for
     :func:`to_cogs`. ``creation_options`` (checked here, before any block) are the COGs' GDAL
     options over :data:`DEFAULT_CREATION_OPTIONS`: overviews are streamed only when they are
-    to be averaged, as many as GDAL would make (see :func:`streams_overviews`).
+    to be averaged, as many as GDAL would make (see :func:`streams_overviews`). Every COG
+    carries the tags of :func:`~geocarbon.outputs.provenance.raster_tags` (``provenance``: the
+    run's density table, scheme and area method).
     """
 
     def __init__(
@@ -158,9 +161,11 @@ class RasterSetWriter:
         compressed: bool = True,
         creation_options: Mapping[str, str] | None = None,
         threads: int = 2,
+        provenance: RunProvenance | None = None,
     ) -> None:
         self._staged = staged
         self._bands = bands
+        self._provenance = provenance
         # Bands are written on ``threads`` threads, each its share of the bands and their
         # overviews (GDAL datasets are separate, the overview kernel releases the GIL).
         parts = np.array_split(np.arange(len(bands)), max(1, min(threads, len(bands))))
@@ -200,10 +205,12 @@ class RasterSetWriter:
         writer's ``creation_options``)."""
         self.close()
         if not self._overviews:
-            return [
+            pairs = [
                 (scratch, self._staged.temp(final))
                 for scratch, final in zip(self._rasters.paths, self._bands, strict=True)
             ]
+            tag_sources(pairs, self._bands, self._provenance)
+            return pairs
         from geocarbon.vrt import mosaic_vrt
 
         pairs = []
@@ -218,6 +225,7 @@ class RasterSetWriter:
             )
             vrt.write_text(xml, "utf-8")
             pairs.append((vrt, self._staged.temp(final)))
+        tag_sources(pairs, self._bands, self._provenance)
         return pairs
 
     def close(self) -> None:
@@ -225,6 +233,17 @@ class RasterSetWriter:
             self._pool.shutdown()
         for rasters in (self._rasters, *self._overviews):
             rasters.close()
+
+
+def tag_sources(
+    pairs: Sequence[tuple[Path, Path]],
+    bands: Mapping[Path, tuple[str, str]],
+    provenance: RunProvenance | None,
+) -> None:
+    """Tag each pair's source (GeoTIFF or VRT) for the final raster of ``bands`` in the same
+    place, before the COG is copied from it (tagging the COG afterwards would break its layout)."""
+    for (source, _), (final, (description, units)) in zip(pairs, bands.items(), strict=True):
+        tag_raster(source, raster_tags(final, description, units, provenance))
 
 
 def overview_levels(
@@ -262,8 +281,10 @@ def cogs_from_chunks(
     *,
     threads: int = 2,
     creation_options: Mapping[str, str] | None = None,
+    provenance: RunProvenance | None = None,
 ) -> None:
-    """Mosaic each band's chunk GeoTIFFs (``chunk_files[chunk][band]``) as a VRT, then a COG.
+    """Mosaic each band's chunk GeoTIFFs (``chunk_files[chunk][band]``) as a VRT, then a COG
+    (tagged as :class:`RasterSetWriter` tags its COGs).
 
     The distributed path's last step: workers wrote tiled chunks, the client assembles them.
     """
@@ -275,6 +296,7 @@ def cogs_from_chunks(
         tiles = [files[index] for files in chunk_files]
         vrt.write_text(mosaic_vrt(tiles, description=description, units=units), "utf-8")
         pairs.append((vrt, staged.temp(final)))
+    tag_sources(pairs, bands, provenance)
     to_cogs(pairs, threads=threads, creation_options=creation_options)
 
 
