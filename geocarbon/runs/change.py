@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from geocarbon.accounts.change import (
-    Period,
-)
+from geocarbon.accounts.change import Period
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
 from geocarbon.area import PixelArea, pixel_area
@@ -37,14 +35,11 @@ from geocarbon.errors import ConfigError, ResamplingWarning, collecting_warnings
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
-from geocarbon.inputs.landcover import (
-    LandCoverSource,
-    as_source,
-    open_landcover,
-)
+from geocarbon.inputs.landcover import LandCoverSource, as_source, open_landcover
 from geocarbon.inputs.regions import read_regions
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.outputs.folder import OutputFolder
+from geocarbon.outputs.provenance import RunProvenance
 from geocarbon.outputs.spec import change_outputs, raster_bands
 from geocarbon.outputs.staging import StagedOutputs
 from geocarbon.outputs.tables import (
@@ -225,6 +220,9 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             dask=config.dask,
             threads=config.threads,
             creation_options=dict(config.creation_options),
+            provenance=RunProvenance.of(
+                table.source, scheme=table.scheme or config.scheme, area_method=area.method
+            ),
             check=lambda totals: check_unknown(
                 list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown
             ),

@@ -37,6 +37,7 @@ from geocarbon.inputs.nodata import nodata_class_conflict, undeclared_nodata_hin
 from geocarbon.inputs.schemes import schemes_containing
 from geocarbon.lookup import ClassLookup
 from geocarbon.outputs.creation_options import TILE_SIZE, check_creation_options
+from geocarbon.outputs.provenance import RunProvenance
 from geocarbon.outputs.rasters import (
     ChunkRasters,
     RasterSetWriter,
@@ -116,13 +117,15 @@ def pass_with_rasters(
     threads: int,
     check: Callable[[PassTotals], None],
     creation_options: Mapping[str, str] | None = None,
+    provenance: RunProvenance | None = None,
 ) -> PassTotals:
     """Run ``plan``'s pass; its raster bands (``bands``: staged COG path -> description, units,
     in the plan's band order) become COGs once ``check`` has accepted the histograms.
 
     On threads the bands stream into tiled intermediates (with streamed overviews); on Dask each
     worker writes its chunks into a staged scratch folder and the client mosaics them. The COGs
-    take the user's ``creation_options`` over the defaults (as ``--co KEY=VALUE``).
+    take the user's ``creation_options`` over the defaults (as ``--co KEY=VALUE``) and carry the
+    run's ``provenance`` in their tags.
     """
     if not bands:
         totals = run_pass(plan, options, dask=dask).totals
@@ -134,7 +137,12 @@ def pass_with_rasters(
         output = run_pass(plan, options, dask=dask, chunk_sinks=sinks)
         check(output.totals)
         cogs_from_chunks(
-            staged, bands, output.chunk_files, threads=threads, creation_options=creation_options
+            staged,
+            bands,
+            output.chunk_files,
+            threads=threads,
+            creation_options=creation_options,
+            provenance=provenance,
         )
         return output.totals
     folder = next(iter(bands)).parent
@@ -146,6 +154,7 @@ def pass_with_rasters(
         compressed=scratch_compressed(folder, plan.grid.n_pixels, len(bands)),
         creation_options=creation_options,
         threads=threads,
+        provenance=provenance,
     )
     try:
         totals = run_pass(plan, options, sink=writer).totals

@@ -39,6 +39,7 @@ from geocarbon.inputs.landcover import (
 )
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.outputs.folder import OutputFolder
+from geocarbon.outputs.provenance import RunProvenance
 from geocarbon.outputs.spec import raster_bands, stock_outputs
 from geocarbon.outputs.tables import (
     write_csv,
@@ -129,6 +130,9 @@ def _run_stock(config: StockConfig) -> StockResult:
             dask=config.dask,
             threads=config.threads,
             creation_options=dict(config.creation_options),
+            provenance=RunProvenance.of(
+                table.source, scheme=table.scheme or config.scheme, area_method=area.method
+            ),
             check=lambda totals: check_unknown(
                 [(totals.dates[0], lookup, source)], table, config.unknown
             ),
