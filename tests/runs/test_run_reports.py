@@ -285,3 +285,34 @@ def test_summaries_record_the_command_line_and_the_runs_warnings(
         line.removeprefix("Warning: ") for line in err.splitlines() if line.startswith("Warning")
     ]
     assert shown and summary["warnings"] == shown
+
+
+def test_new_tables_quote_formulas_and_keep_template_text_as_typed(landcover_tif, tmp_path):
+    """ipcc_categories.csv (region names) and regions_columns.csv (class names) are CSVs for
+    spreadsheets too: =1+1 and @SUM are quoted, {{7*7}} and {# stay as typed."""
+    table = tmp_path / "pools.csv"
+    table.write_text(
+        "lucode,LULC_Name,C_above,C_below,C_soil,C_dead\n"
+        '1,"@SUM(A1)",15,10,60,1\n2,{{7*7}} {#,5,3,20,0\n3,=1+1,2,1,5,0\n'
+    )
+    categories = tmp_path / "categories.csv"
+    categories.write_text("class_code,ipcc_category\n1,forest\n2,grassland\n3,settlements\n")
+    geometry = shapely.box(X0, Y0 - 400, X0 + 400, Y0)
+    regions = tmp_path / "r.gpkg"
+    gpd.GeoDataFrame(
+        {"code": ["{#"], "name": ["=1+1 {{7*7}}"]}, geometry=[geometry], crs=EQUAL_AREA_CRS
+    ).to_file(regions)
+    common = ["--regions", str(regions), "--id-field", "code", "--name-field", "name", "-q"]
+    change = tmp_path / "change"
+    code = main(
+        ["change", str(landcover_tif), str(landcover_tif), "--years", "2000", "2010",
+         "-d", str(table), "--ipcc-categories", str(categories), "-o", str(change), *common]
+    )  # fmt: skip
+    assert code == 0
+    cells = pd.read_csv(change / "ipcc_categories.csv", dtype=str, keep_default_na=False)
+    assert set(cells["region_name"]) == {"'=1+1 {{7*7}}", "unassigned"}
+    assert set(cells["region_id"]) == {"{#", "unassigned"}
+    zonal = tmp_path / "zonal"
+    assert main(["zonal", str(landcover_tif), "-d", str(table), "-o", str(zonal), *common]) == 0
+    named = pd.read_csv(zonal / "regions_columns.csv", dtype=str, keep_default_na=False)
+    assert named["class_name"].tolist() == ["'@SUM(A1)", "{{7*7}} {#", "'=1+1"]
