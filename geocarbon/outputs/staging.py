@@ -111,3 +111,34 @@ class StagedOutputs:
             path.unlink(missing_ok=True)
         for folder in self._folders:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+#: Pages written after a run (``map.html``, ``report.html``): the only files of a run folder a
+#: page may replace.
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def refuse_run_files(targets: Sequence[Path], results: Path) -> None:
+    """Refuse a page (map, report) written over a file of the run in ``results`` or an input it
+    read: ``--overwrite`` replaces an earlier page, never the tables, rasters or land cover that
+    the page is drawn from. Raises :class:`~geocarbon.errors.ConfigError` naming both."""
+    from geocarbon.errors import ConfigError
+    from geocarbon.outputs.find import find_outputs
+    from geocarbon.outputs.folder import MANIFEST_NAME, local_path
+
+    outputs = find_outputs(results)
+    summary = outputs.summary
+    read: list[Path] = [
+        found.path for found in outputs.files if found.path.suffix not in PAGE_SUFFIXES
+    ]
+    read.append(results / MANIFEST_NAME)
+    named = [summary.get("landcover"), summary.get("densities"), *(summary.get("landcovers") or [])]
+    read += [path for name in named if name for path in [local_path(str(name))] if path is not None]
+    protected = {os.path.realpath(path): path for path in read}
+    for target in targets:
+        clash = protected.get(os.path.realpath(target))
+        if clash is not None:
+            raise ConfigError(
+                f"Output {str(target)!r} is {str(clash)!r}, which the run in {str(results)!r} wrote "
+                "or read; writing it would destroy it. Choose another --out: a new .html page."
+            )

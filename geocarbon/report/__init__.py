@@ -23,13 +23,20 @@ __all__ = ["LANGUAGES", "REPORT_NAME", "write_report"]
 REPORT_NAME = "report.html"
 
 
-def write_report(out_dir: Path, *, lang: str = "en", overwrite: bool = False) -> Path:
-    """Write ``out_dir/report.html`` describing the run in ``out_dir``; return its path.
+def write_report(
+    out_dir: Path, *, out_html: Path | None = None, lang: str = "en", overwrite: bool = False
+) -> Path:
+    """Write ``out_html`` (default ``out_dir/report.html``) describing the run in ``out_dir``;
+    return its path.
 
     Parameters
     ----------
     out_dir
         The ``--out`` folder of a ``geocarbon stock``, ``zonal`` or ``change`` run.
+    out_html
+        The page to write. Inside ``out_dir`` it is recorded in the run's manifest; elsewhere it
+        is the user's own file (its link to the run's map is relative to where it is written).
+        Never a file the run wrote or read.
     lang
         ``"en"`` or ``"zh"``: the language of every heading and label.
     overwrite
@@ -42,21 +49,25 @@ def write_report(out_dir: Path, *, lang: str = "en", overwrite: bool = False) ->
     ConfigError
         A language the report does not speak.
     OutputExistsError
-        ``report.html`` exists and ``overwrite`` is False; nothing is written.
+        The page exists and ``overwrite`` is False, or is a folder; nothing is written.
+    ConfigError
+        ``out_html`` is a file the run wrote or read.
     """
     from geocarbon.outputs.find import find_outputs
     from geocarbon.outputs.folder import add_to_manifest
-    from geocarbon.outputs.staging import StagedOutputs, refuse_existing
+    from geocarbon.outputs.staging import StagedOutputs, refuse_existing, refuse_run_files
     from geocarbon.report.content import gather
     from geocarbon.report.page import render
 
     lang = check_language(lang)
     out_dir = Path(out_dir)
-    final = out_dir / REPORT_NAME
+    final = out_dir / REPORT_NAME if out_html is None else Path(out_html)
     outputs = find_outputs(out_dir)
+    refuse_run_files([final], out_dir)
     refuse_existing([final], overwrite=overwrite)
-    page = render(gather(outputs, lang=lang))
+    page = render(gather(outputs, lang=lang, page_dir=final.parent))
     with StagedOutputs([final], overwrite=overwrite) as staged:
         staged.temp(final).write_text(page, encoding="utf-8")
-    add_to_manifest(out_dir, [final])
+    if final.parent.resolve() == out_dir.resolve():
+        add_to_manifest(out_dir, [final])
     return final

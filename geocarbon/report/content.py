@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -87,8 +89,9 @@ class ReportContent:
     files: Table
 
 
-def gather(outputs: RunOutputs, *, lang: str) -> ReportContent:
-    """The content of the report of the run ``outputs`` found, in ``lang``."""
+def gather(outputs: RunOutputs, *, lang: str, page_dir: Path | None = None) -> ReportContent:
+    """The content of the report of the run ``outputs`` found, in ``lang``, for a page written
+    into ``page_dir`` (default: the run's folder; the link to the run's map is relative to it)."""
     summary = outputs.summary
     manifest = read_manifest(outputs.folder) or {}
     tables = [_regions_table(outputs, lang), _classes_table(summary, lang)]
@@ -101,7 +104,7 @@ def gather(outputs: RunOutputs, *, lang: str) -> ReportContent:
         totals=tuple(_totals(summary, lang)),
         tables=tuple(table for table in tables if table is not None),
         figures=tuple(_figures(outputs.folder, lang)),
-        map_href=MAP_NAME if _has_map(outputs.folder) else None,
+        map_href=_map_href(outputs.folder, page_dir) if _has_map(outputs.folder) else None,
         files=_files_table(manifest, lang),
     )
 
@@ -342,6 +345,17 @@ def _figures(folder: Path, lang: str) -> list[Figure]:
             encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
             figures.append(Figure(name, f"data:image/svg+xml;base64,{encoded}"))
     return figures
+
+
+def _map_href(folder: Path, page_dir: Path | None) -> str:
+    """The run's map as a relative URL from the report's folder (``map.html`` beside it)."""
+    if page_dir is None:
+        return MAP_NAME
+    target = os.path.realpath(folder / MAP_NAME)
+    try:
+        return quote(Path(os.path.relpath(target, os.path.realpath(page_dir))).as_posix())
+    except ValueError:  # another drive on Windows: no relative path exists
+        return Path(target).as_uri()
 
 
 def _has_map(folder: Path) -> bool:

@@ -29,6 +29,7 @@ import numpy as np
 
 from geocarbon.errors import InputFileError
 from geocarbon.i18n import check_lang, label, unit
+from geocarbon.outputs.staging import refuse_run_files
 from geocarbon.web import overlays
 from geocarbon.web.files import refuse_outputs, replace_folder
 from geocarbon.web.layers import RegionLayer, quantity_units, region_layers, web_geometry
@@ -211,6 +212,7 @@ def write_map(
     from geocarbon.web.assets import default_assets_dir, localize
 
     files_dir = out.parent / f"{out.stem}_files"
+    refuse_run_files([out, files_dir], results)
     refuse_outputs(out, files_dir, overwrite=overwrite)
     say(f"reading {results}")
     inputs = load_results(results)

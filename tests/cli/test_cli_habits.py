@@ -57,11 +57,6 @@ def test_writing_command_help_shows_quiet_out_and_overwrite(name):
     assert [flag for flag in WRITING_COMMANDS[name] if flag not in shown] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report writes OUT_DIR/report.html; an -o path needs write_report(out_html=...) "
-    "in geocarbon/report/__init__.py first",
-)
 def test_report_takes_an_out_path():
     result = CliRunner().invoke(cli, ["report", "--help"])
     assert "--out" in result.output

@@ -12,6 +12,7 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import geopandas as gpd
 import pandas as pd
@@ -312,6 +313,50 @@ def test_report_links_the_map_written_into_the_run_folder(zonal_dir, tmp_path):
     finally:
         (zonal_dir / "map.html").unlink()
     assert page.links == ["map.html"]
+
+
+def test_report_written_elsewhere_links_the_run_map_and_stays_out_of_its_manifest(
+    zonal_dir, tmp_path
+):
+    from geocarbon.web.map import write_map
+
+    write_map(zonal_dir, zonal_dir / "map.html", overwrite=True)
+    page_path = tmp_path / "pages {{7*7}}" / "省级 report.html"
+    try:
+        run("report", zonal_dir, "-o", page_path, "--lang", "zh", "-q")
+        page = Page(page_path.read_text(encoding="utf-8"))
+        manifest = [entry["name"] for entry in read_manifest(zonal_dir)["files"]]
+    finally:
+        (zonal_dir / "map.html").unlink()
+    assert page.lang == "zh-CN"
+    assert len(page.links) == 1
+    link = tmp_path / "pages {{7*7}}" / unquote(page.links[0])
+    assert link.resolve() == (zonal_dir / "map.html").resolve()
+    assert "省级 report.html" not in manifest and not (zonal_dir / "省级 report.html").exists()
+    assert [p.name for p in page_path.parent.iterdir()] == ["省级 report.html"]
+
+
+@pytest.mark.parametrize("page", ["regions.csv", "regions.gpkg", "zonal_summary.json", "land"])
+@pytest.mark.parametrize("command", ["report", "map"])
+def test_a_page_never_replaces_a_file_the_run_wrote_or_read(
+    sample, tmp_path, capsys, page, command
+):
+    land = tmp_path / "land.tif"
+    land.write_bytes(Path(sample.landcover[1]).read_bytes())
+    out = tmp_path / "zonal"
+    run(
+        "zonal", land, "-d", "china-clcd", "--regions", sample.regions,
+        "--id-field", "adcode", "-o", out, "-q",
+    )  # fmt: skip
+    target = land if page == "land" else out / page
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in [land, *out.iterdir()] if p.is_file()}
+    code = main([command, str(out), "-o", str(target), "--overwrite", "-q"])
+    error = capsys.readouterr().err.strip()
+    assert code == 1 and error.count("\n") == 0 and "Traceback" not in error
+    assert str(target) in error and "would destroy it" in error
+    assert {p: p.read_bytes() for p in [land, *out.iterdir()] if p.is_file()} == before
+    assert not (out / f"{target.stem}_files").exists()
 
 
 @pytest.mark.parametrize(
