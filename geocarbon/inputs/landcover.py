@@ -12,11 +12,9 @@ import re
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
-from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import RasterioError
@@ -26,6 +24,8 @@ from rasterio.windows import Window
 from geocarbon.blocks import Block
 from geocarbon.errors import InputFileError, NodataWarning, RasterFormatError, warn
 from geocarbon.grid import GridSpec, check_georeferenced
+from geocarbon.inputs.arrays import ArrayCodes, representable_nodata
+from geocarbon.inputs.arrays import landcover_from_array as landcover_from_array  # its old home
 from geocarbon.vrt import (
     VSI_PREFIX,
     check_vrt_sources,
@@ -42,8 +42,8 @@ class LandCoverSource:
 
     ``nodata`` is the nodata code when the raster declares one that its dtype can hold (else
     None); ``has_mask`` says a per-dataset or alpha mask marks further pixels invalid. An
-    in-memory land cover carries its ``array`` (and a descriptive ``path`` for messages), and
-    ``valid`` (False where a NumPy mask or NaN marks no data) when it had such cells.
+    in-memory or dask-backed land cover carries its ``array`` (see :mod:`geocarbon.inputs.arrays`;
+    ``path`` is then a descriptive name for messages).
     """
 
     path: Path
@@ -52,12 +52,11 @@ class LandCoverSource:
     nodata: int | None
     has_mask: bool
     block_shape: tuple[int, int]
-    array: NDArray[np.integer] | None = field(default=None, repr=False, compare=False)
+    array: ArrayCodes | None = field(default=None, repr=False, compare=False)
     warped_from: GridSpec | None = None
     #: What GDAL opens: the path, a GDAL virtual path (/vsizip/...), or the XML of a mosaic of
     #: tiles (``path`` names the folder).
     dataset: str = field(default="", repr=False)
-    valid: NDArray[np.bool_] | None = field(default=None, repr=False, compare=False)
 
     @property
     def gdal_name(self) -> str:
@@ -235,7 +234,7 @@ def _describe(label: str, path: Path, dataset: rasterio.io.DatasetReader) -> Lan
 
 def _usable_nodata(nodata: float | None, dtype: np.dtype, *, label: str, fix: str) -> int | None:
     """``nodata`` as a code of ``dtype``; a value the dtype cannot hold is ignored with a warning."""
-    code = _representable_nodata(nodata, dtype)
+    code = representable_nodata(nodata, dtype)
     if nodata is not None and code is None:
         warn(
             f"Land cover {label!r} declares nodata {nodata}, which its {dtype.name} codes cannot "
@@ -244,97 +243,6 @@ def _usable_nodata(nodata: float | None, dtype: np.dtype, *, label: str, fix: st
             NodataWarning,
         )
     return code
-
-
-def landcover_from_array(
-    array: Any,
-    *,
-    transform: Any = None,
-    crs: Any = None,
-    nodata: float | None = None,
-    name: str = "<array>",
-) -> LandCoverSource:
-    """Describe an in-memory land cover: a 2-D NumPy array with ``transform`` and ``crs``, or an
-    xarray DataArray carrying them through rioxarray (``.rio``).
-
-    Masked cells of a :class:`numpy.ma.MaskedArray` and NaN cells of a float array are no data;
-    a float array must otherwise hold whole class codes.
-    """
-    if hasattr(array, "rio"):
-        transform = array.rio.transform() if transform is None else transform
-        crs = array.rio.crs if crs is None else crs
-        nodata = array.rio.nodata if nodata is None else nodata
-        name = str(array.name or name)
-        array = array.squeeze().values
-    valid = ~np.ma.getmaskarray(array) if isinstance(array, np.ma.MaskedArray) else None
-    values = np.asarray(np.ma.getdata(array))
-    if values.ndim != 2 or values.dtype.kind not in "iuf":
-        raise RasterFormatError(
-            f"Land cover {name} must be a 2-D array of integer class codes, got {values.ndim}-D "
-            f"{values.dtype}. Pass one band, e.g. array[0]."
-        )
-    if values.dtype.kind == "f":
-        values, valid = _whole_codes(values, valid, name=name, nodata=nodata)
-    if transform is None or crs is None:
-        raise RasterFormatError(
-            f"Land cover {name} needs transform= and crs= to know where its pixels are."
-        )
-    transform = Affine(*tuple(transform)[:6])
-    check_georeferenced(name, transform, shape=values.shape)
-    grid = GridSpec(
-        rasterio.crs.CRS.from_user_input(crs),
-        transform,
-        values.shape[0],
-        values.shape[1],
-        name=name,
-    )
-    return LandCoverSource(
-        Path(name),
-        grid,
-        values.dtype.name,
-        _usable_nodata(nodata, values.dtype, label=name, fix="pass nodata= with a value it holds"),
-        valid is not None,
-        (min(values.shape[0], 512), values.shape[1]),
-        values,
-        valid=valid,
-    )
-
-
-def _whole_codes(
-    values: NDArray[np.floating], valid: NDArray[np.bool_] | None, *, name: str, nodata: Any
-) -> tuple[NDArray[np.integer], NDArray[np.bool_]]:
-    """Float class codes as the smallest integer dtype holding them; NaN cells become invalid."""
-    usable = ~np.isnan(values) if valid is None else valid & ~np.isnan(values)
-    codes = values[usable]
-    bad = codes[~np.isfinite(codes) | (codes != np.trunc(codes))]
-    if len(bad):
-        raise RasterFormatError(
-            f"Land cover {name} holds {len(bad)} non-integral values (e.g. {float(bad[0])}); class codes "
-            "must be whole numbers. Reclassify it, or mark no-data cells with NaN or a mask."
-        )
-    exact_limit = 2.0 ** (np.finfo(values.dtype).nmant + 1)
-    if len(codes) and max(abs(float(codes.min())), abs(float(codes.max()))) > exact_limit:
-        raise RasterFormatError(
-            f"Land cover {name} holds codes beyond {exact_limit:.0f}, which {values.dtype} cannot "
-            "store exactly; pass the codes as an integer array."
-        )
-    extremes = [float(codes.min()), float(codes.max())] if len(codes) else [0.0]
-    if nodata is not None and np.isfinite(nodata) and nodata == int(nodata):
-        extremes.append(float(nodata))
-    dtype = np.result_type(
-        np.min_scalar_type(int(min(extremes))), np.min_scalar_type(int(max(extremes)))
-    )
-    whole = np.zeros(values.shape, dtype)
-    whole[usable] = codes.astype(dtype)
-    return whole, usable
-
-
-def _representable_nodata(nodata: float | None, dtype: np.dtype) -> int | None:
-    # A nodata value the dtype cannot hold (NaN, -9999 on uint8, 1.5) marks no pixel at all.
-    if nodata is None or not np.isfinite(nodata) or nodata != int(nodata):
-        return None
-    info = np.iinfo(dtype)
-    return int(nodata) if info.min <= int(nodata) <= info.max else None
 
 
 class WindowReader:
@@ -349,8 +257,7 @@ class WindowReader:
     def read(self, block: Block) -> tuple[NDArray[np.integer], NDArray[np.bool_] | None]:
         """Class codes of ``block`` and, where the raster has a mask, the valid-pixel mask."""
         if self.source.array is not None:
-            valid = self.source.valid
-            return self.source.array[block.slices], None if valid is None else valid[block.slices]
+            return self.source.array.read(block)
         dataset = self._dataset()
         window = Window(block.col_off, block.row_off, block.width, block.height)
         try:
