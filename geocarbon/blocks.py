@@ -2,13 +2,21 @@
 
 A :class:`Block` is a plain immutable value; :func:`iter_blocks` yields them row-major and
 :func:`block_shape_for_budget` chooses a block shape aligned to the source's storage tiles. Nothing
-here reads or writes pixels.
+here reads or writes pixels. :func:`blocks_meeting` says which blocks meet given pixel boxes
+(a run by region reads only those).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+#: A block's class codes and, where the raster has a mask, its valid-pixel mask.
+Read = tuple[NDArray[np.integer], NDArray[np.bool_] | None]
 
 
 @dataclass(frozen=True)
@@ -33,14 +41,30 @@ class Block:
         )
 
 
-def iter_blocks(grid_shape: tuple[int, int], block_shape: tuple[int, int]) -> Iterator[Block]:
-    """Yield blocks of at most ``block_shape`` covering ``grid_shape`` exactly once, row-major."""
+class BlockReader(Protocol):
+    """What reads a block of a land cover (:class:`geocarbon.inputs.landcover.WindowReader`)."""
+
+    def read(self, block: Block) -> Read: ...
+
+
+def iter_blocks(
+    grid_shape: tuple[int, int],
+    block_shape: tuple[int, int],
+    *,
+    only: NDArray[np.bool_] | None = None,
+) -> Iterator[Block]:
+    """Yield blocks of at most ``block_shape`` covering ``grid_shape`` exactly once, row-major.
+
+    ``only`` (one flag per block, shape :func:`block_grid_shape`) keeps the flagged blocks alone.
+    """
     height, width = grid_shape
     block_height, block_width = block_shape
     if block_height < 1 or block_width < 1:
         raise ValueError(f"block shape must be positive, got {block_shape}")
     for row_off in range(0, height, block_height):
         for col_off in range(0, width, block_width):
+            if only is not None and not only[row_off // block_height, col_off // block_width]:
+                continue
             yield Block(
                 row_off,
                 col_off,
@@ -51,7 +75,41 @@ def iter_blocks(grid_shape: tuple[int, int], block_shape: tuple[int, int]) -> It
 
 def count_blocks(grid_shape: tuple[int, int], block_shape: tuple[int, int]) -> int:
     """How many blocks :func:`iter_blocks` yields."""
-    return -(-grid_shape[0] // block_shape[0]) * -(-grid_shape[1] // block_shape[1])
+    rows, cols = block_grid_shape(grid_shape, block_shape)
+    return rows * cols
+
+
+def block_grid_shape(grid_shape: tuple[int, int], block_shape: tuple[int, int]) -> tuple[int, int]:
+    """Blocks per column and per row of the grid: (block rows, block columns)."""
+    return (-(-grid_shape[0] // block_shape[0]), -(-grid_shape[1] // block_shape[1]))
+
+
+def blocks_meeting(
+    grid_shape: tuple[int, int], block_shape: tuple[int, int], boxes: NDArray[np.int64]
+) -> NDArray[np.bool_]:
+    """Per block (shape :func:`block_grid_shape`), whether it shares a pixel with any of
+    ``boxes``: rows ``(row0, col0, row1, col1)`` of pixel offsets, ends exclusive, which may
+    reach beyond the grid (the part outside is ignored)."""
+    height, width = grid_shape
+    block_height, block_width = block_shape
+    meets = np.zeros(block_grid_shape(grid_shape, block_shape), np.bool_)
+    for row0, col0, row1, col1 in np.asarray(boxes, np.int64).reshape(-1, 4).tolist():
+        row0, col0 = max(row0, 0), max(col0, 0)
+        row1, col1 = min(row1, height), min(col1, width)
+        if row0 < row1 and col0 < col1:
+            meets[
+                row0 // block_height : (row1 - 1) // block_height + 1,
+                col0 // block_width : (col1 - 1) // block_width + 1,
+            ] = True
+    return meets
+
+
+def windowed_block_shape(block_shape: tuple[int, int], *, align_cols: int) -> tuple[int, int]:
+    """``block_shape`` made about as wide as it is tall (its width a multiple of ``align_cols``,
+    never wider than before), so a pass that reads only the blocks meeting some boxes reads
+    windows around them rather than full-width strips across the grid."""
+    rows, cols = block_shape
+    return rows, min(cols, _round_up(rows, max(1, align_cols)))
 
 
 def block_shape_for_budget(

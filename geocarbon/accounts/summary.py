@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea
+from geocarbon.engine import last_pass_reading
 from geocarbon.engine.histogram import Histogram
 from geocarbon.errors import run_warnings
 from geocarbon.inputs.densities import CarbonTable
@@ -144,8 +145,10 @@ def run_summary(
     """The summary document of any run: what every run reports, then its own ``section``.
 
     Common keys: the version and run kind, the land cover(s) and years, table and scheme, grid
-    (CRS, shape), area method, nodata (declared per date, and any override), coverage, and the
-    unknown codes (summed over dates in ``unknown_classes``, and per date).
+    (CRS, shape), area method, nodata (declared per date, and any override), coverage, the
+    unknown codes (summed over dates in ``unknown_classes``, and per date), and what the pass
+    read: ``blocks_read`` of ``blocks_total``, ``pixels_not_read`` and ``area_not_read_ha``
+    (pixels outside the regions' extent, their bounding boxes, are not read and in no row).
     """
     grid = sources[0].grid
     date_years: list[int | None] = list(years) if years is not None else [None] * len(sources)
@@ -164,8 +167,8 @@ def run_summary(
     return {
         "geocarbon_version": __version__,
         "run": run,
-        "landcover": str(sources[-1].path),
-        "landcovers": [str(source.path) for source in sources],
+        "landcover": sources[-1].label,  # a URL as GDAL reads it, not folded by pathlib
+        "landcovers": [source.label for source in sources],
         "years": None if years is None else [int(year) for year in years],
         "resampled": [str(s.path) for s in sources if s.warped_from is not None],
         "densities": table.source,
@@ -185,10 +188,17 @@ def run_summary(
             {"class_code": code, "pixel_count": count} for code, count in sorted(summed.items())
         ],
         "unknown_classes_by_date": by_date,
+        **_reading(grid.n_pixels),
         "command_line": command_line(),
         "warnings": run_warnings(),
         **section,
     }
+
+
+def _reading(n_pixels: int) -> dict[str, Any]:
+    """What the run's pass (the last one in this thread, on this grid) read."""
+    reading = last_pass_reading()
+    return {} if reading is None or reading.pixels_total != n_pixels else reading.summary()
 
 
 def command_line() -> list[str] | None:

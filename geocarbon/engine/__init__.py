@@ -2,14 +2,20 @@
 
 Runs build a :class:`PassPlan` (a stock or zonal run is a one-date pass) and call
 :func:`run_pass` with the sinks their outputs need; the engine opens no output file itself.
+A pass by region that maps no raster reads only its regions' extent, the union of their
+bounding boxes (:mod:`geocarbon.engine.extent`); :func:`last_pass_reading` tells the run's
+summary what was read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from geocarbon.blocks import windowed_block_shape
 from geocarbon.engine.dask import ChunkSinks, run_dask
+from geocarbon.engine.extent import PassReading, pass_reading
 from geocarbon.engine.histogram import Histogram, PassTotals
 from geocarbon.engine.plan import PassPlan, PixelState, RasterMaps, StreamOptions
 from geocarbon.engine.threads import RasterSink, run_threads
@@ -18,20 +24,27 @@ __all__ = [
     "Histogram",
     "PassOutput",
     "PassPlan",
+    "PassReading",
     "PassTotals",
     "PixelState",
     "RasterMaps",
     "StreamOptions",
+    "last_pass_reading",
     "run_pass",
 ]
+
+#: What the last pass run in this context (thread) read, for the run's summary.
+_LAST_READING: ContextVar[PassReading | None] = ContextVar("pass_reading", default=None)
 
 
 @dataclass
 class PassOutput:
-    """The pass's histograms and, on Dask, every chunk's band files (``[chunk][band]``)."""
+    """The pass's histograms, on Dask every chunk's band files (``[chunk][band]``), and what it
+    read (blocks, and the pixels and area it left unread)."""
 
     totals: PassTotals
     chunk_files: list[list[Path]]
+    reading: PassReading
 
 
 def run_pass(
@@ -45,8 +58,25 @@ def run_pass(
     """Run ``plan`` on threads, or on the Dask cluster at ``dask`` (an address or ``local:N``).
 
     Raster bands go to ``sink`` on threads, and to the sinks ``chunk_sinks`` makes on Dask workers.
+    With regions and no raster to map, pixels outside the regions' extent are not read (and
+    blocks are windows rather than full-width strips: :func:`~geocarbon.blocks.windowed_block_shape`).
     """
+    mapped = plan.n_bands > 0 and (chunk_sinks if dask else sink) is not None
+    reading = pass_reading(plan, options.block_shape, mapped=mapped)
+    if reading.extent is not None:  # windows around the regions, not strips across the grid
+        align = plan.sources[0].block_shape[1]
+        shape = windowed_block_shape(options.block_shape, align_cols=align)
+        if shape != options.block_shape:
+            options = replace(options, block_shape=shape)
+            reading = pass_reading(plan, shape, mapped=mapped)
     if dask:
-        totals, files = run_dask(plan, options, dask, chunk_sinks)
-        return PassOutput(totals, files)
-    return PassOutput(run_threads(plan, options, sink), [])
+        totals, files = run_dask(plan, options, dask, chunk_sinks, reading=reading)
+    else:
+        totals, files = run_threads(plan, options, sink, reading=reading), []
+    _LAST_READING.set(reading)
+    return PassOutput(totals, files, reading)
+
+
+def last_pass_reading() -> PassReading | None:
+    """What the last pass run in this context read (None before any pass)."""
+    return _LAST_READING.get()

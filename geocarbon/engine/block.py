@@ -20,15 +20,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geocarbon import kernels
-from geocarbon.blocks import Block
+from geocarbon.blocks import Block, BlockReader, Read
 from geocarbon.engine.histogram import Histogram, PassTotals
 from geocarbon.engine.plan import PassPlan
 from geocarbon.engine.state import walk_state
 from geocarbon.engine.zones import BlockZones, block_zones
-from geocarbon.inputs.landcover import WindowReader
 from geocarbon.lookup import ClassLookup
-
-Read = tuple[NDArray[np.integer], NDArray[np.bool_] | None]
 
 
 @dataclass
@@ -40,7 +37,7 @@ class BlockOutput:
 
 
 def run_block(
-    plan: PassPlan, readers: Sequence[WindowReader], block: Block, *, map_rasters: bool = True
+    plan: PassPlan, readers: Sequence[BlockReader], block: Block, *, map_rasters: bool = True
 ) -> BlockOutput:
     """Read ``block`` of every date and accumulate it (and map its rasters when planned and asked)."""
     reads = [reader.read(block) for reader in readers]

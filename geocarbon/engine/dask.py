@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geocarbon.blocks import Block, iter_blocks
-from geocarbon.engine.block import run_block
+from geocarbon.engine.extent import PassReading, run_in_extent
 from geocarbon.engine.histogram import PassTotals
 from geocarbon.engine.plan import PassPlan, StreamOptions
 from geocarbon.engine.threads import progress_bar
@@ -88,13 +88,27 @@ def dask_client(address: str) -> Iterator[Any]:
 
 
 def run_dask(
-    plan: PassPlan, options: StreamOptions, address: str, sinks: ChunkSinks | None = None
+    plan: PassPlan,
+    options: StreamOptions,
+    address: str,
+    sinks: ChunkSinks | None = None,
+    *,
+    reading: PassReading | None = None,
 ) -> tuple[PassTotals, list[list[Path]]]:
     """The pass chunk by chunk on a Dask cluster: the histograms, and with ``sinks`` (and planned
-    rasters) every chunk's band files, ``files[chunk][band]`` in grid order."""
+    rasters) every chunk's band files, ``files[chunk][band]`` in grid order.
+
+    ``reading`` limits the pass to the blocks it reads and the pixels of its extent: only chunks
+    holding such a block are sent.
+    """
     rows, cols = options.block_shape
     chunk_shape = (rows * BLOCKS_PER_CHUNK_SIDE, cols * BLOCKS_PER_CHUNK_SIDE)
-    chunks = list(iter_blocks(plan.grid.shape, chunk_shape))
+    read = None if reading is None else reading.read
+    chunks = [
+        chunk
+        for chunk in iter_blocks(plan.grid.shape, chunk_shape)
+        if read is None or next(chunk_blocks(chunk, options.block_shape, read), None) is not None
+    ]
     totals = plan.empty()
     files: dict[int, list[Path]] = {}
     with dask_client(address) as client:
@@ -107,6 +121,7 @@ def run_dask(
             plan=shared,
             block_shape=options.block_shape,
             sinks=sinks if plan.n_bands else None,
+            reading=reading,
             pure=False,
         )
         order = {future.key: index for index, future in enumerate(futures)}
@@ -120,16 +135,23 @@ def run_dask(
 
 
 def chunk_task(
-    chunk: Block, *, plan: PassPlan, block_shape: tuple[int, int], sinks: ChunkSinks | None
+    chunk: Block,
+    *,
+    plan: PassPlan,
+    block_shape: tuple[int, int],
+    sinks: ChunkSinks | None,
+    reading: PassReading | None = None,
 ) -> tuple[PassTotals, list[Path]]:
-    """On a worker: one chunk of every date, block by block; its bands into the chunk's sink."""
+    """On a worker: one chunk of every date, block by block (those ``reading`` reads); its
+    bands into the chunk's sink."""
     totals = plan.empty()
     sink = None if sinks is None else sinks(chunk)
     try:
         with ExitStack() as stack:
             readers = [stack.enter_context(WindowReader(source)) for source in plan.sources]
-            for block in chunk_blocks(chunk, block_shape):
-                output = run_block(plan, readers, block, map_rasters=sink is not None)
+            read, extent = (None, None) if reading is None else (reading.read, reading.extent)
+            for block in chunk_blocks(chunk, block_shape, read):
+                output = run_in_extent(plan, readers, block, extent, map_rasters=sink is not None)
                 totals.add(output.totals)
                 if sink is not None and output.stack is not None:
                     sink.write(block, output.stack)
@@ -139,9 +161,15 @@ def chunk_task(
     return totals, [] if sink is None else sink.paths
 
 
-def chunk_blocks(chunk: Block, block_shape: tuple[int, int]) -> Iterator[Block]:
-    """The blocks of ``chunk``, in the whole grid's pixel coordinates."""
+def chunk_blocks(
+    chunk: Block, block_shape: tuple[int, int], read: NDArray[np.bool_] | None = None
+) -> Iterator[Block]:
+    """The blocks of ``chunk`` (those flagged in ``read``, one flag per block of the whole
+    grid), in the whole grid's pixel coordinates."""
+    rows, cols = block_shape
     for part in iter_blocks((chunk.height, chunk.width), block_shape):
-        yield Block(
+        block = Block(
             chunk.row_off + part.row_off, chunk.col_off + part.col_off, part.height, part.width
         )
+        if read is None or read[block.row_off // rows, block.col_off // cols]:
+            yield block

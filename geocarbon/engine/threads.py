@@ -4,6 +4,10 @@ Each worker thread reads its block of every date (one GDAL handle per thread and
 the block step (the numba kernels release the GIL); the calling thread adds the histograms and
 hands raster bands to the run's sink, so sinks need no locks. At most two blocks per thread are
 in flight, so memory stays bounded.
+
+A pass with regions that maps no raster reads only its regions' extent
+(:mod:`geocarbon.engine.extent`): a province out of a national mosaic reads that province's
+windows.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from geocarbon.blocks import Block, iter_blocks
-from geocarbon.engine.block import BlockOutput, run_block
+from geocarbon.engine.block import BlockOutput
+from geocarbon.engine.extent import PassReading, run_in_extent
 from geocarbon.engine.histogram import PassTotals
 from geocarbon.engine.plan import PassPlan, StreamOptions
 from geocarbon.inputs.landcover import WindowReader
@@ -35,12 +40,17 @@ class RasterSink(Protocol):
 
 
 def run_threads(
-    plan: PassPlan, options: StreamOptions, sink: RasterSink | None = None
+    plan: PassPlan,
+    options: StreamOptions,
+    sink: RasterSink | None = None,
+    *,
+    reading: PassReading | None = None,
 ) -> PassTotals:
     """The pass on threads: the histograms, and every block's raster bands into ``sink``.
 
-    When unknown codes are fatal, blocks after the first one holding them are only counted (no
-    raster is mapped or written), so the run can still report every unknown code.
+    ``reading`` limits the pass to the blocks it reads and the pixels of its extent. When unknown codes are
+    fatal, blocks after the first one holding them are only counted (no raster is mapped or
+    written), so the run can still report every unknown code.
     """
     totals = plan.empty()
     unknown_seen = threading.Event()
@@ -49,7 +59,8 @@ def run_threads(
 
         def work(block: Block) -> BlockOutput:
             mapped = sink is not None and not unknown_seen.is_set()
-            return run_block(plan, readers, block, map_rasters=mapped)
+            extent = None if reading is None else reading.extent
+            return run_in_extent(plan, readers, block, extent, map_rasters=mapped)
 
         def consume(block: Block, output: BlockOutput) -> None:
             totals.add(output.totals)
@@ -58,7 +69,14 @@ def run_threads(
             if sink is not None and output.stack is not None and not unknown_seen.is_set():
                 sink.write(block, output.stack)
 
-        run_blocks(plan.grid.shape, options, work, consume, label=_label(plan))
+        run_blocks(
+            plan.grid.shape,
+            options,
+            work,
+            consume,
+            label=_label(plan),
+            read=None if reading is None else reading.read,
+        )
     return totals
 
 
@@ -73,10 +91,13 @@ def run_blocks(
     consume: Callable[[Block, T], None],
     *,
     label: str,
+    read: NDArray[np.bool_] | None = None,
 ) -> None:
-    """Run ``work`` on every block on a thread pool and ``consume`` the results in block order."""
-    blocks = iter_blocks(shape, options.block_shape)
-    with progress_bar(shape[0] * shape[1], label, "px", options.progress) as bar:
+    """Run ``work`` on every block (flagged in ``read``) on a thread pool and ``consume`` the
+    results in block order; the progress bar counts the pixels of those blocks only."""
+    blocks = iter_blocks(shape, options.block_shape, only=read)
+    total = sum(block.n_pixels for block in iter_blocks(shape, options.block_shape, only=read))
+    with progress_bar(total, label, "px", options.progress) as bar:
         for block, result in _ordered_map(work, blocks, options.threads):
             consume(block, result)
             bar.update(block.n_pixels)

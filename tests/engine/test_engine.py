@@ -10,11 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from scipy import ndimage
 
 from geocarbon.accounts.sink_model import build_sink_state
 from geocarbon.blocks import Block
 from geocarbon.engine import PassPlan, StreamOptions, run_pass
 from geocarbon.engine.block import run_block
+from geocarbon.engine.extent import region_pixel_boxes
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import WindowReader
@@ -114,12 +116,48 @@ def test_block_step_equals_numpy_on_every_path(case, rasters):
 @settings(max_examples=60)
 @given(passes())
 def test_zone_sums_plus_unassigned_equal_the_total(case):
+    """Every pixel of the regions' extent (the union of their pixel boxes) is in one row, and no
+    other pixel is read; the extent holds every region pixel and its neighbours; the rows equal
+    NumPy over the extent, and a pass in blocks equals one over the whole grid."""
     dates, table_codes, rectangles, pairs, block_shape = case
-    plan, _ = build(dates, table_codes, rectangles, pairs, rasters=False)
-    totals = run_pass(plan, StreamOptions(block_shape, threads=2, progress=False)).totals
-    for histogram in totals.dates + totals.pairs:
-        assert histogram.pixel_count.sum() == plan.grid.n_pixels
-        assert histogram.area_ha.sum() == pytest.approx(plan.grid.n_pixels, rel=1e-12)
+    plan, zone_raster = build(dates, table_codes, rectangles, pairs, rasters=False)
+    output = run_pass(plan, StreamOptions(block_shape, threads=2, progress=False))
+    whole = run_pass(plan, StreamOptions(plan.grid.shape, threads=1, progress=False)).totals
+    totals, reading = output.totals, output.reading
+    read = np.zeros(plan.grid.shape, bool)
+    boxes = [(0, 0, *plan.grid.shape)]
+    if plan.zones is not None:
+        boxes = region_pixel_boxes(plan.zones, plan.grid).tolist()
+    for row0, col0, row1, col1 in boxes:
+        read[row0:row1, col0:col1] = True
+    if plan.zones is not None:
+        in_region = zone_raster < plan.zones.n_regions
+        assert read[ndimage.binary_dilation(in_region, np.ones((3, 3), bool))].all()
+    assert reading.pixels_not_read == (~read).sum()
+    assert reading.area_not_read_ha == pytest.approx((~read).sum(), rel=1e-12)
+    for histogram, one_block in zip(
+        totals.dates + totals.pairs, whole.dates + whole.pairs, strict=True
+    ):
+        assert histogram.pixel_count.sum() + reading.pixels_not_read == plan.grid.n_pixels
+        assert histogram.area_ha.sum() + reading.area_not_read_ha == pytest.approx(
+            plan.grid.n_pixels, rel=1e-12
+        )
+        np.testing.assert_array_equal(histogram.pixel_count, one_block.pixel_count)
+        np.testing.assert_allclose(histogram.area_ha, one_block.area_ha, rtol=1e-12, atol=1e-12)
+    # The rows equal NumPy over the pixels read: unread pixels go to a row past the last.
+    zones_read = np.where(read, zone_raster, plan.n_rows)
+    bins = [classify_reference(codes, valid, table_codes, nodata) for codes, nodata, valid in dates]
+    n_bins = plan.n_bins
+    for histogram, values, n_keys in [
+        *((h, b, n_bins) for h, b in zip(totals.dates, bins, strict=True)),
+        *(
+            (h, bins[s] * n_bins + bins[e], n_bins**2)
+            for h, (s, e) in zip(totals.pairs, plan.pairs, strict=True)
+        ),
+    ]:
+        area, count = histogram_reference(values, zones_read, 1.0, plan.n_rows + 1, n_keys)
+        np.testing.assert_array_equal(histogram.pixel_count, count[: plan.n_rows])
+        np.testing.assert_allclose(histogram.area_ha, area[: plan.n_rows], rtol=1e-12)
 
 
 def test_unknown_codes_of_every_date_are_counted_on_the_run_path():

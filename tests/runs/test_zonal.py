@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -80,10 +82,15 @@ def test_centre_mode_gives_the_split_pixel_to_one_side():
 
 
 def test_partial_cover_goes_to_unassigned_and_closes():
+    """Unassigned is the regions' extent (their bounding boxes, a pixel wider) outside them: the
+    top half's extent reaches row 2 (3 valid pixels); row 3 is never read."""
     result = run(regions(box(0, 0, 4, 2)))  # top half only
     assert result.loc["R0", "valid_area_ha"] == pytest.approx(8.0)
-    assert result.loc["unassigned", "valid_area_ha"] == pytest.approx(7.0)
-    assert result["stock_total_mg"].sum() == pytest.approx(688.0)
+    assert result.loc["unassigned", "valid_area_ha"] == pytest.approx(3.0)
+    assert result["stock_total_mg"].sum() == pytest.approx(4 * 86 + 4 * 28 + 44)
+    everything = run(regions(box(0, 0, 4, 2), box(0, 3, 4, 4)))  # row 2 between two regions
+    assert everything.loc["unassigned", "valid_area_ha"] == pytest.approx(3.0)
+    assert everything["stock_total_mg"].sum() == pytest.approx(688.0)
 
 
 def test_region_without_pixels_is_listed_with_a_warning():
@@ -139,6 +146,20 @@ def test_parents_roll_up_consistently():
     assert parents.loc["P1", "n_regions"] == 2
 
 
+def extent_mask(geometries, shape):
+    """The pixels inside some geometry's bounding box widened by a pixel, on ONE_HA_TRANSFORM."""
+    mask = np.zeros(shape, bool)
+    inverse = ~ONE_HA_TRANSFORM
+    for west, south, east, north in shapely.bounds(geometries).tolist():
+        corners = [inverse @ (x, y) for x in (west, east) for y in (south, north)]
+        cols, rows = zip(*corners, strict=True)
+        mask[
+            max(math.floor(min(rows)) - 1, 0) : max(math.ceil(max(rows)) + 1, 0),
+            max(math.floor(min(cols)) - 1, 0) : max(math.ceil(max(cols)) + 1, 0),
+        ] = True
+    return mask
+
+
 def _array_source():
     from geocarbon.inputs.landcover import landcover_from_array
 
@@ -163,6 +184,8 @@ def _array_source():
     st.sampled_from(["centre", "exact"]),
 )
 def test_zone_sums_plus_unassigned_equal_total_blockwise(array, rects, block_shape, coverage):
+    """Regions plus unassigned are the regions' extent (the union of their pixel bounding boxes,
+    a pixel wider), whatever the block shape; pixels outside it are never read."""
     geometries = [box(c, r, c + w, r + h) for c, r, w, h in rects]
     frame = regions(*geometries)
     import warnings
@@ -178,7 +201,9 @@ def test_zone_sums_plus_unassigned_equal_total_blockwise(array, rects, block_sha
     np.testing.assert_allclose(
         parts["stock_total_mg"], whole["stock_total_mg"], rtol=1e-12, atol=1e-9
     )
-    valid_ha = float(np.isin(array, [1, 2, 3]).sum())  # 1-ha pixels
+    # 1-ha pixels of the regions' extent: their boxes, a pixel wider (the rest is not read)
+    extent = extent_mask(geometries, array.shape)
+    valid_ha = float(np.isin(array[extent], [1, 2, 3]).sum())
     overlapping = any(
         shapely.intersection(a, b).area > 0
         for i, a in enumerate(geometries)
@@ -186,7 +211,9 @@ def test_zone_sums_plus_unassigned_equal_total_blockwise(array, rects, block_sha
     )
     if not overlapping:
         assert whole["valid_area_ha"].sum() == pytest.approx(valid_ha, rel=1e-9, abs=1e-9)
-        expected = sum(np.sum(array == code) * total for code, total in ((1, 86), (2, 28), (3, 8)))
+        expected = sum(
+            np.sum(array[extent] == code) * total for code, total in ((1, 86), (2, 28), (3, 8))
+        )
         assert whole["stock_total_mg"].sum() == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
