@@ -17,6 +17,8 @@ _EXPORTS = {
     "StockConfig": "geocarbon.runs.stock",
     "StockResult": "geocarbon.runs.stock",
     "run_stock": "geocarbon.runs.stock",
+    "carbon_stock": "geocarbon.api",
+    "landcover_from_array": "geocarbon.inputs.arrays",
     "ZonalConfig": "geocarbon.runs.zonal",
     "ZonalResult": "geocarbon.runs.zonal",
     "run_zonal": "geocarbon.runs.zonal",

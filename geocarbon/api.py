@@ -1,10 +1,19 @@
 """The Python entry points for land cover given as paths, NumPy (masked) arrays or rioxarray
-DataArrays: :func:`zonal_stocks` and :func:`stock_change` build a run's config and run it.
+DataArrays: :func:`carbon_stock`, :func:`zonal_stocks` and :func:`stock_change` build a run's
+config and run it.
+
+A dask-backed DataArray (``rioxarray.open_rasterio(path, chunks=...)``) is processed chunk by
+chunk on threads, never loaded whole (:mod:`geocarbon.inputs.arrays`); on a Dask cluster
+(``dask=``) pass the file's path instead. Without ``out_dir``, :func:`carbon_stock` and
+:func:`stock_change` return their rasters as DataArrays (``result.rasters``), lazy when the land
+cover was (:mod:`geocarbon.runs.arrays_out`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +27,109 @@ from geocarbon.config import (
     DEFAULT_MEMORY_MB,
     DEFAULT_SOIL_TRANSITION_YEARS,
     DEFAULT_UNKNOWN,
+    as_optional_path,
     check_threads,
     default_threads,
 )
+from geocarbon.inputs.arrays import check_lazy_off_dask, landcover_from_array
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
-from geocarbon.inputs.landcover import LandCoverSource, landcover_from_array
+from geocarbon.inputs.landcover import LandCoverSource
+from geocarbon.runs.arrays_out import change_rasters
 from geocarbon.runs.change import DEFAULT_MONTE_CARLO, ChangeConfig, ChangeResult, run_change
+from geocarbon.runs.stock import StockConfig, StockResult, run_stock
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
+
+#: What a land cover may be: a path (str or Path), a list of tiles, or an array (see below).
+LandCover = Any
+
+
+def landcover_input(
+    landcover: LandCover, *, transform: Any, crs: Any, nodata: int | None, dtype: Any
+) -> Path | list[Path] | LandCoverSource:
+    """A path (str, Path or path-like) or list of tiles as paths; anything else (NumPy or masked
+    array, rioxarray DataArray, dask-backed or not) described by
+    :func:`~geocarbon.inputs.arrays.landcover_from_array`."""
+    if isinstance(landcover, list):
+        return [Path(tile) for tile in landcover]
+    if isinstance(landcover, str | os.PathLike):
+        return Path(landcover)
+    if isinstance(landcover, LandCoverSource):
+        return landcover
+    return landcover_from_array(landcover, transform=transform, crs=crs, nodata=nodata, dtype=dtype)
+
+
+def _is_path(landcover: LandCover) -> bool:
+    return isinstance(landcover, str | os.PathLike | list)
+
+
+def carbon_stock(
+    landcover: LandCover,
+    densities: str | Path | CarbonTable,
+    *,
+    scheme: str | None = None,
+    unknown: str = DEFAULT_UNKNOWN,
+    area_method: str = DEFAULT_AREA_METHOD,
+    encoding: str | None = None,
+    transform: Any = None,
+    crs: Any = None,
+    nodata: int | None = None,
+    dtype: Any = None,
+    out_dir: str | Path | None = None,
+    write_rasters: bool = True,
+    overwrite: bool = False,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    threads: int | str | None = None,
+    block_shape: tuple[int, int] | None = None,
+    progress: bool | None = None,
+    dask: str | None = None,
+) -> StockResult:
+    """Carbon density rasters per pool and total (Mg C/ha) and a stock summary per class.
+
+    Parameters
+    ----------
+    landcover
+        A land-cover GeoTIFF path (str or Path, or a folder or list of tiles), a 2-D integer,
+        float (NaN = no data) or masked array (with ``transform`` and ``crs``), or a rioxarray
+        DataArray, dask-backed ones read chunk by chunk.
+    densities
+        A density-table CSV path, a built-in table name (``"china-clcd"``) or a :class:`CarbonTable`.
+    scheme, unknown, area_method, encoding, nodata
+        As the CLI's ``--scheme``, ``--unknown``, ``--area``, ``--encoding`` and ``--nodata``.
+    dtype
+        The integer dtype of a float array's class codes (``"uint8"``); by default the one its
+        DataArray declares (see :mod:`geocarbon.inputs.arrays`).
+    out_dir, write_rasters, overwrite
+        Where to write the rasters and tables; None writes nothing and returns the rasters in
+        ``result.rasters`` (DataArrays by file stem) unless ``write_rasters`` is False.
+    memory_mb, threads, block_shape, progress, dask
+        How the pass runs (see :func:`zonal_stocks`).
+
+    Returns
+    -------
+    StockResult
+        ``classes`` (per class: area in ha, density in Mg C/ha, stock in Mg C), ``summary``,
+        ``outputs`` (files written) and ``rasters``.
+    """
+    source = landcover_input(landcover, transform=transform, crs=crs, nodata=nodata, dtype=dtype)
+    config = StockConfig(
+        landcover=source,
+        densities=densities,
+        scheme=scheme,
+        unknown=unknown,
+        area_method=area_method,
+        encoding=encoding,
+        nodata=nodata if _is_path(landcover) else None,
+        out_dir=as_optional_path(out_dir, "out_dir"),
+        write_rasters=write_rasters,
+        overwrite=overwrite,
+        memory_mb=memory_mb,
+        threads=default_threads() if threads is None else check_threads(threads),
+        block_shape=block_shape,
+        progress=progress,
+        dask=dask,
+    )
+    return run_stock(config)
 
 
 def zonal_stocks(
@@ -45,6 +149,7 @@ def zonal_stocks(
     transform: Any = None,
     crs: Any = None,
     nodata: int | None = None,
+    dtype: Any = None,
     out_dir: str | Path | None = None,
     overwrite: bool = False,
     memory_mb: int = DEFAULT_MEMORY_MB,
@@ -58,8 +163,9 @@ def zonal_stocks(
     Parameters
     ----------
     landcover
-        A land-cover GeoTIFF path (or folder of tiles), a 2-D integer or masked array (with
-        ``transform`` and ``crs``), or a rioxarray DataArray.
+        A land-cover GeoTIFF path (str or Path, or a folder or list of tiles), a 2-D integer,
+        float (NaN = no data) or masked array (with ``transform`` and ``crs``), or a rioxarray
+        DataArray; a dask-backed one is read chunk by chunk, never loaded whole.
     regions
         A vector file path or a GeoDataFrame of polygons; ``layer`` names a layer of the file.
     densities
@@ -71,6 +177,9 @@ def zonal_stocks(
     scheme, unknown, area_method, encoding, nodata
         As the CLI's ``--scheme``, ``--unknown``, ``--area``, ``--encoding`` and ``--nodata``
         (``nodata`` replaces the land cover's own nodata value, for paths and arrays alike).
+    dtype
+        The integer dtype of a float array's class codes (``"uint8"``); by default the one its
+        DataArray declares (see :mod:`geocarbon.inputs.arrays`).
     out_dir, overwrite
         Where to write the region files (None writes nothing), and whether to replace them.
     memory_mb, threads, block_shape, progress, dask
@@ -83,14 +192,8 @@ def zonal_stocks(
         One row per region (areas in ha, stocks in Mg C and Tg C, mean density in Mg C/ha) and a
         final ``unassigned`` row without geometry.
     """
-    if isinstance(landcover, str | Path | list):
-        source: Path | list[Path] | LandCoverSource = (
-            landcover if isinstance(landcover, list) else Path(landcover)
-        )
-        source_nodata = nodata
-    else:
-        source = landcover_from_array(landcover, transform=transform, crs=crs, nodata=nodata)
-        source_nodata = None
+    source = landcover_input(landcover, transform=transform, crs=crs, nodata=nodata, dtype=dtype)
+    check_lazy_off_dask([source], dask)
     config = ZonalConfig(
         landcover=source,
         regions=regions,
@@ -104,8 +207,8 @@ def zonal_stocks(
         unknown=unknown,
         area_method=area_method,
         encoding=encoding,
-        nodata=source_nodata,
-        out_dir=None if out_dir is None else Path(out_dir),
+        nodata=nodata if _is_path(landcover) else None,
+        out_dir=as_optional_path(out_dir, "out_dir"),
         overwrite=overwrite,
         memory_mb=memory_mb,
         threads=default_threads() if threads is None else check_threads(threads),
@@ -124,6 +227,7 @@ def stock_change(
     regions: str | Path | gpd.GeoDataFrame | None = None,
     id_field: str | None = None,
     name_field: str | None = None,
+    parent_field: str | None = None,
     layer: str | None = None,
     coverage: str = DEFAULT_COVERAGE,
     align_to: str | None = None,
@@ -136,6 +240,7 @@ def stock_change(
     transform: Any = None,
     crs: Any = None,
     nodata: int | None = None,
+    dtype: Any = None,
     out_dir: str | Path | None = None,
     write_rasters: bool = True,
     date_rasters: bool = False,
@@ -159,23 +264,29 @@ def stock_change(
     Parameters
     ----------
     landcovers
-        Two or more land covers, oldest first: GeoTIFF paths (or folders of tiles), 2-D integer or
-        masked arrays (with ``transform`` and ``crs``) or rioxarray DataArrays.
+        Two or more land covers, oldest first: GeoTIFF paths (str or Path, or folders or lists
+        of tiles), 2-D integer, float (NaN = no data) or masked arrays (with ``transform`` and
+        ``crs``) or rioxarray DataArrays, dask-backed ones read chunk by chunk.
     years
         The year of each land cover.
     densities
         A density-table CSV path, a built-in name (``"china-clcd"``) or a :class:`CarbonTable`.
-    regions, id_field, name_field, layer, coverage
-        Optional region polygons (path or GeoDataFrame; ``id_field`` then required), as for
-        :func:`~geocarbon.runs.zonal.zonal_stocks`.
+    regions, id_field, name_field, parent_field, layer, coverage
+        Optional region polygons (path, PostGIS connection or GeoDataFrame; ``id_field`` then
+        required), as for :func:`zonal_stocks`; ``parent_field`` adds ``result.parents``
+        (every period's change per parent id, and ``parents.csv``).
     align_to
         "first" or a raster path: resample dates on other grids onto it (nearest neighbour).
     valuation, monte_carlo
         A :class:`~geocarbon.accounts.valuation.Valuation` (NPV), and the Monte Carlo draws (None: none).
     scheme, unknown, area_method, encoding, nodata
         As the CLI's options (``nodata`` replaces every date's nodata value).
+    dtype
+        The integer dtype of float arrays' class codes (see :func:`zonal_stocks`).
     out_dir, write_rasters, date_rasters, overwrite
-        Where to write rasters and tables (None writes nothing), and which.
+        Where to write rasters and tables, and which. None writes nothing and returns the
+        rasters in ``result.rasters`` (DataArrays by file stem, lazy when a land cover is
+        dask-backed) unless ``write_rasters`` is False.
     memory_mb, threads, block_shape, progress, dask
         How the pass runs (see :func:`~geocarbon.runs.zonal.zonal_stocks`).
     growth, ages, initial_age, soil_transition_years
@@ -189,13 +300,12 @@ def stock_change(
     ipcc_categories
         A CSV ``class_code,ipcc_category`` overriding the scheme's IPCC land categories.
     """
-    has_paths = any(isinstance(item, str | Path | list) for item in landcovers)
+    has_paths = any(_is_path(item) for item in landcovers)
     sources = tuple(
-        (item if isinstance(item, list) else Path(item))
-        if isinstance(item, str | Path | list)
-        else landcover_from_array(item, transform=transform, crs=crs, nodata=nodata)
+        landcover_input(item, transform=transform, crs=crs, nodata=nodata, dtype=dtype)
         for item in landcovers
     )
+    check_lazy_off_dask(sources, dask)
     config = ChangeConfig(
         landcovers=sources,
         years=tuple(years),
@@ -203,6 +313,7 @@ def stock_change(
         regions=regions,
         id_field=id_field,
         name_field=name_field,
+        parent_field=parent_field,
         layer=layer,
         coverage=coverage,
         align_to=align_to,
@@ -213,7 +324,7 @@ def stock_change(
         area_method=area_method,
         encoding=encoding,
         nodata=nodata if has_paths else None,
-        out_dir=None if out_dir is None else Path(out_dir),
+        out_dir=as_optional_path(out_dir, "out_dir"),
         write_rasters=write_rasters,
         date_rasters=date_rasters,
         overwrite=overwrite,
@@ -223,12 +334,15 @@ def stock_change(
         progress=progress,
         dask=dask,
         growth=growth,
-        ages=None if ages is None else Path(ages),
+        ages=as_optional_path(ages, "ages"),
         initial_age=initial_age,
         soil_transition_years=soil_transition_years,
         density_rasters=tuple(density_rasters),
         carbon_fraction=carbon_fraction,
-        density_factors=None if density_factors is None else Path(density_factors),
-        ipcc_categories=None if ipcc_categories is None else Path(ipcc_categories),
+        density_factors=as_optional_path(density_factors, "density_factors"),
+        ipcc_categories=as_optional_path(ipcc_categories, "ipcc_categories"),
     )
-    return run_change(config)
+    result = run_change(config)
+    if out_dir is not None or not write_rasters:
+        return result
+    return replace(result, rasters=change_rasters(config))

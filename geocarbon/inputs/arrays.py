@@ -123,7 +123,7 @@ def landcover_from_array(
         transform = array.rio.transform() if transform is None else transform
         crs = array.rio.crs if crs is None else crs
         nodata = _declared_nodata(array) if nodata is None else nodata
-        name = str(array.name or name)
+        name = str(array.name or array.encoding.get("source") or name)  # rioxarray: its file
         declared = declared or _declared_dtype(array, name)
         array = _band_data(array, name)
     values = array if is_lazy(array) else np.ma.getdata(array)

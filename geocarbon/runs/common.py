@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from math import lcm
 from pathlib import Path
 
+import geopandas as gpd
+
 from geocarbon.blocks import block_shape_for_budget
 from geocarbon.config import (
     DEFAULT_AREA_METHOD,
@@ -30,10 +32,13 @@ from geocarbon.engine import (
     StreamOptions,
     run_pass,
 )
-from geocarbon.errors import NodataClassWarning, UnknownClassError, warn
+from geocarbon.engine.zones import ZoneIndex, build_zone_index
+from geocarbon.errors import ConfigError, NodataClassWarning, UnknownClassError, warn
+from geocarbon.grid import GridSpec
 from geocarbon.inputs.densities import CarbonTable, crosswalk_table, load_density_table
 from geocarbon.inputs.landcover import LandCoverSource
 from geocarbon.inputs.nodata import nodata_class_conflict, undeclared_nodata_hint
+from geocarbon.inputs.regions import read_regions
 from geocarbon.inputs.schemes import schemes_containing
 from geocarbon.lookup import ClassLookup
 from geocarbon.outputs.creation_options import TILE_SIZE, check_creation_options
@@ -183,10 +188,13 @@ def plan_block_shape(
     threads: int,
     bytes_per_pixel: int = BYTES_PER_PIXEL,
 ) -> tuple[int, int]:
-    """Blocks aligned to the source's storage blocks and the output tiles, under the memory budget."""
+    """Blocks aligned to the source's storage blocks and the output tiles, under the memory budget;
+    for a dask-backed land cover, at most one of its chunks (each block computes one chunk)."""
     in_flight = 2 * threads + 1
     max_pixels = max(1, memory_mb * 2**20 // (bytes_per_pixel * in_flight))
     rows, cols = source.block_shape
+    if source.array is not None and source.array.lazy:
+        max_pixels = min(max_pixels, rows * cols)
     align_rows = lcm(rows, TILE_SIZE) if rows < source.grid.height else TILE_SIZE
     align_cols = lcm(cols, TILE_SIZE) if cols < source.grid.width else TILE_SIZE
     return block_shape_for_budget(
@@ -238,3 +246,28 @@ def warn_nodata_classes(sources: Sequence[LandCoverSource], table: CarbonTable) 
         conflict = nodata_class_conflict(source, table.codes, table.names)
         if conflict:
             warn(conflict, NodataClassWarning)
+
+
+def read_zones(
+    regions: str | Path | gpd.GeoDataFrame,
+    grid: GridSpec,
+    *,
+    id_field: str | None,
+    name_field: str | None,
+    parent_field: str | None,
+    layer: str | None,
+    encoding: str | None,
+    coverage: str,
+) -> tuple[ZoneIndex, gpd.GeoDataFrame]:
+    """A run's regions (read and checked once) and their zone index on ``grid``."""
+    if not id_field:
+        raise ConfigError("Regions need an id field (--id-field).")
+    frame = read_regions(
+        regions,
+        id_field=id_field,
+        name_field=name_field,
+        parent_field=parent_field,
+        layer=layer,
+        encoding=encoding,
+    )
+    return build_zone_index(frame, grid, coverage), frame

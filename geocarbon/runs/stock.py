@@ -2,14 +2,15 @@
 
 A run's options travel in a frozen :class:`StockConfig`; :func:`run_stock` checks its outputs
 and inputs before the first pixel is read, runs a one-date pass (rasters streamed to COGs), and
-commits outputs only when everything succeeded.
+commits outputs only when everything succeeded. Without an output folder it writes nothing and
+returns the rasters as DataArrays (:mod:`geocarbon.runs.arrays_out`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import rasterio
@@ -24,18 +25,21 @@ from geocarbon.accounts.summary import (
 from geocarbon.area import PixelArea, pixel_area
 from geocarbon.config import (
     GDAL_CACHE_MB,
+    as_optional_path,
     as_path,
 )
 from geocarbon.engine import (
     Histogram,
     PassPlan,
+    PassTotals,
     RasterMaps,
 )
 from geocarbon.errors import collecting_warnings
+from geocarbon.inputs.arrays import check_lazy_off_dask
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
-    open_landcover,
+    as_source,
 )
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.outputs.folder import OutputFolder
@@ -45,6 +49,7 @@ from geocarbon.outputs.tables import (
     write_csv,
     write_json,
 )
+from geocarbon.runs.arrays_out import band_names, pass_in_memory
 from geocarbon.runs.common import (
     RunOptions,
     check_unknown,
@@ -55,34 +60,41 @@ from geocarbon.runs.common import (
 )
 from geocarbon.units import POOLS
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 RASTER_NAMES = (*POOLS, "total")
 
 
 @dataclass(frozen=True, kw_only=True)
 class StockConfig(RunOptions):
-    """Everything a stock run needs; paths are validated by :func:`run_stock`."""
+    """Everything a stock run needs; paths (str or Path) are validated by :func:`run_stock`.
+    ``landcover`` may also be a described array (:func:`geocarbon.inputs.arrays.landcover_from_array`);
+    without ``out_dir`` nothing is written and the rasters come back as DataArrays."""
 
-    landcover: Path
-    densities: str | Path
-    out_dir: Path
+    landcover: Path | list[Path] | LandCoverSource
+    densities: str | Path | CarbonTable
+    out_dir: Path | None = None
     write_rasters: bool = True
     #: A Dask scheduler address or ``local:N``: run the pixel pass on a cluster.
     dask: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.landcover, list):
+        if not isinstance(self.landcover, list | LandCoverSource):
             normalise(self, "landcover", as_path(self.landcover, "landcover"))
-        normalise(self, "out_dir", as_path(self.out_dir, "out_dir"))
+        normalise(self, "out_dir", as_optional_path(self.out_dir, "out_dir"))
 
 
 @dataclass(frozen=True)
 class StockResult:
-    """Outputs of a stock run: the per-class table, the summary document and the files written."""
+    """Outputs of a stock run: the per-class table, the summary document and the files written;
+    without an output folder, ``rasters`` holds the density rasters (Mg C/ha) by file stem."""
 
     classes: pd.DataFrame
     summary: dict[str, Any]
     outputs: tuple[Path, ...]
+    rasters: dict[str, xr.DataArray] = field(default_factory=dict)
 
 
 def run_stock(config: StockConfig) -> StockResult:
@@ -100,43 +112,61 @@ def run_stock(config: StockConfig) -> StockResult:
 
 
 def _run_stock(config: StockConfig) -> StockResult:
-    paths = stock_outputs(config.out_dir, rasters=config.write_rasters)
+    out_dir = config.out_dir
+    paths = {} if out_dir is None else stock_outputs(out_dir, rasters=config.write_rasters)
+    landcover = config.landcover
     output = OutputFolder(
-        config.out_dir,
+        out_dir,
         list(paths.values()),
-        inputs=[config.landcover, config.densities],
+        inputs=[landcover.path if isinstance(landcover, LandCoverSource) else landcover]
+        + ([] if isinstance(config.densities, CarbonTable) else [config.densities]),
         overwrite=config.overwrite,
         command="stock",
     )
-    source = open_landcover(config.landcover, nodata=config.nodata)
+    source = as_source(landcover, nodata=config.nodata)
+    check_lazy_off_dask([source], config.dask)
     table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
     warn_nodata_classes([source], table)
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
     bands = raster_bands("stock", paths)
+    if out_dir is None and config.write_rasters:  # the bands a file run would write
+        bands = raster_bands("stock", stock_outputs(Path(), rasters=True))
     plan = PassPlan(
         (source,),
         (lookup,),
         area,
         rasters=RasterMaps(density, dates=(0,)) if bands else None,
     )
+
+    def check(totals: PassTotals) -> None:
+        check_unknown([(totals.dates[0], lookup, source)], table, config.unknown)
+
+    rasters: dict[str, xr.DataArray] = {}
     with output as staged:
-        totals_by_date = pass_with_rasters(
-            plan,
-            config.stream_options(source),
-            staged,
-            bands,
-            dask=config.dask,
-            threads=config.threads,
-            creation_options=dict(config.creation_options),
-            provenance=RunProvenance.of(
-                table.source, scheme=table.scheme or config.scheme, area_method=area.method
-            ),
-            check=lambda totals: check_unknown(
-                [(totals.dates[0], lookup, source)], table, config.unknown
-            ),
-        )
+        if out_dir is None:
+            totals_by_date, rasters = pass_in_memory(
+                plan,
+                config.stream_options(source),
+                band_names(bands),
+                dask=config.dask,
+                check=check,
+            )
+        else:
+            totals_by_date = pass_with_rasters(
+                plan,
+                config.stream_options(source),
+                staged,
+                bands,
+                dask=config.dask,
+                threads=config.threads,
+                creation_options=dict(config.creation_options),
+                provenance=RunProvenance.of(
+                    table.source, scheme=table.scheme or config.scheme, area_method=area.method
+                ),
+                check=check,
+            )
         histogram = totals_by_date.dates[0]
         classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
         totals = stock_totals(
@@ -147,9 +177,10 @@ def _run_stock(config: StockConfig) -> StockResult:
             unknown_mode=config.unknown,
         )
         summary = _summary_document(source, table, area, lookup, histogram, classes, totals, config)
-        write_csv(with_total_row(classes, totals), staged.temp(paths["summary_csv"]))
-        write_json(summary, staged.temp(paths["summary_json"]))
-    return StockResult(classes, summary, tuple(paths.values()))
+        if paths:
+            write_csv(with_total_row(classes, totals), staged.temp(paths["summary_csv"]))
+            write_json(summary, staged.temp(paths["summary_json"]))
+    return StockResult(classes, summary, tuple(paths.values()), rasters)
 
 
 def _summary_document(
