@@ -14,6 +14,7 @@ loss (source) the negative ones, as a positive number.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,8 +238,9 @@ def change_uncertainty(
     period: Period,
     monte_carlo: MonteCarlo,
     offset: NDArray[np.float64] | None = None,
-) -> pd.DataFrame:
-    """Per region: 5/50/95 % of net change and annual rate, and the largest variance source.
+) -> tuple[pd.DataFrame, NDArray[np.float64]]:
+    """Per region: 5/50/95 % of net change and annual rate, and the largest variance source;
+    and the draws of net change (draws, regions), which add up to any grouping of regions.
 
     A region's instant change is sum_c area_end_c x density_c(end) - area_start_c x
     density_c(start), each class's densities drawn once for both years: each draw costs one
@@ -257,11 +259,7 @@ def change_uncertainty(
     )
     if offset is not None:
         change = change + offset
-    bounds = percentiles(change)
-    frame = pd.DataFrame({"region_id": accounts.region_ids, "period": period.label})
-    for name, values in zip(("p5", "p50", "p95"), bounds, strict=True):
-        frame[f"net_change_mg_{name}"] = values
-        frame[f"annual_net_change_mg_per_yr_{name}"] = values / period.years
+    frame = change_bounds(accounts.region_ids, period, change)
     delta = end - start
     sources = [top_variance_source(delta[r], draws) for members, draws in groups for r in members]
     sources = [sources[i] for i in np.argsort(np.concatenate([m for m, _ in groups]))]
@@ -270,6 +268,17 @@ def change_uncertainty(
     ]
     frame["top_variance_pool"] = [POOLS[p] if p >= 0 else "" for _, p, _ in sources]
     frame["top_variance_share"] = [share for _, _, share in sources]
+    return frame, change
+
+
+def change_bounds(
+    ids: Sequence[object], period: Period, draws: NDArray[np.float64]
+) -> pd.DataFrame:
+    """5/50/95 % of net change and annual rate per id from draws (draws, ids) of net change."""
+    frame = pd.DataFrame({"region_id": list(ids), "period": period.label})
+    for name, values in zip(("p5", "p50", "p95"), percentiles(draws), strict=True):
+        frame[f"net_change_mg_{name}"] = values
+        frame[f"annual_net_change_mg_per_yr_{name}"] = values / period.years
     return frame
 
 

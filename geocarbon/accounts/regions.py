@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from geocarbon.accounts.change import Period, change_bounds
 from geocarbon.engine.histogram import Histogram
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.lookup import ClassLookup
@@ -21,6 +22,8 @@ UNASSIGNED_ID = "unassigned"
 #: Columns that add up from regions to their parent.
 ADDITIVE_PREFIXES = ("stock_", "class_", "pixel_count", "coverage_px")
 ADDITIVE_COLUMNS = ("valid_area_ha", "nodata_area_ha", "unknown_area_ha", "covered_area_ha")
+#: Change-table columns that add up from regions to their parent: amounts, by their units.
+CHANGE_ADDITIVE_SUFFIXES = ("_ha", "_mg", "_tg", "_co2e", "_per_yr")
 
 
 def region_table(
@@ -138,12 +141,47 @@ def parent_table(regions: pd.DataFrame, parent_ids: tuple[object, ...]) -> pd.Da
     additive = [
         c for c in children.columns if c.startswith(ADDITIVE_PREFIXES) or c in ADDITIVE_COLUMNS
     ]
-    grouped = children.groupby("parent_id", sort=True)
-    frame = grouped[additive].sum().reset_index()
-    frame.insert(1, "n_regions", grouped.size().to_numpy())
+    frame = sum_by_parent(children, additive)
     frame["density_mean_mg_per_ha"] = _ratio(
         frame["stock_total_mg"].to_numpy(), frame["valid_area_ha"].to_numpy()
     )
+    return frame
+
+
+def parent_change_table(
+    change: pd.DataFrame,
+    period: Period,
+    parent_ids: tuple[object, ...],
+    draws: NDArray[np.float64] | None,
+) -> pd.DataFrame:
+    """One period's change rolled up to parents: ``change`` holds the regions' rows in zone
+    order (then ``unassigned``, left out); amounts (columns by their unit) are summed, and the
+    percentiles are those of each Monte Carlo draw (draws, regions) summed over a parent's
+    regions (the draws share their densities, so their sum is the parent's own draw)."""
+    n = len(parent_ids)
+    children = change.iloc[:n].assign(parent_id=list(parent_ids))
+    additive = [
+        c
+        for c in children.columns
+        if (c.endswith(CHANGE_ADDITIVE_SUFFIXES) and not c.endswith("_per_ha")) or c == "npv"
+    ]
+    frame = sum_by_parent(children, additive)
+    for position, name in enumerate(("period", "year_start", "year_end", "years")):
+        frame.insert(1 + position, name, change[name].iloc[0])
+    if draws is None:
+        return frame
+    summed = pd.DataFrame(draws[:, :n].T).groupby(list(parent_ids), sort=True).sum()
+    bounds = change_bounds(summed.index, period, summed.to_numpy().T)
+    bounds = bounds.drop(columns="period").rename(columns={"region_id": "parent_id"})
+    return frame.merge(bounds, on="parent_id")
+
+
+def sum_by_parent(children: pd.DataFrame, additive: list[str]) -> pd.DataFrame:
+    """The ``additive`` columns of ``children`` summed per ``parent_id`` (sorted), after it the
+    number of regions of each parent."""
+    grouped = children.groupby("parent_id", sort=True)
+    frame = grouped[additive].sum().reset_index()
+    frame.insert(1, "n_regions", grouped.size().to_numpy())
     return frame
 
 

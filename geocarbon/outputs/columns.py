@@ -82,3 +82,7 @@ SERIES_COLUMNS = join_columns(
 PARENT_COLUMNS = join_columns(
     "parent_id n_regions valid_area_ha stock_total_mg stock_total_tg density_mean_mg_per_ha"
 )
+CHANGE_PARENT_COLUMNS = join_columns(
+    "parent_id period year_start year_end years n_regions compared_area_ha stock_start_mg",
+    "stock_end_mg net_change_mg gross_gain_mg gross_loss_mg annual_net_change_mg_per_yr",
+)

@@ -30,13 +30,13 @@ from geocarbon.config import (
     check_years_span,
 )
 from geocarbon.engine import PassPlan, RasterMaps
-from geocarbon.engine.zones import ZoneIndex, build_zone_index
+from geocarbon.engine.zones import ZoneIndex
 from geocarbon.errors import ConfigError, ResamplingWarning, collecting_warnings, warn
 from geocarbon.grid import GridSpec, check_same_grid
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import LandCoverSource, as_source, open_landcover
-from geocarbon.inputs.regions import read_regions
+from geocarbon.inputs.postgis import is_postgis
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.outputs.folder import OutputFolder
 from geocarbon.outputs.provenance import RunProvenance
@@ -55,6 +55,7 @@ from geocarbon.runs.common import (
     normalise,
     pass_with_rasters,
     prepare_table,
+    read_zones,
     warn_nodata_classes,
 )
 from geocarbon.runs.sink import run_categories, sink_inputs, wants_walk
@@ -73,9 +74,12 @@ class ChangeConfig(RunOptions):
     years: tuple[int, ...]
     densities: str | Path | CarbonTable
     out_dir: Path | None = None
-    regions: Path | gpd.GeoDataFrame | None = None
+    #: A vector file, a GeoDataFrame, or a PostGIS database (``PG:...``, ``postgresql://...``).
+    regions: Path | str | gpd.GeoDataFrame | None = None
     id_field: str | None = None
     name_field: str | None = None
+    #: The regions' parent id field: adds ``parents.csv``, every period's change per parent.
+    parent_field: str | None = None
     layer: str | None = None
     coverage: str = DEFAULT_COVERAGE
     align_to: str | None = None
@@ -122,9 +126,18 @@ class ChangeConfig(RunOptions):
         )
         normalise(self, "landcovers", landcovers)
         normalise(self, "years", check_years(self.years))
+        if self.regions is None and (self.id_field or self.parent_field):
+            raise ConfigError("--id-field and --parent-field need --regions (region polygons).")
         if self.regions is not None and not isinstance(self.regions, gpd.GeoDataFrame):
-            normalise(self, "regions", as_path(self.regions, "regions"))
+            if not is_postgis(self.regions):  # a database stays a connection string
+                normalise(self, "regions", as_path(self.regions, "regions"))
         normalise(self, "out_dir", as_optional_path(self.out_dir, "out_dir"))
+
+    @property
+    def region_fields(self) -> dict[str, str | None]:
+        """How the regions are read: their id, name and parent fields, layer and encoding."""
+        names = ("id_field", "name_field", "parent_field", "layer", "encoding")
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,8 @@ class ChangeResult:
     regions: gpd.GeoDataFrame | None
     summary: dict[str, Any]
     outputs: tuple[Path, ...]
+    rasters: dict[str, Any] = field(default_factory=dict)  # no out_dir: by file stem (arrays_out)
+    parents: pd.DataFrame | None = None  # with a parent field: each period's change per parent
 
 
 def periods_of(years: tuple[int, ...]) -> list[Period]:
@@ -174,6 +189,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             config.years,
             rasters=config.write_rasters,
             regions=config.regions is not None,
+            parents=config.parent_field is not None,
             npv=config.valuation is not None,
             date_rasters=config.date_rasters,
             categories=categories is not None,
@@ -202,7 +218,11 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     sources = _aligned_sources(config)
     grid = sources[0].grid
     warn_nodata_classes(sources, table)
-    index, regions_frame = _zone_index(config, grid)
+    index, regions_frame = (
+        (None, None)
+        if config.regions is None
+        else read_zones(config.regions, grid, **config.region_fields, coverage=config.coverage)
+    )
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
     bands = raster_bands("change", paths)
@@ -253,6 +273,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
         result.regions,
         result.summary,
         tuple(paths.values()),
+        parents=result.parents,
     )
 
 
@@ -327,24 +348,6 @@ def _same_grid(a: GridSpec, b: GridSpec) -> bool:
     )
 
 
-def _zone_index(
-    config: ChangeConfig, grid: GridSpec
-) -> tuple[ZoneIndex | None, gpd.GeoDataFrame | None]:
-    """The regions (read and checked once) and their zone index on ``grid``."""
-    if config.regions is None:
-        return None, None
-    if not config.id_field:
-        raise ConfigError("Regions need an id field (--id-field).")
-    regions = read_regions(
-        config.regions,
-        id_field=config.id_field,
-        name_field=config.name_field,
-        layer=config.layer,
-        encoding=config.encoding,
-    )
-    return build_zone_index(regions, grid, config.coverage), regions
-
-
 def _dates_plan(
     sources: list[LandCoverSource],
     lookups: list[ClassLookup],
@@ -386,11 +389,11 @@ def _write_change(staged: StagedOutputs, paths: dict[str, Path], tables: ChangeT
     write_json(tables.summary, staged.temp(paths["change_summary.json"]))
     if tables.categories is not None and "ipcc_categories.csv" in paths:
         write_csv(tables.categories, staged.temp(paths["ipcc_categories.csv"]))
+    if tables.parents is not None:
+        write_csv(tables.parents, staged.temp(paths["parents.csv"]))
     if tables.regions is not None:
-        write_vector(
-            tables.regions, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions"
-        )
-        write_geoparquet(tables.regions, staged.temp(paths["regions.parquet"]))
+        write_vector(tables.regions, staged.temp(paths["regions.gpkg"]), summary=tables.summary)
+        write_geoparquet(tables.regions, staged.temp(paths["regions.parquet"]), tables.summary)
         write_csv(
             pd.DataFrame(tables.regions.drop(columns=tables.regions.geometry.name)),
             staged.temp(paths["regions.csv"]),

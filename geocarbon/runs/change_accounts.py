@@ -26,7 +26,11 @@ from geocarbon.accounts.change import (
     transitions_table,
 )
 from geocarbon.accounts.ipcc import ipcc_categories_table
-from geocarbon.accounts.regions import UNASSIGNED_ID, regions_with_statistics
+from geocarbon.accounts.regions import (
+    UNASSIGNED_ID,
+    parent_change_table,
+    regions_with_statistics,
+)
 from geocarbon.accounts.sink import category_cells, growth_offset, period_flows, slot_of
 from geocarbon.accounts.sink_model import OTHER_LAND
 from geocarbon.accounts.summary import run_summary
@@ -58,6 +62,8 @@ class ChangeTables:
     regions: gpd.GeoDataFrame | None
     summary: dict[str, Any]
     categories: pd.DataFrame | None = None
+    #: Every period's change per parent id (with a parent field).
+    parents: pd.DataFrame | None = None
 
 
 def change_accounts(
@@ -84,13 +90,15 @@ def change_accounts(
     if sink is not None and walked is not None:
         rates = sink.segments.rates(sink.growth)
         flows = [period_flows(walked, rates, slot_of(p, len(config.years))) for p in periods]
-    change = pd.concat(
-        [
-            _period_table(accounts, pair.area_ha, n_bins, period, config, flow, walked, sink)
-            for period, pair, flow in zip(periods, pairs, flows, strict=True)
-        ],
-        ignore_index=True,
-    )
+    parent_ids = None if index is None else index.parent_ids
+    tables = [
+        _period_table(
+            accounts, pair.area_ha, n_bins, period, config, flow, walked, sink, parent_ids
+        )
+        for period, pair, flow in zip(periods, pairs, flows, strict=True)
+    ]
+    change = pd.concat([frame for frame, _ in tables], ignore_index=True)
+    parents = None if parent_ids is None else pd.concat([p for _, p in tables], ignore_index=True)
     if sink is not None and walked is not None and sink.state.density_rasters is not None:
         change = _raster_shares(change, accounts, periods, dates, walked, sink)
     transitions = pd.concat(
@@ -129,7 +137,7 @@ def change_accounts(
         if categories is None
         else _category_table(accounts, periods, pairs, n_bins, categories, walked, config)
     )
-    return ChangeTables(change, transitions, series, regions, summary, cells)
+    return ChangeTables(change, transitions, series, regions, summary, cells, parents)
 
 
 def _period_table(
@@ -141,10 +149,16 @@ def _period_table(
     flows: PeriodFlows | None,
     walked: SinkTotals | None,
     sink: SinkInputs | None,
-) -> pd.DataFrame:
+    parent_ids: tuple[object, ...] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A period's change per region, and per parent when the regions have parents."""
     frame = change_table(accounts, pair_area_ha, n_bins, period, config.valuation, flows)
+
+    def by_parent(draws: NDArray[np.float64] | None) -> pd.DataFrame | None:
+        return None if parent_ids is None else parent_change_table(frame, period, parent_ids, draws)
+
     if config.monte_carlo is None:
-        return frame
+        return frame, by_parent(None)
     offset = None
     if flows is not None and walked is not None and sink is not None:
         regions = len(accounts.region_ids)
@@ -160,8 +174,10 @@ def _period_table(
             config.monte_carlo,
             regions,
         )
-    bounds = change_uncertainty(accounts, pair_area_ha, n_bins, period, config.monte_carlo, offset)
-    return frame.merge(bounds, on=["region_id", "period"])
+    bounds, draws = change_uncertainty(
+        accounts, pair_area_ha, n_bins, period, config.monte_carlo, offset
+    )
+    return frame.merge(bounds, on=["region_id", "period"]), by_parent(draws)
 
 
 def _raster_shares(
