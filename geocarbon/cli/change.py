@@ -14,6 +14,8 @@ from geocarbon.choices import (
 from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     COVERAGE_HELP,
+    REGIONS_SOURCE,
+    REGIONS_SOURCE_HELP,
     area_option,
     creation_option,
     creation_options_of,
@@ -24,6 +26,8 @@ from geocarbon.cli.options import (
     nodata_option,
     out_option,
     overwrite_option,
+    parent_field_option,
+    postgis_options,
     quiet_option,
     scheme_option,
     threads_option,
@@ -54,11 +58,14 @@ from geocarbon.config import (
 @densities_option
 @out_option
 @click.option(
-    "--regions", type=click.Path(path_type=Path), help="Region polygons: change by region."
+    "--regions",
+    type=REGIONS_SOURCE,
+    help=f"Region polygons (any vector format, or {REGIONS_SOURCE_HELP}): change by region.",
 )
 @click.option("--id-field", help="Unique region id field (also a density table's region_id).")
 @click.option("--name-field", help="Region name field.")
-@click.option("--layer", help="Layer of the vector file (default: its first).")
+@parent_field_option
+@click.option("--layer", help="Layer of the vector file (default: its first) or PostGIS table.")
 @click.option(
     "--coverage",
     type=click.Choice(COVERAGE_MODES),
@@ -183,6 +190,7 @@ from geocarbon.config import (
 @dask_option
 @memory_option
 @threads_option
+@postgis_options
 @overwrite_option
 @quiet_option
 def change(
@@ -190,9 +198,10 @@ def change(
     years: tuple[int, ...],
     densities: str,
     out_dir: Path,
-    regions: Path | None,
+    regions: Path | str | None,
     id_field: str | None,
     name_field: str | None,
+    parent_field: str | None,
     layer: str | None,
     coverage: str,
     align_to: str | None,
@@ -225,13 +234,26 @@ def change(
     dask: str | None,
     memory_mb: int,
     threads: int,
+    to_postgis: str | None,
+    postgis_schema: str | None,
+    postgis_prefix: str,
     overwrite: bool,
     quiet: bool,
 ) -> None:
     """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty."""
     from geocarbon.accounts.uncertainty import MonteCarlo
     from geocarbon.accounts.valuation import Valuation
+    from geocarbon.outputs.postgis import run_target, write_run
     from geocarbon.runs.change import ChangeConfig, run_change
+
+    target = run_target(
+        "change",
+        to_postgis,
+        schema=postgis_schema,
+        prefix=postgis_prefix,
+        overwrite=overwrite,
+        regions=regions is not None,
+    )
 
     config = ChangeConfig(
         landcovers=landcovers,
@@ -241,6 +263,7 @@ def change(
         regions=regions,
         id_field=id_field,
         name_field=name_field,
+        parent_field=parent_field,
         layer=layer,
         coverage=coverage,
         align_to=align_to,
@@ -288,6 +311,9 @@ def change(
                 )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
+    for table in write_run(target, "change", result.regions):
+        if not quiet:
+            click.echo(f"  wrote PostGIS table {table}")
     write_run_pages(
         out_dir,
         with_map=with_map,

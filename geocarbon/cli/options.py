@@ -43,6 +43,11 @@ class ThreadsType(click.ParamType):
             )
 
 
+parent_field_option = click.option(
+    "--parent-field",
+    help="Parent id field (e.g. a prefecture's province code): adds parents.csv, the regions' "
+    "totals added up per parent.",
+)
 overwrite_option = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 quiet_option = click.option(
     "-q",
@@ -142,3 +147,51 @@ def lang_option(help_text: str) -> Callable[[Any], Any]:
         show_default=True,
         help=help_text,
     )
+
+
+class RegionsSource(click.ParamType):
+    """``--regions``: a vector file, or a PostGIS database (``PG:...``, ``postgresql://...``)
+    kept as text (a :class:`~pathlib.Path` would fold a URL's ``//``)."""
+
+    name = "PATH|PG:CONNECTION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from geocarbon.inputs.postgis import is_postgis
+
+        return value if isinstance(value, Path) or is_postgis(value) else Path(value)
+
+
+REGIONS_SOURCE = RegionsSource()
+REGIONS_SOURCE_HELP = (
+    'a PostGIS table: PG:"host=... dbname=..." or postgresql://user@host:port/db with --layer '
+    "TABLE or SCHEMA.TABLE"
+)
+
+
+def postgis_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--to-postgis``, ``--postgis-schema`` and ``--postgis-prefix``: the run's regions layer
+    also written as a PostGIS table."""
+    for option in reversed(
+        (
+            click.option(
+                "--to-postgis",
+                metavar="CONNECTION",
+                help='Also write the regions layer as a PostGIS table: PG:"host=... dbname=..." '
+                "or postgresql://user@host:port/db (an existing table needs --overwrite).",
+            ),
+            click.option(
+                "--postgis-schema",
+                metavar="SCHEMA",
+                help="Schema of the --to-postgis tables (default: public).",
+            ),
+            click.option(
+                "--postgis-prefix",
+                default="",
+                metavar="PREFIX",
+                help="Prefix of the --to-postgis table names, e.g. zonal_2020_ for the table "
+                "zonal_2020_regions.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command

@@ -12,6 +12,8 @@ from geocarbon.choices import (
 from geocarbon.cli.map import run_map_options, write_run_pages
 from geocarbon.cli.options import (
     COVERAGE_HELP,
+    REGIONS_SOURCE,
+    REGIONS_SOURCE_HELP,
     area_option,
     dask_option,
     densities_option,
@@ -20,6 +22,8 @@ from geocarbon.cli.options import (
     nodata_option,
     out_option,
     overwrite_option,
+    parent_field_option,
+    postgis_options,
     quiet_option,
     scheme_option,
     threads_option,
@@ -34,18 +38,16 @@ from geocarbon.config import (
 @click.argument("landcover", type=click.Path(path_type=Path))
 @click.option(
     "--regions",
-    type=click.Path(path_type=Path),
+    type=REGIONS_SOURCE,
     required=True,
-    help="Region polygons (any vector format).",
+    help=f"Region polygons: any vector format, or {REGIONS_SOURCE_HELP}.",
 )
 @click.option(
     "--id-field", required=True, help="Unique region id field (also a density table's region_id)."
 )
 @click.option("--name-field", help="Region name field.")
-@click.option(
-    "--parent-field", help="Parent id field (e.g. a prefecture's province code): adds parents.csv."
-)
-@click.option("--layer", help="Layer of the vector file (default: its first).")
+@parent_field_option
+@click.option("--layer", help="Layer of the vector file (default: its first) or PostGIS table.")
 @click.option(
     "--coverage",
     type=click.Choice(COVERAGE_MODES),
@@ -64,11 +66,12 @@ from geocarbon.config import (
 @dask_option
 @memory_option
 @threads_option
+@postgis_options
 @overwrite_option
 @quiet_option
 def zonal(
     landcover: Path,
-    regions: Path,
+    regions: Path | str,
     id_field: str,
     name_field: str | None,
     parent_field: str | None,
@@ -87,11 +90,24 @@ def zonal(
     dask: str | None,
     memory_mb: int,
     threads: int,
+    to_postgis: str | None,
+    postgis_schema: str | None,
+    postgis_prefix: str,
     overwrite: bool,
     quiet: bool,
 ) -> None:
     """Carbon stocks by region (province, prefecture, reserve) in one pass over the land cover."""
+    from geocarbon.outputs.postgis import run_target, write_run
     from geocarbon.runs.zonal import ZonalConfig, run_zonal
+
+    target = run_target(
+        "zonal",
+        to_postgis,
+        schema=postgis_schema,
+        prefix=postgis_prefix,
+        overwrite=overwrite,
+        regions=True,
+    )
 
     config = ZonalConfig(
         landcover=landcover,
@@ -125,6 +141,9 @@ def zonal(
         )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
+    for table in write_run(target, "zonal", result.regions):
+        if not quiet:
+            click.echo(f"  wrote PostGIS table {table}")
     write_run_pages(
         out_dir,
         with_map=with_map,

@@ -19,6 +19,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geocarbon.errors import RegionError, RegionWarning, warn
+from geocarbon.inputs.postgis import is_postgis, postgis_label, read_postgis_layer
 from geocarbon.inputs.vector_files import is_null, read_vector_file
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -34,7 +35,8 @@ def read_regions(
     layer: str | None = None,
     encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a region layer (any format pyogrio reads) and check its fields and geometries.
+    """Read a region layer (any format pyogrio reads, or a PostGIS table: ``source`` a ``PG:``
+    string or ``postgresql://`` URL and ``layer`` the table) and check fields and geometries.
 
     Returns a GeoDataFrame with only ``region_id`` (the id field's values, type and text kept:
     integers stay int64, text stays text), ``region_name`` (text), ``parent_id`` (when asked, as
@@ -58,6 +60,8 @@ def read_regions(
     )
     if isinstance(source, gpd.GeoDataFrame):
         frame = source.copy()
+    elif is_postgis(source):
+        frame, label = read_postgis_layer(source, layer), postgis_label(source, layer)
     else:
         frame = read_vector_file(Path(source), layer, encoding)
     if frame.empty:

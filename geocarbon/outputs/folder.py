@@ -41,7 +41,7 @@ def local_path(name: str | Path) -> Path | None:
     """The local file or folder that ``name`` reads: itself, or for a GDAL ``/vsi`` path (``/vsizip/``,
     ``/vsitar/``, ``/vsigzip/``) the archive it reads; None for remote paths (URLs, ``/vsicurl/``)."""
     text = str(name)
-    if "://" in text:
+    if "://" in text or text[:3].upper() == "PG:":
         return None
     if text.startswith("/vsi"):
         head, _, rest = text[1:].partition("/")

@@ -40,6 +40,7 @@ from geocarbon.inputs.landcover import (
     LandCoverSource,
     as_source,
 )
+from geocarbon.inputs.postgis import is_postgis
 from geocarbon.inputs.regions import (
     id_text,
     read_regions,
@@ -70,7 +71,8 @@ class ZonalConfig(RunOptions):
     """A zonal run: land cover, regions and densities, and where (if anywhere) to write."""
 
     landcover: Path | list[Path] | LandCoverSource
-    regions: Path | gpd.GeoDataFrame
+    #: A vector file, a GeoDataFrame, or a PostGIS database (``PG:...``, ``postgresql://...``).
+    regions: Path | str | gpd.GeoDataFrame
     densities: str | Path | CarbonTable
     id_field: str
     out_dir: Path | None = None
@@ -85,7 +87,7 @@ class ZonalConfig(RunOptions):
         check_coverage(self.coverage)
         if not isinstance(self.landcover, LandCoverSource | list):
             normalise(self, "landcover", as_path(self.landcover, "landcover"))
-        if not isinstance(self.regions, gpd.GeoDataFrame):
+        if not isinstance(self.regions, gpd.GeoDataFrame) and not is_postgis(self.regions):
             normalise(self, "regions", as_path(self.regions, "regions"))
         normalise(self, "out_dir", as_optional_path(self.out_dir, "out_dir"))
 
@@ -260,8 +262,8 @@ def _write_zonal(
     wide_columns: pd.DataFrame,
 ) -> None:
     spatial = mapped_regions(frame)
-    write_vector(spatial, staged.temp(paths["regions.gpkg"]), driver="GPKG", layer="regions")
-    write_geoparquet(spatial, staged.temp(paths["regions.parquet"]))
+    write_vector(spatial, staged.temp(paths["regions.gpkg"]), summary=summary)
+    write_geoparquet(spatial, staged.temp(paths["regions.parquet"]), summary)
     write_csv(
         pd.DataFrame(frame.drop(columns=frame.geometry.name)), staged.temp(paths["regions.csv"])
     )
