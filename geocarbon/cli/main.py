@@ -23,6 +23,7 @@ from geocarbon.cli.map import map_command, web_assets
 from geocarbon.cli.report import report
 from geocarbon.cli.schemes import schemes
 from geocarbon.cli.stock import demo, stock
+from geocarbon.cli.style import style
 from geocarbon.cli.zonal import zonal
 from geocarbon.errors import GeoCarbonError
 
@@ -33,7 +34,8 @@ def cli() -> None:
     """Carbon stocks and their change from land-cover maps and carbon-density tables."""
 
 
-for _command in (stock, zonal, change, map_command, figures, report, web_assets, demo, schemes):
+_COMMANDS = (stock, zonal, change, map_command, figures, report, style, web_assets, demo, schemes)
+for _command in _COMMANDS:
     cli.add_command(_command)
 
 

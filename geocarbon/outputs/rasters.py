@@ -10,6 +10,7 @@ output folder (lock, manifest, clean-up on failure) is :mod:`geocarbon.outputs.f
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,7 @@ from geocarbon.outputs.creation_options import (
     TILE_SIZE,
     check_creation_options,
 )
-from geocarbon.outputs.provenance import RunProvenance, raster_tags, tag_raster
+from geocarbon.outputs.provenance import RunProvenance, tag_sources, widened, written_range
 from geocarbon.outputs.staging import StagedOutputs
 
 #: Float outputs use NaN for nodata: it cannot collide with any real density or change.
@@ -114,6 +115,8 @@ class TiledRasters:
     ) -> None:
         self.paths = list(paths)
         self._origin = origin
+        #: (min, max) of the values written into each raster so far; NaN: none yet.
+        self.ranges = [(float("nan"), float("nan"))] * len(self.paths)
         self._datasets = []
         profile = float_raster_profile(grid, compressed=compressed)
         for path, (description, units) in zip(paths, bands, strict=True):
@@ -127,12 +130,20 @@ class TiledRasters:
         """Write ``stack[i]`` of shape (height, width) into raster ``first + i`` at ``block``."""
         row, col = block.row_off - self._origin[0], block.col_off - self._origin[1]
         window = Window(col, row, block.width, block.height)
-        for dataset, band in zip(self._datasets[first : first + len(stack)], stack, strict=True):
+        datasets = self._datasets[first : first + len(stack)]
+        for index, (dataset, band) in enumerate(zip(datasets, stack, strict=True), start=first):
             dataset.write(band, 1, window=window)
+            self.ranges[index] = widened(self.ranges[index], band)
 
     def close(self) -> None:
-        for dataset in self._datasets:
+        """Close the rasters, the exact range of each in its STATISTICS_MINIMUM/MAXIMUM (read
+        back by ``written_range`` from a Dask run's chunks)."""
+        for dataset, (low, high) in zip(self._datasets, self.ranges, strict=True):
             if not dataset.closed:
+                if not math.isnan(low):  # some data
+                    dataset.update_tags(
+                        1, STATISTICS_MINIMUM=repr(low), STATISTICS_MAXIMUM=repr(high)
+                    )
                 dataset.close()
 
 
@@ -209,7 +220,8 @@ class RasterSetWriter:
                 (scratch, self._staged.temp(final))
                 for scratch, final in zip(self._rasters.paths, self._bands, strict=True)
             ]
-            tag_sources(pairs, self._bands, self._provenance)
+            ranges = self._rasters.ranges
+            tag_sources(pairs, self._bands, self._provenance, self._staged, ranges)
             return pairs
         from geocarbon.vrt import mosaic_vrt
 
@@ -225,7 +237,7 @@ class RasterSetWriter:
             )
             vrt.write_text(xml, "utf-8")
             pairs.append((vrt, self._staged.temp(final)))
-        tag_sources(pairs, self._bands, self._provenance)
+        tag_sources(pairs, self._bands, self._provenance, self._staged, self._rasters.ranges)
         return pairs
 
     def close(self) -> None:
@@ -233,17 +245,6 @@ class RasterSetWriter:
             self._pool.shutdown()
         for rasters in (self._rasters, *self._overviews):
             rasters.close()
-
-
-def tag_sources(
-    pairs: Sequence[tuple[Path, Path]],
-    bands: Mapping[Path, tuple[str, str]],
-    provenance: RunProvenance | None,
-) -> None:
-    """Tag each pair's source (GeoTIFF or VRT) for the final raster of ``bands`` in the same
-    place, before the COG is copied from it (tagging the COG afterwards would break its layout)."""
-    for (source, _), (final, (description, units)) in zip(pairs, bands.items(), strict=True):
-        tag_raster(source, raster_tags(final, description, units, provenance))
 
 
 def overview_levels(
@@ -296,7 +297,8 @@ def cogs_from_chunks(
         tiles = [files[index] for files in chunk_files]
         vrt.write_text(mosaic_vrt(tiles, description=description, units=units), "utf-8")
         pairs.append((vrt, staged.temp(final)))
-    tag_sources(pairs, bands, provenance)
+    ranges = [written_range([files[index] for files in chunk_files]) for index in range(len(bands))]
+    tag_sources(pairs, bands, provenance, staged, ranges)
     to_cogs(pairs, threads=threads, creation_options=creation_options)
 
 

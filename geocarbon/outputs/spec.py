@@ -22,7 +22,7 @@ from geocarbon.outputs import columns
 from geocarbon.outputs.columns import CARBON_BANDS
 from geocarbon.units import POOLS
 
-KINDS = ("raster", "table", "vector", "json")
+KINDS = ("raster", "style", "table", "vector", "json")
 RUNS = ("stock", "zonal", "change")
 DENSITY_UNITS = "Mg C/ha"
 _PLACEHOLDER = re.compile(r"\{(pool|band|year|period)\}")
@@ -37,7 +37,8 @@ class OutputFile:
     ``{pool}``/``{band}``; ``columns`` those every run writes (columns of a table or vector, keys
     of a JSON document; more may follow, such as per-class or uncertainty columns). The file is
     written when every run option named in ``condition`` is on. ``key`` is its key in the run's
-    path dictionary (default: the file name).
+    path dictionary (default: the file name). A ``style`` (QGIS ``.qml``) names in ``styles``
+    the pattern of the raster it styles (same stem, same placeholders and condition).
     """
 
     pattern: str
@@ -49,6 +50,7 @@ class OutputFile:
     condition: tuple[str, ...] = ()
     key: str | None = None
     layer: str | None = None
+    styles: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -84,43 +86,66 @@ def _name_regex(entry: OutputFile) -> str:
     return "".join(parts)
 
 
+def _styled(entries: Sequence[OutputFile]) -> tuple[OutputFile, ...]:
+    """``entries`` with each raster followed by its QGIS style (``.qml``, the raster's stem)."""
+    styled = []
+    for entry in entries:
+        styled.append(entry)
+        if entry.kind == "raster":
+            styled.append(
+                OutputFile(
+                    entry.pattern.removesuffix(".tif") + ".qml",
+                    "style",
+                    f"QGIS style (colour ramp, labels in {entry.units}) of the {entry.description}",
+                    entry.units,
+                    bands=entry.bands,
+                    condition=entry.condition,
+                    key=None if entry.key is None else f"{entry.key}_style",
+                    styles=entry.pattern,
+                )
+            )
+    return tuple(styled)
+
+
 _AREA_STOCK_UNITS = "ha, Mg C/ha, Mg C, Tg C (in each column's name)"
 _REGIONS_LAYER = "Regions with their statistics (areas, stocks, mean density)"
 _CHANGE_REGIONS = "Regions with their change over the first-to-last period"
 
-STOCK_OUTPUTS: tuple[OutputFile, ...] = (
-    OutputFile(
-        "stock_summary.csv",
-        "table",
-        "Stock per land-cover class (area, density and stock per pool) and a TOTAL row",
-        _AREA_STOCK_UNITS,
-        columns=columns.STOCK_TABLE_COLUMNS,
-        key="summary_csv",
-    ),
-    OutputFile(
-        "stock_summary.json",
-        "json",
-        "The run's inputs, options, pixel counts, unknown classes, totals and per-class rows",
-        columns=columns.STOCK_SUMMARY_KEYS,
-        key="summary_json",
-    ),
-    OutputFile(
-        "density_{pool}_mg_per_ha.tif",
-        "raster",
-        "carbon density, {pool} pool",
-        DENSITY_UNITS,
-        bands=POOLS,
-        condition=("rasters",),
-        key="{pool}",
-    ),
-    OutputFile(
-        "density_total_mg_per_ha.tif",
-        "raster",
-        "carbon density, all pools",
-        DENSITY_UNITS,
-        condition=("rasters",),
-        key="total",
-    ),
+STOCK_OUTPUTS: tuple[OutputFile, ...] = _styled(
+    (
+        OutputFile(
+            "stock_summary.csv",
+            "table",
+            "Stock per land-cover class (area, density and stock per pool) and a TOTAL row",
+            _AREA_STOCK_UNITS,
+            columns=columns.STOCK_TABLE_COLUMNS,
+            key="summary_csv",
+        ),
+        OutputFile(
+            "stock_summary.json",
+            "json",
+            "The run's inputs, options, pixel counts, unknown classes, totals and per-class rows",
+            columns=columns.STOCK_SUMMARY_KEYS,
+            key="summary_json",
+        ),
+        OutputFile(
+            "density_{pool}_mg_per_ha.tif",
+            "raster",
+            "carbon density, {pool} pool",
+            DENSITY_UNITS,
+            bands=POOLS,
+            condition=("rasters",),
+            key="{pool}",
+        ),
+        OutputFile(
+            "density_total_mg_per_ha.tif",
+            "raster",
+            "carbon density, all pools",
+            DENSITY_UNITS,
+            condition=("rasters",),
+            key="total",
+        ),
+    )
 )
 
 ZONAL_OUTPUTS: tuple[OutputFile, ...] = (
@@ -176,92 +201,103 @@ ZONAL_OUTPUTS: tuple[OutputFile, ...] = (
     ),
 )
 
-CHANGE_OUTPUTS: tuple[OutputFile, ...] = (
-    OutputFile(
-        "change.csv",
-        "table",
-        "Change per region and period: stocks at start and end, net, gross gain and loss, "
-        "annual rate, CO2e; npv with valuation, percentiles with Monte Carlo",
-        _AREA_STOCK_UNITS,
-        columns=columns.CHANGE_COLUMNS,
-    ),
-    OutputFile(
-        "transitions.csv",
-        "table",
-        "Area and stock change per region, period and (class_from, class_to)",
-        _AREA_STOCK_UNITS,
-        columns=columns.TRANSITION_COLUMNS,
-    ),
-    OutputFile(
-        "series.csv",
-        "table",
-        "Stock per region and date (percentiles with Monte Carlo)",
-        _AREA_STOCK_UNITS,
-        columns=columns.SERIES_COLUMNS,
-    ),
-    OutputFile(
-        "ipcc_categories.csv",
-        "table",
-        "Area and carbon stock change per region, period and IPCC land category (remaining, "
-        "and converted by origin), laid out like the UNFCCC LULUCF reporting tables",
-        "ha, Mg C, Mg CO2 (emissions positive, removals negative)",
-        columns=columns.IPCC_COLUMNS,
-        condition=("categories",),
-    ),
-    OutputFile(
-        "change_summary.json",
-        "json",
-        "The run's inputs, options and per-period totals",
-        columns=columns.CHANGE_SUMMARY_KEYS,
-    ),
-    OutputFile(
-        "regions.gpkg",
-        "vector",
-        _CHANGE_REGIONS,
-        _AREA_STOCK_UNITS,
-        columns=columns.CHANGE_COLUMNS,
-        condition=("regions",),
-        layer="regions",
-    ),
-    OutputFile(
-        "regions.parquet",
-        "vector",
-        f"{_CHANGE_REGIONS}, as GeoParquet",
-        _AREA_STOCK_UNITS,
-        columns=columns.CHANGE_COLUMNS,
-        condition=("regions",),
-    ),
-    OutputFile(
-        "regions.csv",
-        "table",
-        f"{_CHANGE_REGIONS} (no geometry)",
-        _AREA_STOCK_UNITS,
-        columns=columns.CHANGE_COLUMNS,
-        condition=("regions",),
-    ),
-    OutputFile(
-        "density_{year}_{band}_mg_per_ha.tif",
-        "raster",
-        "carbon density {year}, {band}",
-        DENSITY_UNITS,
-        bands=CARBON_BANDS,
-        condition=("rasters", "date_rasters"),
-    ),
-    OutputFile(
-        "change_{period}_{band}_mg_per_ha.tif",
-        "raster",
-        "carbon density change {period}, {band}",
-        DENSITY_UNITS,
-        bands=CARBON_BANDS,
-        condition=("rasters",),
-    ),
-    OutputFile(
-        "npv_{period}_per_ha.tif",
-        "raster",
-        "net present value of the change {period}",
-        "currency/ha",
-        condition=("rasters", "valuation"),
-    ),
+CHANGE_OUTPUTS: tuple[OutputFile, ...] = _styled(
+    (
+        OutputFile(
+            "change.csv",
+            "table",
+            "Change per region and period: stocks at start and end, net, gross gain and loss, "
+            "annual rate, CO2e; npv with valuation, percentiles with Monte Carlo",
+            _AREA_STOCK_UNITS,
+            columns=columns.CHANGE_COLUMNS,
+        ),
+        OutputFile(
+            "transitions.csv",
+            "table",
+            "Area and stock change per region, period and (class_from, class_to)",
+            _AREA_STOCK_UNITS,
+            columns=columns.TRANSITION_COLUMNS,
+        ),
+        OutputFile(
+            "series.csv",
+            "table",
+            "Stock per region and date (percentiles with Monte Carlo)",
+            _AREA_STOCK_UNITS,
+            columns=columns.SERIES_COLUMNS,
+        ),
+        OutputFile(
+            "ipcc_categories.csv",
+            "table",
+            "Area and carbon stock change per region, period and IPCC land category (remaining, "
+            "and converted by origin), laid out like the UNFCCC LULUCF reporting tables",
+            "ha, Mg C, Mg CO2 (emissions positive, removals negative)",
+            columns=columns.IPCC_COLUMNS,
+            condition=("categories",),
+        ),
+        OutputFile(
+            "change_summary.json",
+            "json",
+            "The run's inputs, options and per-period totals",
+            columns=columns.CHANGE_SUMMARY_KEYS,
+        ),
+        OutputFile(
+            "regions.gpkg",
+            "vector",
+            _CHANGE_REGIONS,
+            _AREA_STOCK_UNITS,
+            columns=columns.CHANGE_COLUMNS,
+            condition=("regions",),
+            layer="regions",
+        ),
+        OutputFile(
+            "regions.parquet",
+            "vector",
+            f"{_CHANGE_REGIONS}, as GeoParquet",
+            _AREA_STOCK_UNITS,
+            columns=columns.CHANGE_COLUMNS,
+            condition=("regions",),
+        ),
+        OutputFile(
+            "regions.csv",
+            "table",
+            f"{_CHANGE_REGIONS} (no geometry)",
+            _AREA_STOCK_UNITS,
+            columns=columns.CHANGE_COLUMNS,
+            condition=("regions",),
+        ),
+        OutputFile(
+            "parents.csv",
+            "table",
+            "Change per parent id and period: the regions' amounts added up, percentiles from "
+            "the sum of the regions' Monte Carlo draws",
+            _AREA_STOCK_UNITS,
+            columns=columns.CHANGE_PARENT_COLUMNS,
+            condition=("regions", "parents"),
+        ),
+        OutputFile(
+            "density_{year}_{band}_mg_per_ha.tif",
+            "raster",
+            "carbon density {year}, {band}",
+            DENSITY_UNITS,
+            bands=CARBON_BANDS,
+            condition=("rasters", "date_rasters"),
+        ),
+        OutputFile(
+            "change_{period}_{band}_mg_per_ha.tif",
+            "raster",
+            "carbon density change {period}, {band}",
+            DENSITY_UNITS,
+            bands=CARBON_BANDS,
+            condition=("rasters",),
+        ),
+        OutputFile(
+            "npv_{period}_per_ha.tif",
+            "raster",
+            "net present value of the change {period}",
+            "currency/ha",
+            condition=("rasters", "valuation"),
+        ),
+    )
 )
 
 OUTPUTS: dict[str, tuple[OutputFile, ...]] = {
@@ -291,17 +327,13 @@ def change_outputs(
     npv: bool,
     date_rasters: bool,
     categories: bool = False,
+    parents: bool = False,
 ) -> dict[str, Path]:
     """The files of a change run over ``periods`` (labels, ``"2000-2020"``) of ``years``, keyed by
     file name: tables first, then each date's densities, then each period's change (and NPV)."""
-    flags = {
-        "rasters": rasters,
-        "regions": regions,
-        "valuation": npv,
-        "date_rasters": date_rasters,
-        "categories": categories,
-    }
-    on = {name for name, value in flags.items() if value}
+    flags = (rasters, regions, npv, date_rasters, categories, parents)
+    names = ("rasters", "regions", "valuation", "date_rasters", "categories", "parents")
+    on = {name for name, value in zip(names, flags, strict=True) if value}
     return _paths("change", out_dir, on, years=years, periods=periods)
 
 

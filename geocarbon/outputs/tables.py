@@ -10,6 +10,7 @@ per-class columns to the long-form CSV and the GeoParquet file, with a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from geocarbon.errors import WideTableWarning, warn
+from geocarbon.outputs.provenance import table_metadata, table_metadata_text
+from geocarbon.outputs.spec import RUNS, identify
 from geocarbon.outputs.spreadsheet import neutralise_formulas
 from geocarbon.outputs.staging import final_name
 
@@ -59,8 +62,20 @@ def _json_default(value: object) -> object:
 GPKG_MAX_COLUMNS = 2000
 
 
-def write_vector(frame: Any, path: Path, *, driver: str, layer: str) -> None:
+def write_vector(
+    frame: Any,
+    path: Path,
+    *,
+    driver: str = "GPKG",
+    layer: str = "regions",
+    summary: Mapping[str, Any] | None = None,
+) -> None:
     """Write a GeoDataFrame with pyogrio (GeoPackage, FlatGeobuf, ...).
+
+    A GeoPackage carries the provenance of the run whose ``summary`` document is given, with the
+    units of its columns (:func:`~geocarbon.outputs.provenance.table_metadata_text`), in its
+    metadata tables (``gpkg_metadata``, referenced to the layer in ``gpkg_metadata_reference``);
+    the layer's description (``gpkg_contents``) is the spec's.
 
     A GeoPackage holds at most :data:`GPKG_MAX_COLUMNS` columns: wider frames (a table of
     thousands of classes) keep their per-class columns (``class_*``) out of it, with a warning;
@@ -76,9 +91,33 @@ def write_vector(frame: Any, path: Path, *, driver: str, layer: str) -> None:
             "the GeoParquet file.",
             WideTableWarning,
         )
-    frame.to_file(path, driver=driver, layer=layer, engine="pyogrio")
+    options = {}
+    if summary is not None and driver == "GPKG":
+        # On the layer only: GDAL copies a GeoPackage's file-level metadata into a new
+        # regions.gpkg.aux.xml each time a reader opens it.
+        description = {"DESCRIPTION": _description(summary, path)}
+        options = {"layer_metadata": table_metadata_text(summary, frame.columns) | description}
+    frame.to_file(path, driver=driver, layer=layer, engine="pyogrio", **options)
 
 
-def write_geoparquet(frame: Any, path: Path) -> None:
-    """Write a GeoDataFrame as GeoParquet (geometry as WKB, CRS in the metadata)."""
+def _description(summary: Mapping[str, Any], path: Path) -> str:
+    found = (
+        identify(str(summary.get("run")), final_name(path)) if summary.get("run") in RUNS else None
+    )
+    return found[0].describe(**found[1]) if found is not None else ""
+
+
+def write_geoparquet(frame: Any, path: Path, summary: Mapping[str, Any] | None = None) -> None:
+    """Write a GeoDataFrame as GeoParquet (geometry as WKB, CRS in the metadata); with a run's
+    ``summary``, the Parquet file's key-value metadata also holds its provenance under the key
+    ``geocarbon`` (a JSON object, :func:`~geocarbon.outputs.provenance.table_metadata`)."""
     frame.to_parquet(path, index=False)
+    if summary is None:
+        return
+    import pyarrow.parquet as pq
+
+    # geopandas writes the "geo" key alone: the (small) regions table is written again with ours.
+    table = pq.read_table(path)
+    document = json.dumps(table_metadata(summary, frame.columns), ensure_ascii=False)
+    metadata = {**(table.schema.metadata or {}), b"geocarbon": document.encode("utf-8")}
+    pq.write_table(table.replace_schema_metadata(metadata), path)

@@ -21,6 +21,7 @@ WRITING_COMMANDS = {
     "map": ("-q", "--quiet", "-o", "--out", "--overwrite"),
     "figures": ("-q", "--quiet", "-o", "--out", "--overwrite"),
     "report": ("-q", "--quiet", "--overwrite"),
+    "style": ("-q", "--quiet", "-o", "--out", "--overwrite"),
     # npm reinstalls the same pinned versions in place: there is nothing to refuse.
     "web-assets": ("-q", "--quiet", "-o", "--out"),
 }

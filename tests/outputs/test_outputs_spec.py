@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import geopandas as gpd
 import numpy as np
@@ -44,15 +45,26 @@ FLAGS = list(itertools.product([False, True], repeat=4))
 
 def test_the_names_are_pinned():
     """The contract written out, so it holds once the pipelines call the spec themselves."""
-    densities = [f"density_{band}_mg_per_ha.tif" for band in ("above", "below", "dead", "soil")]
+    pools = ("above", "below", "dead", "soil")
+    densities = [f"density_{band}_mg_per_ha" for band in pools]
     stock = stock_outputs(OUT, rasters=True)
-    assert list(stock) == ["summary_csv", "summary_json", "above", "below", "dead", "soil", "total"]
+    assert list(stock) == [
+        "summary_csv",
+        "summary_json",
+        *pools,
+        *(f"{pool}_style" for pool in pools),
+        "total",
+        "total_style",
+    ]
     assert [path.name for path in stock.values()] == [
         "stock_summary.csv",
         "stock_summary.json",
-        *densities,
+        *(f"{name}.tif" for name in densities),
+        *(f"{name}.qml" for name in densities),
         "density_total_mg_per_ha.tif",
+        "density_total_mg_per_ha.qml",
     ]
+    assert list(stock_outputs(OUT, rasters=False)) == ["summary_csv", "summary_json"]
     assert list(zonal_outputs(OUT, parents=True)) == [
         "regions.gpkg",
         "regions.csv",
@@ -74,9 +86,14 @@ def test_the_names_are_pinned():
         "regions.gpkg",
         "regions.parquet",
         "regions.csv",
-        *(f"density_{year}_{band}_mg_per_ha.tif" for year in (2000, 2020) for band in bands),
-        *(f"change_2000-2020_{band}_mg_per_ha.tif" for band in bands),
+        *(
+            f"{name}_{band}_mg_per_ha.{suffix}"
+            for name in ("density_2000", "density_2020", "change_2000-2020")
+            for suffix in ("tif", "qml")
+            for band in bands
+        ),
         "npv_2000-2020_per_ha.tif",
+        "npv_2000-2020_per_ha.qml",
     ]
     assert all(path == OUT / name for name, path in change.items())
     assert raster_bands("change", change)[OUT / "npv_2000-2020_per_ha.tif"] == (
@@ -91,6 +108,14 @@ def test_every_raster_is_declared_with_units_and_a_description():
             assert entry.description
             if entry.kind == "raster":
                 assert entry.units and entry.pattern.endswith(".tif")
+            elif entry.kind == "style":  # a QGIS style beside its raster, on the same condition
+                raster = next(e for e in OUTPUTS[run] if e.pattern == entry.styles)
+                assert entry.pattern == raster.pattern.replace(".tif", ".qml")
+                assert (entry.units, entry.bands, entry.condition) == (
+                    raster.units,
+                    raster.bands,
+                    raster.condition,
+                )
             else:
                 assert entry.columns, entry.pattern
 
@@ -204,12 +229,18 @@ def test_files_written_are_the_declared_ones_with_their_bands_and_columns(runs, 
                 tags = dataset.tags()
                 assert (tags["description"], tags["units"]) == (file.description, file.units)
             assert bands[file.path] == (file.description, file.units)
+            assert file.path.with_suffix(".qml") in {found.path for found in found.files}
+        elif file.entry.kind == "style":
+            renderer = ElementTree.parse(file.path).getroot().find("pipe/rasterrenderer")
+            assert renderer is not None and renderer.get("type") == "singlebandpseudocolor"
+            assert (folder / file.entry.styles.format(**dict(file.values))).is_file()
         else:
             missing = set(file.entry.columns) - set(columns_of(file.path))
             assert not missing, (file.path.name, missing)
         if file.entry.layer is not None:
             assert gpd.list_layers(file.path)["name"].tolist() == [file.entry.layer]
     assert len(bands) == sum(file.entry.kind == "raster" for file in found.files)
+    assert len(bands) == sum(file.entry.kind == "style" for file in found.files)
 
 
 def test_change_run_offers_its_rasters_by_period(runs):
