@@ -139,6 +139,12 @@ def zonal(
             f"{totals['stock_total_tg_unassigned']:.6g} Tg C on {area['unassigned_valid']:.6g} ha "
             f"(coverage {result.summary['coverage']}, area method {result.summary['area_method']})."
         )
+        if result.summary.get("pixels_not_read"):
+            click.echo(
+                f"  {result.summary['area_not_read_ha']:.6g} ha beyond the regions' bounding boxes "
+                f"not read ({result.summary['blocks_read']} of {result.summary['blocks_total']} "
+                "blocks read)."
+            )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
     for table in write_run(target, "zonal", result.regions):

@@ -41,7 +41,8 @@ def test_zonal_prints_and_summarises_the_regions_own_total(
     capsys, landcover_tif, pools_csv, tmp_path
 ):
     """A region over half the raster: the printed total and the summary are its own stock; the
-    rest of the raster (unassigned) is reported apart, never added in."""
+    rest of its extent (unassigned: its box a pixel wider, so the third column) is reported
+    apart, never added in; the last column is not read."""
     regions = left_half_region(tmp_path / "r.gpkg")
     out = tmp_path / "out"
     code, stdout, err = cli(
@@ -58,13 +59,15 @@ def test_zonal_prints_and_summarises_the_regions_own_total(
         str(out),
     )
     assert code == 0, err
-    # left two columns: 4 x class 1 (86) + 4 x class 3 (8) = 376 Mg C; the right half holds
-    # 3 x 86 + 4 x 28 = 370 Mg C... minus the nodata pixel: 2 x 86 + 5 x 28 = 312 Mg C.
+    # left two columns: 4 x class 1 (86) + 4 x class 3 (8) = 376 Mg C; the third column holds
+    # 3 x class 2 (28) + 1 x class 1 = 170 Mg C.
     summary = json.loads((out / "zonal_summary.json").read_text())
     assert summary["totals"]["stock_total_mg"] == pytest.approx(376.0)
-    assert summary["totals"]["stock_total_mg_unassigned"] == pytest.approx(312.0)
+    assert summary["totals"]["stock_total_mg_unassigned"] == pytest.approx(170.0)
+    assert summary["pixels_not_read"] == 4
     assert "1 regions hold 0.000376 Tg C" in stdout
-    assert "0.000312 Tg C" in stdout and "not included" in stdout
+    assert "0.00017 Tg C" in stdout and "not included" in stdout
+    assert "4 ha beyond the regions' bounding boxes not read" in stdout
 
 
 def test_change_lists_every_unknown_code_of_every_date(raster_factory, pools_csv, tmp_path):
@@ -144,7 +147,7 @@ def test_thousands_of_classes_fit_every_output_quietly(capsys, raster_factory, t
     parquet = gpd.read_parquet(out / "regions.parquet")
     assert f"class_{n_classes}_area_ha" in parquet.columns
     long = pd.read_csv(out / "regions_by_class.csv")
-    assert long["area_ha"].sum() == pytest.approx(16.0)
+    assert long["area_ha"].sum() == pytest.approx(12.0)  # the region's extent: 3 of 4 columns
 
 
 def ring_raster(raster_factory):
