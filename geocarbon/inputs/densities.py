@@ -19,6 +19,7 @@ How the text itself is read (encodings, separators, codes and densities written 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -307,7 +308,9 @@ def crosswalk_table(table: CarbonTable, scheme_name: str) -> CarbonTable:
     China CLCD default serves WorldCover, IGBP, GlobeLand30, CNLUCC or CCI maps.
     """
     scheme = get_scheme(scheme_name)
-    if table.scheme is None or scheme.name == table.scheme:
+    if table.scheme is None:  # a table in the raster's own codes: the user names its scheme
+        return dataclasses.replace(table, scheme=scheme.name)
+    if scheme.name == table.scheme:
         return table
     if table.scheme != "clcd":
         raise SchemeError(

@@ -72,9 +72,10 @@ def test_crosswalk_igbp_to_clcd():
     assert table.scheme == "modis-igbp"
 
 
-def test_crosswalk_from_unknown_table_scheme_is_identity(tmp_path, pools_csv):
+def test_crosswalk_of_a_table_without_scheme_only_names_its_scheme(tmp_path, pools_csv):
     table = load_density_table(pools_csv)
-    assert crosswalk_table(table, "esa-worldcover") is table
+    named = crosswalk_table(table, "esa-worldcover")
+    assert named.scheme == "esa-worldcover" and named.codes is table.codes
 
 
 def test_crosswalk_to_unknown_scheme_names_known(tmp_path):
