@@ -26,6 +26,7 @@ from geocarbon.errors import InputFileError, NodataWarning, RasterFormatError, w
 from geocarbon.grid import GridSpec, check_georeferenced
 from geocarbon.inputs.arrays import ArrayCodes, representable_nodata
 from geocarbon.inputs.arrays import landcover_from_array as landcover_from_array  # its old home
+from geocarbon.inputs.remote import is_remote, remote_name, remote_reading
 from geocarbon.vrt import (
     VSI_PREFIX,
     check_vrt_sources,
@@ -81,10 +82,12 @@ def open_landcover(path: str | Path | list[Path], *, nodata: int | None = None) 
     """Check that ``path`` is a single-band integer raster on a georeferenced grid, and describe it.
 
     ``path`` may be a GeoTIFF, a VRT, a GDAL virtual path (``/vsizip/``, ``/vsicurl/``,
-    ``/vsis3/``...), a folder of tiles or a list of tiles (how CLCD and WorldCover ship): tiles are
-    read as one mosaic through an in-memory VRT, never merged on disk. ``nodata`` replaces the
-    raster's own nodata value (as ``gdal_edit.py -a_nodata`` would), e.g. for an undeclared
-    border of zeros.
+    ``/vsis3/``...), an ``http(s)://``, ``s3://`` or ``gs://`` URL, a STAC item (``item.json``,
+    ``item.json#asset``; see :func:`~geocarbon.inputs.remote.remote_name`), a folder of tiles or
+    a list of tiles (how CLCD and WorldCover ship): tiles are read as one mosaic through an
+    in-memory VRT, never merged on disk. Remote rasters are read block by block with HTTP range
+    requests. ``nodata`` replaces the raster's own nodata value (as ``gdal_edit.py -a_nodata``
+    would), e.g. for an undeclared border of zeros.
 
     Raises
     ------
@@ -99,7 +102,9 @@ def open_landcover(path: str | Path | list[Path], *, nodata: int | None = None) 
             raise InputFileError("No land-cover tiles were given; pass at least one raster.")
         tiles = sorted(Path(p) for p in path)
         source = _describe_mosaic(Path(f"{len(tiles)} tiles in {tiles[0].parent}"), tiles)
-    elif str(path).startswith(VSI_PREFIX):
+        return source if nodata is None else with_nodata(source, nodata)
+    path = remote_name(str(path)) or path
+    if str(path).startswith(VSI_PREFIX):
         source = _describe_virtual(str(path))
     elif Path(path).is_dir():
         source = _describe_mosaic(Path(path), tiles_in(Path(path)))
@@ -148,13 +153,18 @@ def _describe_virtual(text: str) -> LandCoverSource:
     candidates = _virtual_candidates(text)
     for name in candidates:
         try:
-            with ignore_not_georeferenced(), rasterio.open(name) as dataset:
+            with remote_reading(name), ignore_not_georeferenced(), rasterio.open(name) as dataset:
                 return replace(_describe(name, Path(name), dataset), dataset=name)
         except RasterioError as exc:
             error = error or exc
+    fix = (
+        "Check the URL (curl -I URL shows whether the server answers and accepts range requests)."
+        if is_remote(candidates[0])
+        else "Check the path inside the archive (an absolute path in a zip reads "
+        "/vsizip//home/me/file.zip/inner.tif)."
+    )
     raise InputFileError(
-        f"Land-cover raster {candidates[0]!r} cannot be opened by GDAL: {error}. Check the path inside "
-        "the archive or the URL (an absolute path in a zip reads /vsizip//home/me/file.zip/inner.tif)."
+        f"Land-cover raster {candidates[0]!r} cannot be opened by GDAL: {error}. {fix}"
     )
 
 
@@ -258,11 +268,13 @@ class WindowReader:
         """Class codes of ``block`` and, where the raster has a mask, the valid-pixel mask."""
         if self.source.array is not None:
             return self.source.array.read(block)
-        dataset = self._dataset()
         window = Window(block.col_off, block.row_off, block.width, block.height)
         try:
-            codes = dataset.read(1, window=window)
-            valid = dataset.read_masks(1, window=window) > 0 if self.source.has_mask else None
+            # A remote raster is opened and read under the GDAL settings for range requests.
+            with remote_reading(self.source.gdal_name):
+                dataset = self._dataset()
+                codes = dataset.read(1, window=window)
+                valid = dataset.read_masks(1, window=window) > 0 if self.source.has_mask else None
         except RasterioError as exc:
             # GDAL's own reason (which tile, which file) is the cause of rasterio's generic error.
             reason = exc.__cause__ or exc
