@@ -240,9 +240,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
             dask=config.dask,
             threads=config.threads,
             creation_options=dict(config.creation_options),
-            provenance=RunProvenance.of(
-                table.source, scheme=table.scheme or config.scheme, area_method=area.method
-            ),
+            provenance=RunProvenance.of(table.source, scheme=table.scheme, area_method=area.method),
             check=lambda totals: check_unknown(
                 list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown
             ),

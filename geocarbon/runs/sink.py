@@ -63,7 +63,7 @@ def run_categories(
         if config.ipcc_categories is None
         else read_category_table(config.ipcc_categories, encoding=config.encoding)
     )
-    scheme = table.scheme or config.scheme
+    scheme = table.scheme  # prepare_table gives it a user's --scheme
     found = category_of_classes(table.codes, scheme, override)
     if found is None:
         return None, missing_category_reason(table.codes, scheme, override, source=table.source)
@@ -125,7 +125,7 @@ def _growth_table(config: ChangeConfig, table: CarbonTable) -> GrowthTable | Non
         return None
     if isinstance(config.growth, GrowthTable):
         return config.growth
-    scheme = table.scheme or config.scheme
+    scheme = table.scheme  # prepare_table gives it a user's --scheme
     growth = load_growth_table(config.growth, encoding=config.encoding, scheme=scheme)
     known = set(table.codes.tolist())
     orphans = sorted(set(growth.code.tolist()) - known)

@@ -163,7 +163,7 @@ def _run_stock(config: StockConfig) -> StockResult:
                 threads=config.threads,
                 creation_options=dict(config.creation_options),
                 provenance=RunProvenance.of(
-                    table.source, scheme=table.scheme or config.scheme, area_method=area.method
+                    table.source, scheme=table.scheme, area_method=area.method
                 ),
                 check=check,
             )
