@@ -28,7 +28,7 @@ from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
 from conftest import EQUAL_AREA_CRS, IN_CI
 
-NASTY_NAMES = ["'); DROP TABLE regions; --", "{{7*7}}", "北京市 朝阳区"]
+NASTY_NAMES = ["'); DROP TABLE regions; -- {#", "=1+1 {{7*7}}", "北京市 朝阳区"]
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,8 @@ HOSTILE_NAMES = (
     "tab\there\nnewline",
     "lone \ud800 surrogate",
     "森林 &amp; 草地",
+    "=1+1",
+    "{# open comment",
 )
 _DROPPED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
