@@ -6,6 +6,10 @@
 #                           postgis extension, and print its URL (GEOCARBON_TEST_POSTGRES)
 #   .ci/postgres.sh stop    stop the cluster and delete its folder
 #
+# A folder left by a cluster that is no longer running (a killed run, a rebooted machine) is
+# cleared on start; a cluster still running there is refused. A port already in use is refused
+# before initdb, naming the port.
+#
 # Needs Debian's postgresql and postgis packages. Run as root, the server runs as `postgres`.
 set -euo pipefail
 
@@ -27,10 +31,25 @@ sql() {  # sql DATABASE STATEMENT
     -d "$1" -c "$2"
 }
 
+running() {  # does a server answer on the cluster's socket? (a stale postmaster.pid does not)
+  local status=0
+  [ -S "$dir/socket/.s.PGSQL.$port" ] || return 1
+  "$bindir/pg_isready" -q -h "$dir/socket" -p "$port" || status=$?
+  [ "$status" -ne 2 ] && [ "$status" -ne 3 ]  # 0 accepting, 1 starting or stopping
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
 case "${1:-}" in
   start)
-    if [ -f "$dir/data/postmaster.pid" ]; then
+    if running; then
       echo "A cluster is already running in $dir; run $0 stop first." >&2
+      exit 1
+    fi
+    if port_in_use; then
+      echo "Port $port on 127.0.0.1 is in use; set GEOCARBON_PG_PORT to a free port." >&2
       exit 1
     fi
     rm -rf "$dir"
@@ -45,7 +64,7 @@ case "${1:-}" in
     echo "postgresql://postgres@127.0.0.1:$port/$database"
     ;;
   stop)
-    if [ -f "$dir/data/postmaster.pid" ]; then
+    if running; then
       as_postgres "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     fi
     rm -rf "$dir"
