@@ -8,7 +8,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq libgdal-dev gdal-bin build-essential
-python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install uv
+python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install uv==0.13.9
 V=${1:-/tmp/invest-venv}
 PY=$V/bin/python
 GV=$(gdal-config --version)
