@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from geocarbon._version import __version__
 from geocarbon.area import PixelArea
-from geocarbon.engine import last_pass_reading
+from geocarbon.engine.extent import PassReading
 from geocarbon.engine.histogram import Histogram
 from geocarbon.errors import run_warnings
 from geocarbon.inputs.densities import CarbonTable
@@ -140,6 +140,7 @@ def run_summary(
     unknown_mode: str,
     nodata_override: int | None,
     coverage: str | None,
+    reading: PassReading | None,
     section: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The summary document of any run: what every run reports, then its own ``section``.
@@ -147,8 +148,9 @@ def run_summary(
     Common keys: the version and run kind, the land cover(s) and years, table and scheme, grid
     (CRS, shape), area method, nodata (declared per date, and any override), coverage, the
     unknown codes (summed over dates in ``unknown_classes``, and per date), and what the pass
-    read: ``blocks_read`` of ``blocks_total``, ``pixels_not_read`` and ``area_not_read_ha``
-    (pixels outside the regions' extent, their bounding boxes, are not read and in no row).
+    read (``reading``, the pass's): ``blocks_read`` of ``blocks_total``, ``pixels_not_read`` and
+    ``area_not_read_ha`` (pixels outside the regions' extent, their bounding boxes, are not read
+    and in no row).
     """
     grid = sources[0].grid
     date_years: list[int | None] = list(years) if years is not None else [None] * len(sources)
@@ -188,17 +190,11 @@ def run_summary(
             {"class_code": code, "pixel_count": count} for code, count in sorted(summed.items())
         ],
         "unknown_classes_by_date": by_date,
-        **_reading(grid.n_pixels),
+        **({} if reading is None else reading.summary()),
         "command_line": command_line(),
         "warnings": run_warnings(),
         **section,
     }
-
-
-def _reading(n_pixels: int) -> dict[str, Any]:
-    """What the run's pass (the last one in this thread, on this grid) read."""
-    reading = last_pass_reading()
-    return {} if reading is None or reading.pixels_total != n_pixels else reading.summary()
 
 
 def command_line() -> list[str] | None:

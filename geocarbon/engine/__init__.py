@@ -3,13 +3,12 @@
 Runs build a :class:`PassPlan` (a stock or zonal run is a one-date pass) and call
 :func:`run_pass` with the sinks their outputs need; the engine opens no output file itself.
 A pass by region that maps no raster reads only its regions' extent, the union of their
-bounding boxes (:mod:`geocarbon.engine.extent`); :func:`last_pass_reading` tells the run's
-summary what was read.
+bounding boxes (:mod:`geocarbon.engine.extent`); the pass's totals say what was read
+(:attr:`PassTotals.reading`), for the run's summary.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,22 +28,17 @@ __all__ = [
     "PixelState",
     "RasterMaps",
     "StreamOptions",
-    "last_pass_reading",
     "run_pass",
 ]
-
-#: What the last pass run in this context (thread) read, for the run's summary.
-_LAST_READING: ContextVar[PassReading | None] = ContextVar("pass_reading", default=None)
 
 
 @dataclass
 class PassOutput:
-    """The pass's histograms, on Dask every chunk's band files (``[chunk][band]``), and what it
-    read (blocks, and the pixels and area it left unread)."""
+    """The pass's histograms (with what it read: blocks, and the pixels and area it left unread)
+    and, on Dask, every chunk's band files (``[chunk][band]``)."""
 
     totals: PassTotals
     chunk_files: list[list[Path]]
-    reading: PassReading
 
 
 def run_pass(
@@ -73,10 +67,5 @@ def run_pass(
         totals, files = run_dask(plan, options, dask, chunk_sinks, reading=reading)
     else:
         totals, files = run_threads(plan, options, sink, reading=reading), []
-    _LAST_READING.set(reading)
-    return PassOutput(totals, files, reading)
-
-
-def last_pass_reading() -> PassReading | None:
-    """What the last pass run in this context read (None before any pass)."""
-    return _LAST_READING.get()
+    totals.reading = reading
+    return PassOutput(totals, files)

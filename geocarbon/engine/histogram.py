@@ -9,12 +9,15 @@ statistic a run reports is derived from these and the density table, never from 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from geocarbon.lookup import ClassLookup
+
+if TYPE_CHECKING:
+    from geocarbon.engine.extent import PassReading
 
 
 @dataclass
@@ -75,6 +78,8 @@ class PassTotals:
     dates: list[Histogram]
     pairs: list[Histogram]
     state: Any = None
+    #: What the pass read (:class:`geocarbon.engine.extent.PassReading`), set by ``run_pass``.
+    reading: PassReading | None = None
 
     def add(self, other: PassTotals) -> None:
         for total, part in zip(self.dates + self.pairs, other.dates + other.pairs, strict=True):

@@ -245,19 +245,16 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
                 list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown
             ),
         )
-        dates, pairs = totals.dates, totals.pairs
         result = change_accounts(
             config,
             table,
             index,
             regions_frame,
             periods,
-            dates,
-            pairs,
+            totals,
             lookups,
             area,
             sources,
-            totals.state,
             sink,
             categories,
             no_categories,

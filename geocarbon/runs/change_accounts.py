@@ -35,7 +35,7 @@ from geocarbon.accounts.sink import category_cells, growth_offset, period_flows,
 from geocarbon.accounts.sink_model import OTHER_LAND
 from geocarbon.accounts.summary import run_summary
 from geocarbon.area import PixelArea
-from geocarbon.engine import Histogram
+from geocarbon.engine import Histogram, PassTotals
 from geocarbon.engine.state import SinkTotals
 from geocarbon.engine.zones import ZoneIndex
 from geocarbon.inputs.densities import CarbonTable
@@ -72,16 +72,18 @@ def change_accounts(
     index: ZoneIndex | None,
     regions_frame: gpd.GeoDataFrame | None,
     periods: list[Period],
-    dates: list[Histogram],
-    pairs: list[Histogram],
+    totals: PassTotals,
     lookups: list[ClassLookup],
     area: PixelArea,
     sources: list[LandCoverSource],
-    walked: SinkTotals | None = None,
     sink: SinkInputs | None = None,
     categories: NDArray[np.int8] | None = None,
     no_categories: str | None = None,
 ) -> ChangeTables:
+    """The change run's tables and summary from its pass's ``totals``: per date and pair
+    histograms and, for sink accounting, what the walk of every pixel's dates added up."""
+    dates, pairs = totals.dates, totals.pairs
+    walked: SinkTotals | None = totals.state
     n_bins = lookups[0].n_bins
     ids = (ALL_ID,) if index is None else (*index.ids, UNASSIGNED_ID)
     names = (ALL_ID,) if index is None else (*index.names, UNASSIGNED_ID)
@@ -126,7 +128,7 @@ def change_accounts(
             ]
         )
         series = series.merge(bounds, on=["region_id", "year"])
-    summary = _summary(config, table, periods, change, transitions, area, sources, dates, lookups)
+    summary = _summary(config, table, periods, change, transitions, area, sources, totals, lookups)
     summary["sink_accounting"] = _sink_summary(config, sink, no_categories)
     regions = None
     if regions_frame is not None:
@@ -279,7 +281,7 @@ def _summary(
     transitions: pd.DataFrame,
     area: PixelArea,
     sources: list[LandCoverSource],
-    dates: list[Histogram],
+    totals: PassTotals,
     lookups: list[ClassLookup],
 ) -> dict[str, Any]:
     per_period = {}
@@ -309,10 +311,11 @@ def _summary(
         years=config.years,
         table=table,
         area=area,
-        dates=list(zip(dates, lookups, strict=True)),
+        dates=list(zip(totals.dates, lookups, strict=True)),
         unknown_mode=config.unknown,
         nodata_override=config.nodata,
         coverage=config.coverage if config.regions is not None else None,
+        reading=totals.reading,
         section={
             "valuation": None if config.valuation is None else vars(config.valuation),
             "monte_carlo": None if config.monte_carlo is None else vars(config.monte_carlo),

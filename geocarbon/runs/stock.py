@@ -29,7 +29,6 @@ from geocarbon.config import (
     as_path,
 )
 from geocarbon.engine import (
-    Histogram,
     PassPlan,
     PassTotals,
     RasterMaps,
@@ -176,7 +175,9 @@ def _run_stock(config: StockConfig) -> StockResult:
             classes,
             unknown_mode=config.unknown,
         )
-        summary = _summary_document(source, table, area, lookup, histogram, classes, totals, config)
+        summary = _summary_document(
+            source, table, area, lookup, totals_by_date, classes, totals, config
+        )
         if paths:
             write_csv(with_total_row(classes, totals), staged.temp(paths["summary_csv"]))
             write_json(summary, staged.temp(paths["summary_json"]))
@@ -188,7 +189,7 @@ def _summary_document(
     table: CarbonTable,
     area: PixelArea,
     lookup: ClassLookup,
-    histogram: Histogram,
+    pass_totals: PassTotals,
     classes: pd.DataFrame,
     totals: StockTotals,
     config: StockConfig,
@@ -199,10 +200,11 @@ def _summary_document(
         years=None,
         table=table,
         area=area,
-        dates=[(histogram, lookup)],
+        dates=[(pass_totals.dates[0], lookup)],
         unknown_mode=config.unknown,
         nodata_override=config.nodata,
         coverage=None,
+        reading=pass_totals.reading,
         section={
             "pixel_count": totals.pixel_count,
             "area_ha": totals.area_ha,

@@ -32,7 +32,7 @@ from geocarbon.config import (
     as_path,
     check_coverage,
 )
-from geocarbon.engine import Histogram, PassPlan
+from geocarbon.engine import PassPlan, PassTotals
 from geocarbon.engine.zones import ZoneIndex, build_zone_index
 from geocarbon.errors import EmptyRegionWarning, RegionWarning, collecting_warnings, warn
 from geocarbon.inputs.densities import CarbonTable
@@ -166,7 +166,7 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         parents = parent_table(wide, index.parent_ids) if index.parent_ids is not None else None
         _warn_empty_regions(wide)
         frame = _region_frame(regions, wide)
-        summary = _zonal_summary(source, table, area, index, histogram, lookup, wide, config)
+        summary = _zonal_summary(source, table, area, index, totals, lookup, wide, config)
         if paths:
             _write_zonal(staged, paths, frame, by_class, parents, summary, class_columns(table))
     return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
@@ -208,11 +208,12 @@ def _zonal_summary(
     table: CarbonTable,
     area: PixelArea,
     index: ZoneIndex,
-    histogram: Histogram,
+    totals: PassTotals,
     lookup: ClassLookup,
     wide: pd.DataFrame,
     config: ZonalConfig,
 ) -> dict[str, Any]:
+    histogram = totals.dates[0]
     raster_total_ha = float(histogram.area_ha[: index.n_regions + 1].sum())
     unassigned = wide[wide["region_id"] == UNASSIGNED_ID].iloc[0]
     regions = wide[wide["region_id"] != UNASSIGNED_ID]
@@ -226,6 +227,7 @@ def _zonal_summary(
         unknown_mode=config.unknown,
         nodata_override=config.nodata,
         coverage=index.mode,
+        reading=totals.reading,
         section={
             "n_regions": index.n_regions,
             "layers": index.n_layers,

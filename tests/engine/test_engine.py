@@ -123,7 +123,9 @@ def test_zone_sums_plus_unassigned_equal_the_total(case):
     plan, zone_raster = build(dates, table_codes, rectangles, pairs, rasters=False)
     output = run_pass(plan, StreamOptions(block_shape, threads=2, progress=False))
     whole = run_pass(plan, StreamOptions(plan.grid.shape, threads=1, progress=False)).totals
-    totals, reading = output.totals, output.reading
+    totals = output.totals
+    reading = totals.reading
+    assert reading is not None
     read = np.zeros(plan.grid.shape, bool)
     boxes = [(0, 0, *plan.grid.shape)]
     if plan.zones is not None:
