@@ -240,7 +240,13 @@ def change(
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty."""
+    """Stock change between land-cover dates: rasters, transitions, rates, value and uncertainty.
+
+    LANDCOVERS are one raster per --years, on one grid, each any raster GDAL reads (GeoTIFF, COG,
+    VRT, a /vsi path), an http(s)://, s3:// or gs:// URL, or a STAC item (.json file or URL;
+    #ASSET picks its asset). With regions and no rasters to write, only the blocks meeting the
+    regions' bounding boxes are read.
+    """
     from geocarbon.accounts.uncertainty import MonteCarlo
     from geocarbon.accounts.valuation import Valuation
     from geocarbon.outputs.postgis import run_target, write_run

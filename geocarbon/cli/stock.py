@@ -67,7 +67,11 @@ def stock(
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    """Carbon density rasters (COG, Mg C/ha) per pool and total, and a stock summary per class."""
+    """Carbon density rasters (COG, Mg C/ha) per pool and total, and a stock summary per class.
+
+    LANDCOVER is any raster GDAL reads (GeoTIFF, COG, VRT, a /vsi path), an http(s)://, s3:// or
+    gs:// URL, or a STAC item (.json file or URL; #ASSET picks its asset).
+    """
     from geocarbon.runs.stock import StockConfig, run_stock
 
     config = StockConfig(

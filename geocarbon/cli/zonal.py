@@ -96,7 +96,12 @@ def zonal(
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    """Carbon stocks by region (province, prefecture, reserve) in one pass over the land cover."""
+    """Carbon stocks by region (province, prefecture, reserve) in one pass over the land cover.
+
+    LANDCOVER is any raster GDAL reads (GeoTIFF, COG, VRT, a /vsi path), an http(s)://, s3:// or
+    gs:// URL, or a STAC item (.json file or URL; #ASSET picks its asset). Only the blocks meeting
+    the regions' bounding boxes are read, over the network by byte range.
+    """
     from geocarbon.outputs.postgis import run_target, write_run
     from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
