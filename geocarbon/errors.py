@@ -70,6 +70,12 @@ class OutputWriteError(GeoCarbonError, OSError):
     """An output could not be written: the disk is full, or the folder is read-only or not ours."""
 
 
+def said(exc: BaseException) -> str:
+    """What a library's error said, as a clause of one of ours: on one line, without its closing
+    full stop (GDAL's and the csv module's messages end with one, ours add the fix after)."""
+    return " ".join(str(exc).split()).rstrip(". ") or type(exc).__name__
+
+
 class GeoCarbonWarning(UserWarning):
     """Root of every warning geocarbon gives, so users can filter them as one family.
 

@@ -22,7 +22,7 @@ import rasterio.shutil
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import MemoryFile
 
-from geocarbon.errors import InputFileError, RasterFormatError
+from geocarbon.errors import InputFileError, RasterFormatError, said
 from geocarbon.grid import check_georeferenced
 
 #: GDAL virtual file systems (/vsizip/, /vsicurl/, /vsis3/...) start with this.
@@ -202,7 +202,7 @@ def _tile_info(tile: Path) -> dict[str, Any]:
                 check_vrt_sources(str(tile), dataset)
     except RasterioError as exc:
         raise InputFileError(
-            f"Land-cover tile {str(tile)!r} cannot be opened by GDAL: {exc}. Replace the tile, or "
+            f"Land-cover tile {str(tile)!r} cannot be opened by GDAL: {said(exc)}. Replace the tile, or "
             "move it out of the folder."
         ) from exc
     if info["count"] != 1:

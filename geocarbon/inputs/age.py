@@ -19,7 +19,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from geocarbon.blocks import Block
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, said
 from geocarbon.grid import GridSpec, check_same_grid
 
 
@@ -85,7 +85,7 @@ def open_age_raster(path: str | Path, grid: GridSpec, *, grid_name: str, align: 
             own = GridSpec(dataset.crs, dataset.transform, dataset.height, dataset.width)
     except RasterioIOError as exc:
         raise InputFileError(
-            f"Age raster {str(path)!r} cannot be opened: {exc}. Give a GeoTIFF of ages in years."
+            f"Age raster {str(path)!r} cannot be opened: {said(exc)}. Give a GeoTIFF of ages in years."
         ) from exc
     same = (
         own.crs == grid.crs

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from geocarbon.errors import (
     InputFileError,
     TableSchemaError,
+    said,
 )
 from geocarbon.inputs.csv_text import (
     MAX_LISTED_PROBLEMS,
@@ -90,7 +91,7 @@ def read_category_table(path: str | Path, *, encoding: str | None = None) -> dic
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputFileError(f"{_TABLE} {str(path)!r} cannot be read: {exc}.") from exc
+        raise InputFileError(f"{_TABLE} {str(path)!r} cannot be read: {said(exc)}.") from exc
     rows = split_rows(
         path,
         decode_text(path, data, encoding, what=_TABLE),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geocarbon.errors import EncodingGuessWarning, InputFileError, TableSchemaError, warn
+from geocarbon.errors import EncodingGuessWarning, InputFileError, TableSchemaError, said, warn
 
 #: How to turn a workbook or a file in another encoding into what geocarbon reads best.
 SAVE_AS_CSV = "save it as CSV UTF-8 in Excel (File > Save As > CSV UTF-8)"
@@ -170,7 +170,7 @@ def split_rows(path: Path, text: str, *, expected: str, what: str = "Density tab
                 records.append((line, values))
     except csv.Error as exc:
         raise InputFileError(
-            f"{what} {str(path)!r} cannot be read as CSV at line {reader.line_num}: {exc}. "
+            f"{what} {str(path)!r} cannot be read as CSV at line {reader.line_num}: {said(exc)}. "
             "Check the quotes on that line."
         ) from None
     if not records:

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geocarbon.errors import EncodingGuessWarning as EncodingGuessWarning  # importable from here
-from geocarbon.errors import InputFileError, SchemeError, TableSchemaError
+from geocarbon.errors import InputFileError, SchemeError, TableSchemaError, said
 from geocarbon.inputs.csv_text import (
     INT64_MAX,
     TableRows,
@@ -178,7 +178,7 @@ def _read_csv(path: Path, encoding: str | None) -> CarbonTable:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputFileError(f"Density table {str(path)!r} cannot be read: {exc}.") from exc
+        raise InputFileError(f"Density table {str(path)!r} cannot be read: {said(exc)}.") from exc
     rows = split_rows(path, decode_text(path, data, encoding), expected=EXPECTED_HEADERS)
     if set(LONG_REQUIRED) <= set(rows.columns):
         parse = _read_long

@@ -37,6 +37,7 @@ from geocarbon.errors import (
     GridMismatchError,
     InputFileError,
     RasterFormatError,
+    said,
 )
 from geocarbon.grid import GEOREFERENCE_FIX, GridSpec
 from geocarbon.inputs.factors import read_factor_table
@@ -194,7 +195,7 @@ def describe_density_map(spec: DensityRasterSpec, grid: GridSpec) -> DensityMap:
                 )
     except (RasterioError, CRSError) as exc:
         raise InputFileError(
-            f"The {spec.label} cannot be read by GDAL: {exc}. Check that it is a complete raster "
+            f"The {spec.label} cannot be read by GDAL: {said(exc)}. Check that it is a complete raster "
             "file (gdalinfo shows what GDAL sees)."
         ) from exc
     raise RasterFormatError(f"The {spec.label} {problem}")

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.errors import InputFileError, SchemeError, TableSchemaError
+from geocarbon.errors import InputFileError, SchemeError, TableSchemaError, said
 from geocarbon.inputs.csv_text import (
     INT64_MAX,
     MAX_LISTED_PROBLEMS,
@@ -183,7 +183,7 @@ def _read_csv(path: Path, encoding: str | None, *, source: str, scheme: str | No
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputFileError(f"Growth table {str(path)!r} cannot be read: {exc}.") from exc
+        raise InputFileError(f"Growth table {str(path)!r} cannot be read: {said(exc)}.") from exc
     rows = split_rows(
         path,
         decode_text(path, data, encoding, what="Growth table"),

@@ -22,7 +22,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from geocarbon.blocks import Block
-from geocarbon.errors import InputFileError, NodataWarning, RasterFormatError, warn
+from geocarbon.errors import InputFileError, NodataWarning, RasterFormatError, said, warn
 from geocarbon.grid import GridSpec, check_georeferenced
 from geocarbon.inputs.arrays import ArrayCodes, representable_nodata
 from geocarbon.inputs.arrays import landcover_from_array as landcover_from_array  # its old home
@@ -157,6 +157,7 @@ def _describe_virtual(text: str) -> LandCoverSource:
                 return replace(_describe(name, Path(name), dataset), dataset=name)
         except RasterioError as exc:
             error = error or exc
+    assert error is not None  # there is always a candidate, and each one failed
     fix = (
         "Check the URL (curl -I URL shows whether the server answers and accepts range requests)."
         if is_remote(candidates[0])
@@ -164,7 +165,7 @@ def _describe_virtual(text: str) -> LandCoverSource:
         "/vsizip//home/me/file.zip/inner.tif)."
     )
     raise InputFileError(
-        f"Land-cover raster {candidates[0]!r} cannot be opened by GDAL: {error}. {fix}"
+        f"Land-cover raster {candidates[0]!r} cannot be opened by GDAL: {said(error)}. {fix}"
     )
 
 
@@ -194,7 +195,7 @@ def _describe_dataset(path: Path, name: str) -> LandCoverSource:
             return _describe(str(path), path, dataset)
     except RasterioError as exc:
         raise InputFileError(
-            f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {exc}. Check that it is a "
+            f"Land-cover raster {str(path)!r} cannot be opened by GDAL: {said(exc)}. Check that it is a "
             "complete raster file (gdalinfo shows what GDAL sees)."
         ) from exc
 

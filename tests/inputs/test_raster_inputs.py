@@ -177,6 +177,20 @@ def test_tile_folder_with_a_corrupt_tile_names_it(tmp_path, pools_csv, capsys):
     assert "b.tif" in line and "cannot be opened by GDAL" in line
 
 
+def test_a_file_that_is_no_raster_gets_one_sentence_from_gdal_and_the_fix(
+    tmp_path, pools_csv, capsys
+):
+    """GDAL's own message is a clause of ours: one line, its full stop not doubled, the fix after."""
+    bogus = tmp_path / "landcover.json"
+    bogus.write_text("{not json\n\nnor a raster")
+    code = main(["stock", str(bogus), "-d", str(pools_csv), "--out", str(tmp_path / "out"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("Error: "), err
+    assert "landcover.json" in err and "not recognized as being in a supported file format" in err
+    assert ".." not in err and err.rstrip().endswith("(gdalinfo shows what GDAL sees).")
+
+
 def test_truncated_tile_fails_naming_the_tile(tmp_path):
     folder = tmp_path / "tiles"
     folder.mkdir()
