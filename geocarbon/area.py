@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from geocarbon.blocks import Block
 from geocarbon.config import DEFAULT_AREA_METHOD, check_area_method
-from geocarbon.errors import AreaMethodWarning, RasterFormatError, warn
+from geocarbon.errors import AreaMethodWarning, RasterFormatError, said, warn
 from geocarbon.grid import GridSpec
 from geocarbon.units import SQUARE_METRES_PER_HECTARE
 
@@ -172,7 +172,7 @@ def _horizontal_crs(grid: GridSpec) -> pyproj.CRS:
         raise RasterFormatError(
             _named(
                 grid,
-                f"PROJ cannot read the CRS ({exc}). Assign a standard one, e.g. gdal_edit.py "
+                f"PROJ cannot read the CRS ({said(exc)}). Assign a standard one, e.g. gdal_edit.py "
                 "-a_srs EPSG:XXXX, or reproject with gdalwarp -t_srs.",
             )
         ) from exc

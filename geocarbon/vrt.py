@@ -65,7 +65,7 @@ def check_vrt_sources(label: str, dataset: rasterio.io.DatasetReader, depth: int
                     check_vrt_sources(tile, source, depth + 1)
         except RasterioError as exc:
             raise InputFileError(
-                f"VRT {label!r} refers to tile {tile!r}, which GDAL cannot open ({exc}). Replace "
+                f"VRT {label!r} refers to tile {tile!r}, which GDAL cannot open ({said(exc)}). Replace "
                 "the tile, or rebuild the VRT without it (gdalbuildvrt)."
             ) from exc
 

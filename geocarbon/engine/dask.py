@@ -26,7 +26,7 @@ from geocarbon.engine.extent import PassReading, run_in_extent
 from geocarbon.engine.histogram import PassTotals
 from geocarbon.engine.plan import PassPlan, StreamOptions
 from geocarbon.engine.threads import progress_bar
-from geocarbon.errors import ConfigError
+from geocarbon.errors import ConfigError, said
 from geocarbon.inputs.landcover import WindowReader
 
 #: Blocks per chunk side: a chunk is a task, big enough that scheduling costs little.
@@ -80,7 +80,7 @@ def dask_client(address: str) -> Iterator[Any]:
             client = Client(address)
         except (OSError, TimeoutError) as exc:
             raise ConfigError(
-                f"--dask {address!r}: no Dask scheduler answers there ({exc}). Start one (dask "
+                f"--dask {address!r}: no Dask scheduler answers there ({said(exc)}). Start one (dask "
                 "scheduler, dask-jobqueue, dask-kubernetes) and pass its address, or use local:N."
             ) from exc
         with client:

@@ -282,7 +282,7 @@ class DensityRasterReader:
         except RasterioError as exc:
             raise InputFileError(
                 f"Reading rows {block.row_off}-{block.row_off + block.height} of the "
-                f"{density_map.spec.label} failed: {exc.__cause__ or exc} (gdalinfo -checksum)."
+                f"{density_map.spec.label} failed: {said(exc.__cause__ or exc)} (gdalinfo -checksum)."
             ) from exc
         fraction = self.rasters.carbon_fraction or 1.0
         if (density_map.scale, density_map.offset, fraction) != (1.0, 0.0, 1.0):

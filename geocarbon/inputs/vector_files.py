@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyogrio
 
-from geocarbon.errors import EncodingGuessWarning, InputFileError, warn
+from geocarbon.errors import EncodingGuessWarning, InputFileError, said, warn
 
 GEOPARQUET_SUFFIXES = (".parquet", ".geoparquet")
 #: Formats that may hold several layers (listing them is cheap): a layer must then be chosen.
@@ -30,7 +30,7 @@ def read_vector_file(path: Path, layer: str | None, encoding: str | None) -> gpd
             return gpd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise InputFileError(
-                f"Regions file {str(path)!r} cannot be read as GeoParquet: {exc}"
+                f"Regions file {str(path)!r} cannot be read as GeoParquet: {said(exc)}"
             ) from exc
     if encoding is not None:
         try:
@@ -55,7 +55,7 @@ def read_vector_file(path: Path, layer: str | None, encoding: str | None) -> gpd
         )
     except pyogrio.errors.DataSourceError as exc:
         raise InputFileError(
-            f"Regions file {str(path)!r} cannot be read as vector data: {exc}"
+            f"Regions file {str(path)!r} cannot be read as vector data: {said(exc)}"
         ) from exc
     frame = frame if isinstance(frame, gpd.GeoDataFrame) else gpd.GeoDataFrame(frame)
     return _decode_latin1(frame, path) if guess else _checked_text(frame, path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, said
 from geocarbon.outputs.folder import MANIFEST_NAME, manifest_files, read_manifest
 from geocarbon.outputs.spec import (
     RUNS,
@@ -179,7 +179,7 @@ def _read_summary(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise InputFileError(
-            f"Cannot read the run summary {str(path)!r} ({error}). Run geocarbon again to "
+            f"Cannot read the run summary {str(path)!r} ({said(error)}). Run geocarbon again to "
             "rewrite it."
         ) from None
     if not isinstance(document, dict):

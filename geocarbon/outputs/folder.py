@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from geocarbon._version import __version__
-from geocarbon.errors import ConfigError, GeoCarbonError, OutputExistsError, OutputWriteError
+from geocarbon.errors import ConfigError, GeoCarbonError, OutputExistsError, OutputWriteError, said
 from geocarbon.outputs.staging import STAGED_NAME, StagedOutputs, refuse_existing
 
 LOCK_NAME = ".geocarbon.lock"
@@ -397,4 +397,4 @@ def _write_error(exc: BaseException, folder: Path | None) -> GeoCarbonError:
             f"({exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}). Choose a "
             "writable output folder (--out)."
         )
-    return OutputWriteError(f"Writing into {where!r}{culprit} failed: {exc}")
+    return OutputWriteError(f"Writing into {where!r}{culprit} failed: {said(exc)}.")

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, said
 from geocarbon.outputs.find import RunOutputs
 from geocarbon.outputs.folder import manifest_files, read_manifest
 from geocarbon.report.labels import label
@@ -273,7 +273,7 @@ def _regions_table(outputs: RunOutputs, lang: str) -> Table | None:
         frame = restore_formulas(pd.read_csv(path, dtype={"region_id": str, "region_name": str}))
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise InputFileError(
-            f"Cannot read {str(path)!r} for the report ({error}). Run geocarbon again to "
+            f"Cannot read {str(path)!r} for the report ({said(error)}). Run geocarbon again to "
             "rewrite it."
         ) from None
     columns = _with_bounds(REGION_COLUMNS, frame.columns)

@@ -27,7 +27,7 @@ from urllib.parse import quote
 import geopandas as gpd
 import numpy as np
 
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, said
 from geocarbon.i18n import check_lang, label, unit
 from geocarbon.outputs.staging import refuse_run_files
 from geocarbon.web import overlays
@@ -255,7 +255,7 @@ def _readable(path: Path) -> Iterator[None]:
         yield
     except RasterioError as error:
         raise InputFileError(
-            f"Cannot read {str(path)!r} for the map ({error}). Run geocarbon again to rewrite it, "
+            f"Cannot read {str(path)!r} for the map ({said(error)}). Run geocarbon again to rewrite it, "
             "or remove it from the results folder."
         ) from None
 
