@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, said
 
 #: A CDN link in a ``src="..."`` or ``href="..."`` attribute (never text elsewhere in the page).
 CDN_URL = re.compile(
@@ -73,8 +73,25 @@ def fetch_assets(packages: dict[str, str], folder: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise InputFileError(
-            f"npm could not install {', '.join(specs)} into {folder}:\n{done.stderr.strip()}"
+            f"npm could not install {', '.join(specs)} into {folder}: {_npm_said(done.stderr)}. "
+            "Check that the npm registry is reachable (npm ping) and the folder writable, then run "
+            "`geocarbon web-assets` again."
         )
+
+
+def _npm_said(stderr: str) -> str:
+    """npm's error on one line: its ``npm error`` lines (``npm ERR!`` before npm 10), without the
+    log-file pointers; the last line of its output when it has none."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [
+        re.sub(r"^npm (error|ERR!)\s*", "", line)
+        for line in lines
+        if re.match(r"^npm (error|ERR!)", line)
+    ]
+    errors = [
+        e for e in errors if e and not re.search(r"(complete log|debug-0\.log|\.npm/_logs)", e)
+    ]
+    return said(RuntimeError("; ".join(errors[:3]) or (lines[-1] if lines else "no output")))
 
 
 def localize(html: str, html_path: Path, assets: Path, *, files_dir: Path | None = None) -> str:

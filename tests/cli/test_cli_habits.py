@@ -3,6 +3,8 @@ option, and a line on stderr before a run's silent start."""
 
 from __future__ import annotations
 
+import os
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -84,3 +86,28 @@ def test_quiet_stock_prints_nothing_and_refuses_to_overwrite_by_name(
     assert captured.err.count("\n") == 1 and captured.err.startswith("Error:")
     assert "stock_summary.csv" in captured.err and "--overwrite" in captured.err
     assert {path.name: path.stat().st_mtime_ns for path in out.iterdir()} == before
+
+
+def test_web_assets_says_npm_s_failure_on_one_line(tmp_path, monkeypatch, capsys):
+    """npm's many-line failure (here a registry 404, as npm 10 prints it) becomes one line that
+    keeps npm's reason and drops its log-file pointers."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(
+        "#!/bin/sh\n"
+        "cat >&2 <<'OUT'\n"
+        "npm error code E404\n"
+        "npm error 404 Not Found - GET leaflet - Not found\n"
+        "npm error 404\n"
+        "npm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log\n"
+        "OUT\n"
+        "exit 1\n"
+    )
+    npm.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert main(["web-assets", "--dir", str(tmp_path / "assets"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("Error: npm could not install leaflet@"), err
+    assert "code E404; 404 Not Found - GET leaflet - Not found" in err
+    assert "_logs" not in err and "npm ping" in err
