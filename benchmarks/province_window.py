@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import statistics
@@ -33,19 +32,17 @@ from typing import Any
 
 import geopandas as gpd
 import rasterio
-from affine import Affine
-from rasterio.windows import Window, from_bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests"))
+from national_cog import TILE, box_window, upsampled, write  # noqa: E402 (as the remote tests make it)
 from range_server import serve  # noqa: E402 (the test suite's range server)
 from run import DATA, PROVINCES, machine  # noqa: E402 (the shared benchmark helpers)
 
 SECTION = "## Province out of the national mosaic (issue 14)"
 MODIS = DATA / "landcover/modis_mcd12c1_china/MCD12C1.A2019001.006_LC_Type1_IGBP_China_crop.tif"
 ZHEJIANG = 330000
-TILE = 256
 RUN: dict[str, Any] = dict(
     densities="china-clcd", scheme="modis-igbp", id_field="adcode", progress=False
 )
@@ -53,25 +50,8 @@ RUN: dict[str, Any] = dict(
 
 def national_cog(folder: Path, scale: int) -> Path:
     """MODIS IGBP 2019 over China, each pixel a ``scale`` x ``scale`` square, as a COG."""
-    with rasterio.open(MODIS) as source:
-        codes = source.read(1).repeat(scale, axis=0).repeat(scale, axis=1)
-        profile = {
-            "driver": "COG",
-            "dtype": "uint8",
-            "count": 1,
-            "height": codes.shape[0],
-            "width": codes.shape[1],
-            "crs": source.crs,
-            "transform": source.transform * Affine.scale(1 / scale),
-            "nodata": source.nodata,
-            "blocksize": TILE,
-            "compress": "DEFLATE",
-            "num_threads": "ALL_CPUS",
-        }
-    path = folder / "national.tif"
-    with rasterio.open(path, "w", **profile) as target:
-        target.write(codes, 1)
-    return path
+    codes, profile = upsampled(MODIS, scale)
+    return write(folder / "national.tif", codes, {**profile, "num_threads": "ALL_CPUS"})
 
 
 def median_seconds(function: Callable[[], Any], repeat: int) -> tuple[float, list[float]]:
@@ -99,13 +79,8 @@ def zonal(landcover: str | Path, regions: gpd.GeoDataFrame) -> dict[str, Any]:
 def read_box(tif: Path, regions: gpd.GeoDataFrame) -> int:
     """The floor: read the regions' bounding box, a pixel wider, in one rasterio window read;
     return the pixels read."""
+    window = box_window(tif, regions)
     with rasterio.open(tif) as dataset:
-        box = from_bounds(*regions.total_bounds, transform=dataset.transform)
-        col0, row0 = math.floor(box.col_off) - 1, math.floor(box.row_off) - 1
-        col1 = math.ceil(box.col_off + box.width) + 1
-        row1 = math.ceil(box.row_off + box.height) + 1
-        window = Window(col0, row0, col1 - col0, row1 - row0)
-        window = window.intersection(Window(0, 0, dataset.width, dataset.height))
         return int(dataset.read(1, window=window).size)
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import rasterio
 import rasterio.windows
-from affine import Affine
+from national_cog import TILE, box_window, upsampled, write
 from range_server import RangeServer, serve
 
 from geocarbon.cli import main
@@ -39,7 +39,6 @@ from conftest import IN_CI, SHARED_DATA
 MODIS = SHARED_DATA / "landcover" / "modis_mcd12c1_china"
 PROVINCES = SHARED_DATA / "boundaries" / "china_provinces.geojson"
 UPSAMPLE = 4
-TILE = 256
 ZHEJIANG = 330000
 #: What a zonal run of Zhejiang needs besides the land cover (as the other MODIS tests run it).
 RUN: dict[str, Any] = dict(
@@ -94,26 +93,11 @@ def national(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail(f"{MODIS} is missing in CI; the real-data tests must run there.")
         pytest.skip(f"{MODIS} not present")
     folder = tmp_path_factory.mktemp("served")
-    with rasterio.open(rasters[0]) as source:
-        codes = source.read(1).repeat(UPSAMPLE, axis=0).repeat(UPSAMPLE, axis=1)
-        profile = {
-            "driver": "COG",
-            "dtype": "uint8",
-            "count": 1,
-            "height": codes.shape[0],
-            "width": codes.shape[1],
-            "crs": source.crs,
-            "transform": source.transform * Affine.scale(1 / UPSAMPLE),
-            "nodata": source.nodata,
-            "blocksize": TILE,
-            "compress": "DEFLATE",
-        }
-    with rasterio.open(folder / "national.tif", "w", **profile) as target:
-        target.write(codes, 1)
+    codes, profile = upsampled(rasters[0], UPSAMPLE)
+    write(folder / "national.tif", codes, profile)
     row, col = rasterio.transform.rowcol(profile["transform"], 120.0, 29.5)  # inland Zhejiang
     codes[row : row + 40, col : col + 40] = 13
-    with rasterio.open(folder / "changed.tif", "w", **profile) as target:
-        target.write(codes, 1)
+    write(folder / "changed.tif", codes, profile)
     return folder
 
 
@@ -159,13 +143,9 @@ def fetch_bound(tif: Path, regions: gpd.GeoDataFrame) -> float:
     tiles, half again for merged ranges and read-ahead, plus 64 KB for the header (IFDs and tile
     index) read at open."""
     offsets, sizes, tiles_across = tile_index(tif)
-    with rasterio.open(tif) as raster:
-        height, width = raster.shape
-        box = rasterio.windows.from_bounds(*regions.total_bounds, transform=raster.transform)
-    row0 = max(math.floor(box.row_off) - 1, 0)
-    col0 = max(math.floor(box.col_off) - 1, 0)
-    row1 = min(math.ceil(box.row_off + box.height) + 1, height)
-    col1 = min(math.ceil(box.col_off + box.width) + 1, width)
+    window = box_window(tif, regions)
+    row0, col0 = window.row_off, window.col_off
+    row1, col1 = row0 + window.height, col0 + window.width
     chunks: set[int] = set()
     for tile_row in range(row0 // TILE, math.ceil(row1 / TILE)):
         for tile_col in range(col0 // TILE, math.ceil(col1 / TILE)):
