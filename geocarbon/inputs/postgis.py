@@ -24,16 +24,17 @@ import shapely
 from psycopg import sql
 from pyproj import CRS
 
-from geocarbon.errors import GeoCarbonError, InputFileError
+from geocarbon.errors import GeoCarbonError, InputFileError, said
 
 _URL = re.compile(r"^postgres(?:ql)?:/", re.IGNORECASE)
 _GDAL_PREFIX = "PG:"
-_PASSWORD_WORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_PASSWORD_WORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s\"']+)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 _LAYER = re.compile(r"^(?:(?P<schema>[^.()]+)\.)?(?P<table>[^()]+?)(?:\((?P<column>[^()]+)\))?$")
 CONNECT_TIMEOUT_S = 10
 _INTEGER_TYPES = ("int2", "int4", "int8")
 _FLOAT_TYPES = ("float4", "float8")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def is_postgis(source: object) -> bool:
@@ -88,11 +89,14 @@ def connect(source: str | Path, *, error: type[GeoCarbonError], fix: str) -> psy
 
 
 def reason(exc: BaseException, source: str | Path) -> str:
-    """The first line of a driver or server message, without the connection's password."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
+    """The first line of a driver or server message (:func:`~geocarbon.errors.said`), the
+    connection's password, where it stands as a word of its own, masked."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    text = said(RuntimeError(lines[0])) if lines else type(exc).__name__
     password = _password(source)
-    return text.replace(password, "***") if password else text
+    if not password:
+        return text
+    return re.sub(rf"(?<![\w]){re.escape(password)}(?![\w])", "***", text)
 
 
 def _password(source: str | Path) -> str | None:
@@ -306,7 +310,10 @@ def _typed(type_name: str, values: list[Any]) -> Any:
     present = [v for v in values if v is not None]
     if type_name == "numeric":
         if all(v.is_finite() and v == v.to_integral_value() for v in present):
-            type_name = "int8"
+            if all(_INT64_MIN <= v <= _INT64_MAX for v in present):
+                type_name = "int8"
+            else:  # integers beyond int64 (ids up to 2**64 - 1): exact, as Python ints
+                return [None if v is None else int(v) for v in values]
         else:
             return np.array([np.nan if v is None else float(v) for v in values])
     if type_name in _INTEGER_TYPES:

@@ -159,13 +159,29 @@ def _typed_values(series: pd.Series, field: str, features: _FeatureNames) -> pd.
     else:
         kinds = {_value_kind(v) for v in series.tolist()}
         if kinds == {"integer"}:
-            return pd.Series(series.tolist(), index=series.index, dtype=np.int64)
+            return _integer_series(series, field, features)
         if kinds == {"text"}:
             return series.astype(str)
     listing = ", ".join(sorted(kinds))
     raise RegionError(
         f"Regions {features.label}: field {field!r} holds {listing} values; region ids and parents "
         "must be all integers or all text (convert the field, e.g. with ogr2ogr -sql CAST)."
+    )
+
+
+def _integer_series(series: pd.Series, field: str, features: _FeatureNames) -> pd.Series:
+    """Python integers as int64, or uint64 when some exceed int64 and none is negative; exactly,
+    never through float."""
+    values = [int(v) for v in series.tolist()]
+    for dtype in (np.int64, np.uint64):
+        limits = np.iinfo(dtype)
+        if all(limits.min <= v <= limits.max for v in values):
+            return pd.Series(values, index=series.index, dtype=dtype)
+    beyond = np.flatnonzero([not -(2**63) <= v < 2**63 for v in values])
+    raise RegionError(
+        f"Regions {features.label}: field {field!r} holds integers that fit no 64-bit type "
+        f"(beyond int64, with negative ones beside them, or beyond uint64) for "
+        f"{features.describe(beyond)}; give ids that fit in 64-bit integers, or store them as text."
     )
 
 

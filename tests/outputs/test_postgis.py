@@ -21,8 +21,9 @@ import shapely
 from psycopg import sql
 
 from geocarbon.cli import main
-from geocarbon.errors import InputFileError, OutputExistsError, OutputWriteError
-from geocarbon.inputs.postgis import conninfo, is_postgis, masked, read_postgis_layer
+from geocarbon.errors import InputFileError, OutputExistsError, OutputWriteError, RegionError
+from geocarbon.inputs.postgis import conninfo, is_postgis, masked, read_postgis_layer, reason
+from geocarbon.inputs.regions import read_regions
 from geocarbon.outputs.postgis import PostgisTarget, write_layers
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
@@ -139,11 +140,19 @@ def one_line_error(capsys) -> str:
         ),
         ("PG:host=h dbname=gis password=s3cret", "PG:host=h dbname=gis password=***"),
         ("PG:host=h password='s3 cret' dbname=gis", "PG:host=h password=*** dbname=gis"),
+        ('PG:"host=h dbname=gis password=s3cret"', 'PG:"host=h dbname=gis password=***"'),
     ],
 )
 def test_connection_strings_are_recognised_and_shown_without_password(source, shown):
     assert is_postgis(source) and masked(source) == shown
     assert "s3cret" not in masked(source) and "s3 cret" not in masked(source)
+
+
+def test_a_driver_message_is_one_clause_with_only_the_password_word_masked():
+    url = "postgresql://postgres:e@127.0.0.1:1/db"  # a one-letter password, as in "refused"
+    said = reason(RuntimeError("connection to server refused.\nDETAIL: e at e"), url)
+    assert said == "connection to server refused"
+    assert reason(RuntimeError('bad word "e" here.'), url) == 'bad word "***" here'
 
 
 def test_a_path_folded_url_is_restored_and_files_are_not_connections(tmp_path):
@@ -417,6 +426,29 @@ def test_a_bad_connection_is_one_line_with_the_password_masked(
     assert "s3cret" not in err and ":***@" in err
     assert "no_such_database" in err and where in err
     assert not (tmp_path / "out").exists()
+
+
+def test_numeric_ids_beyond_int64_stay_exact_or_are_refused_by_row(postgres_url, schema):
+    """numeric ids are integers read exactly: up to 2**64 - 1 as uint64, beyond it refused."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        for table, ids in (("big", (2**63 + 5, 7)), ("huge", (2**64 + 1, 3))):
+            name = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            connection.execute(
+                sql.SQL("CREATE TABLE {} (code numeric, geom geometry(Polygon, 4326))").format(name)
+            )
+            connection.execute(
+                sql.SQL(
+                    "INSERT INTO {} VALUES (%s, ST_MakeEnvelope(0, 0, 1, 1, 4326)),"
+                    " (%s, ST_MakeEnvelope(1, 0, 2, 1, 4326))"
+                ).format(name),
+                ids,
+            )
+    regions = read_regions(postgres_url, id_field="code", layer=f"{schema}.big")
+    ids = regions["region_id"]
+    assert ids.dtype == np.uint64 and ids.tolist() == [2**63 + 5, 7]
+    with pytest.raises(RegionError, match="fit no 64-bit type") as error:
+        read_regions(postgres_url, id_field="code", layer=f"{schema}.huge")
+    assert str(2**64 + 1) in str(error.value) and "\n" not in str(error.value)
 
 
 def test_missing_table_geometry_column_and_postgis_are_one_line_each(postgres_url, schema):
