@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from geocarbon.inputs.arrays import check_lazy_off_dask, landcover_from_array
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import LandCoverSource
-from geocarbon.runs.arrays_out import change_rasters
 from geocarbon.runs.change import DEFAULT_MONTE_CARLO, ChangeConfig, ChangeResult, run_change
 from geocarbon.runs.stock import StockConfig, StockResult, run_stock
 from geocarbon.runs.zonal import ZonalConfig, run_zonal
@@ -342,7 +340,4 @@ def stock_change(
         density_factors=as_optional_path(density_factors, "density_factors"),
         ipcc_categories=as_optional_path(ipcc_categories, "ipcc_categories"),
     )
-    result = run_change(config)
-    if out_dir is not None or not write_rasters:
-        return result
-    return replace(result, rasters=change_rasters(config))
+    return run_change(config)

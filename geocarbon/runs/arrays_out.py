@@ -14,9 +14,8 @@ chunk once.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,22 +23,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from geocarbon.area import pixel_area
 from geocarbon.blocks import Block
 from geocarbon.engine import PassPlan, PassTotals, StreamOptions, run_pass
 from geocarbon.engine.block import run_block
 from geocarbon.grid import GridSpec
 from geocarbon.inputs.landcover import WindowReader
-from geocarbon.lookup import build_class_lookup
+from geocarbon.outputs.provenance import RunProvenance
 from geocarbon.outputs.rasters import FLOAT_NODATA
-from geocarbon.outputs.spec import change_outputs, raster_bands
-from geocarbon.runs.common import prepare_table, read_zones
-from geocarbon.runs.sink import run_categories, sink_inputs, wants_walk
+from geocarbon.outputs.staging import StagedOutputs
+from geocarbon.runs.common import RunOptions, pass_with_rasters
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from geocarbon.runs.change import ChangeConfig
 
 #: A raster of a run as the files name it: file stem, band description, units.
 BandName = tuple[str, str, str]
@@ -69,25 +65,51 @@ def pass_in_memory(
         totals = run_pass(plan, options, dask=dask).totals
         check(totals)
         return totals, {}
-    if is_lazy_plan(plan) or dask:
-        totals = run_pass(plan, options, dask=dask).totals
+    if is_lazy_plan(plan):  # (dask= is refused for these: check_lazy_off_dask)
+        totals = run_pass(plan, options).totals
         check(totals)
-        return totals, raster_arrays(plan, names, options)
+        return totals, lazy_rasters(plan, names)
+    # One pass on this machine's threads fills the bands beside the histograms (with dask= too:
+    # the arrays are returned to this process anyway).
     sink = _MemorySink(np.full((plan.n_bands, *plan.grid.shape), np.nan, np.float32))
     totals = run_pass(plan, options, sink=sink).totals
     check(totals)
     return totals, _data_arrays(sink.stack, names, plan.grid)
 
 
-def raster_arrays(
-    plan: PassPlan, names: list[BandName], options: StreamOptions
-) -> dict[str, xr.DataArray]:
-    """The raster bands of ``plan`` (which must map rasters) as DataArrays: lazy for a dask-backed
-    land cover, else computed now on threads."""
-    if not is_lazy_plan(plan):
-        sink = _MemorySink(np.full((plan.n_bands, *plan.grid.shape), np.nan, np.float32))
-        run_pass(plan, StreamOptions(options.block_shape, options.threads, False, False), sink=sink)
-        return _data_arrays(sink.stack, names, plan.grid)
+def pass_with_outputs(
+    plan: PassPlan,
+    options: StreamOptions,
+    staged: StagedOutputs,
+    bands: dict[Path, tuple[str, str]],
+    config: RunOptions,
+    *,
+    dask: str | None,
+    in_memory: bool,
+    provenance: RunProvenance,
+    check: Callable[[PassTotals], None],
+) -> tuple[PassTotals, dict[str, xr.DataArray]]:
+    """A run's pass: its raster ``bands`` (COG path -> description, units) written as COGs into
+    the staged output folder, or, with no folder (``in_memory``), returned as DataArrays."""
+    if in_memory:
+        return pass_in_memory(plan, options, band_names(bands), dask=dask, check=check)
+    totals = pass_with_rasters(
+        plan,
+        options,
+        staged,
+        bands,
+        dask=dask,
+        threads=config.threads,
+        creation_options=dict(config.creation_options),
+        provenance=provenance,
+        check=check,
+    )
+    return totals, {}
+
+
+def lazy_rasters(plan: PassPlan, names: list[BandName]) -> dict[str, xr.DataArray]:
+    """The raster bands of ``plan`` (which maps rasters, over a dask-backed land cover) as lazy
+    DataArrays: each output chunk runs the block step on its input chunk."""
     import dask.array as dask_array
 
     rows, cols = _output_chunks(plan)
@@ -159,50 +181,3 @@ def _data_arrays(stack: Any, names: list[BandName], grid: GridSpec) -> dict[str,
         array = array.rio.write_crs(grid.crs).rio.write_transform(transform)
         arrays[name] = array.rio.write_nodata(FLOAT_NODATA, encoded=False)
     return arrays
-
-
-def change_rasters(config: ChangeConfig) -> dict[str, xr.DataArray]:
-    """The rasters a change run with ``config`` would write (each period's change per pool and
-    total, its NPV with valuation, each date's densities with ``date_rasters``), as DataArrays.
-
-    Called after :func:`~geocarbon.runs.change.run_change` has checked every input and counted
-    the tables, so the warnings already given are not repeated.
-    """
-    from geocarbon.runs import change
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        periods = change.periods_of(config.years)
-        table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
-        sources = change._aligned_sources(config)
-        grid = sources[0].grid
-        walk = wants_walk(config)
-        index = None
-        if walk and config.regions is not None:  # the walk's rates may be region-specific
-            fields = config.region_fields
-            index = read_zones(config.regions, grid, **fields, coverage=config.coverage)[0]
-        lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
-        plan = change._dates_plan(
-            sources,
-            lookups,
-            pixel_area(grid, config.area_method),
-            periods,
-            index,
-            table,
-            config,
-            True,
-        )
-        if walk:
-            categories, _ = run_categories(config, table)
-            plan = replace(plan, state=sink_inputs(config, table, grid, index, categories).state)
-    paths = change_outputs(
-        Path(),
-        [period.label for period in periods],
-        config.years,
-        rasters=True,
-        regions=False,
-        npv=config.valuation is not None,
-        date_rasters=config.date_rasters,
-    )
-    names = band_names(raster_bands("change", paths))
-    return raster_arrays(plan, names, config.stream_options(sources[0]))

@@ -29,7 +29,7 @@ from geocarbon.config import (
     check_years,
     check_years_span,
 )
-from geocarbon.engine import PassPlan, RasterMaps
+from geocarbon.engine import PassPlan, PassTotals, RasterMaps
 from geocarbon.engine.zones import ZoneIndex
 from geocarbon.errors import ConfigError, ResamplingWarning, collecting_warnings, warn
 from geocarbon.grid import GridSpec, check_same_grid
@@ -48,12 +48,12 @@ from geocarbon.outputs.tables import (
     write_json,
     write_vector,
 )
+from geocarbon.runs.arrays_out import pass_with_outputs
 from geocarbon.runs.change_accounts import ChangeTables, change_accounts
 from geocarbon.runs.common import (
     RunOptions,
     check_unknown,
     normalise,
-    pass_with_rasters,
     prepare_table,
     read_zones,
     warn_nodata_classes,
@@ -151,7 +151,9 @@ class ChangeResult:
     regions: gpd.GeoDataFrame | None
     summary: dict[str, Any]
     outputs: tuple[Path, ...]
-    rasters: dict[str, Any] = field(default_factory=dict)  # no out_dir: by file stem (arrays_out)
+    #: Without out_dir (and with write_rasters): the rasters a file run writes, as DataArrays by
+    #: file stem (:mod:`geocarbon.runs.arrays_out`), lazy when a land cover is dask-backed.
+    rasters: dict[str, Any] = field(default_factory=dict)
     parents: pd.DataFrame | None = None  # with a parent field: each period's change per parent
 
 
@@ -180,21 +182,19 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     periods = _check_dates(config)
     table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
     categories, no_categories = run_categories(config, table)
-    paths = (
-        {}
-        if config.out_dir is None
-        else change_outputs(
-            config.out_dir,
-            [period.label for period in periods],
-            config.years,
-            rasters=config.write_rasters,
-            regions=config.regions is not None,
-            parents=config.parent_field is not None,
-            npv=config.valuation is not None,
-            date_rasters=config.date_rasters,
-            categories=categories is not None,
-        )
+    # Without a folder, the files a run would write name the rasters it returns.
+    files = change_outputs(
+        config.out_dir or Path(),
+        [period.label for period in periods],
+        config.years,
+        rasters=config.write_rasters,
+        regions=config.regions is not None,
+        parents=config.parent_field is not None,
+        npv=config.valuation is not None,
+        date_rasters=config.date_rasters,
+        categories=categories is not None,
     )
+    paths = {} if config.out_dir is None else files
     output = OutputFolder(
         config.out_dir,
         list(paths.values()),
@@ -225,25 +225,27 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
     )
     area = pixel_area(grid, config.area_method)
     lookups = [build_class_lookup(table.codes, dtype=source.dtype) for source in sources]
-    bands = raster_bands("change", paths)
+    bands = raster_bands("change", files)
     sink = sink_inputs(config, table, grid, index, categories) if wants_walk(config) else None
     plan = _dates_plan(sources, lookups, area, periods, index, table, config, bool(bands))
     if sink is not None:
         plan = replace(plan, state=sink.state)
     options = config.stream_options(sources[0], _bytes_per_pixel(plan, len(bands)))
+
+    def check(totals: PassTotals) -> None:
+        check_unknown(list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown)
+
     with output as staged:
-        totals = pass_with_rasters(
+        totals, rasters = pass_with_outputs(
             plan,
             options,
             staged,
             bands,
+            config,
             dask=config.dask,
-            threads=config.threads,
-            creation_options=dict(config.creation_options),
+            in_memory=config.out_dir is None,
             provenance=RunProvenance.of(table.source, scheme=table.scheme, area_method=area.method),
-            check=lambda totals: check_unknown(
-                list(zip(totals.dates, lookups, sources, strict=True)), table, config.unknown
-            ),
+            check=check,
         )
         result = change_accounts(
             config,
@@ -268,6 +270,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
         result.regions,
         result.summary,
         tuple(paths.values()),
+        rasters,
         parents=result.parents,
     )
 

@@ -48,12 +48,11 @@ from geocarbon.outputs.tables import (
     write_csv,
     write_json,
 )
-from geocarbon.runs.arrays_out import band_names, pass_in_memory
+from geocarbon.runs.arrays_out import pass_with_outputs
 from geocarbon.runs.common import (
     RunOptions,
     check_unknown,
     normalise,
-    pass_with_rasters,
     prepare_table,
     warn_nodata_classes,
 )
@@ -129,9 +128,8 @@ def _run_stock(config: StockConfig) -> StockResult:
     area = pixel_area(source.grid, config.area_method)
     lookup = build_class_lookup(table.codes, dtype=source.dtype)
     density = density_by_bin(table.central_mg_per_ha, unknown_as_zero=config.unknown == "zero")
-    bands = raster_bands("stock", paths)
-    if out_dir is None and config.write_rasters:  # the bands a file run would write
-        bands = raster_bands("stock", stock_outputs(Path(), rasters=True))
+    # Without a folder, the files a run would write name the rasters it returns.
+    bands = raster_bands("stock", stock_outputs(out_dir or Path(), rasters=config.write_rasters))
     plan = PassPlan(
         (source,),
         (lookup,),
@@ -142,30 +140,18 @@ def _run_stock(config: StockConfig) -> StockResult:
     def check(totals: PassTotals) -> None:
         check_unknown([(totals.dates[0], lookup, source)], table, config.unknown)
 
-    rasters: dict[str, xr.DataArray] = {}
     with output as staged:
-        if out_dir is None:
-            totals_by_date, rasters = pass_in_memory(
-                plan,
-                config.stream_options(source),
-                band_names(bands),
-                dask=config.dask,
-                check=check,
-            )
-        else:
-            totals_by_date = pass_with_rasters(
-                plan,
-                config.stream_options(source),
-                staged,
-                bands,
-                dask=config.dask,
-                threads=config.threads,
-                creation_options=dict(config.creation_options),
-                provenance=RunProvenance.of(
-                    table.source, scheme=table.scheme, area_method=area.method
-                ),
-                check=check,
-            )
+        totals_by_date, rasters = pass_with_outputs(
+            plan,
+            config.stream_options(source),
+            staged,
+            bands,
+            config,
+            dask=config.dask,
+            in_memory=out_dir is None,
+            provenance=RunProvenance.of(table.source, scheme=table.scheme, area_method=area.method),
+            check=check,
+        )
         histogram = totals_by_date.dates[0]
         classes = class_stock_table(histogram.area_ha[0], histogram.pixel_count[0], table)
         totals = stock_totals(

@@ -188,7 +188,23 @@ def test_numpy_stock_rasters_are_numpy_with_grid_and_units(tmp_path, pools_csv, 
     assert got.rasters["density_total_mg_per_ha"].values[0].tolist() == [86, 86, 28, 28]
 
 
-def test_numpy_change_rasters_equal_the_cogs(tmp_path, pools_csv, raster_factory):
+def count_passes(monkeypatch) -> list[int]:
+    """A one-item list counting the engine passes run from now on."""
+    from geocarbon.engine import run_pass
+    from geocarbon.runs import arrays_out, common
+
+    passes = [0]
+
+    def counted(*args, **kwargs):
+        passes[0] += 1
+        return run_pass(*args, **kwargs)
+
+    for module in (arrays_out, common):
+        monkeypatch.setattr(module, "run_pass", counted)
+    return passes
+
+
+def test_numpy_change_rasters_equal_the_cogs(tmp_path, pools_csv, raster_factory, monkeypatch):
     start = raster_factory("a.tif", LANDCOVER_4X4)
     end_codes = np.where(LANDCOVER_4X4 == 1, 2, LANDCOVER_4X4).astype(np.uint8)
     end = raster_factory("b.tif", end_codes)
@@ -197,7 +213,9 @@ def test_numpy_change_rasters_equal_the_cogs(tmp_path, pools_csv, raster_factory
         [start, end], [2000, 2020], pools_csv, out_dir=tmp_path / "o", **options
     )
     arrays = dict(transform=ONE_HA_TRANSFORM, crs=EQUAL_AREA_CRS, nodata=255)
+    passes = count_passes(monkeypatch)
     got = stock_change([LANDCOVER_4X4, end_codes], [2000, 2020], pools_csv, **options, **arrays)
+    assert passes == [1]  # the rasters are filled by the pass that counts the tables
     pd.testing.assert_frame_equal(got.change, expected.change)
     assert_rasters_equal_cogs(got.rasters, tmp_path / "o")
     total = got.rasters["change_2000-2020_total_mg_per_ha"].values
