@@ -73,14 +73,18 @@ class PixelArea:
 
     def total_ha(self, shape: tuple[int, int]) -> float:
         """Area (ha) of the whole grid of ``shape``, summed exactly as the blocks give it."""
-        height, width = shape
+        return self.window_ha(Block(0, 0, *shape))
+
+    def window_ha(self, window: Block) -> float:
+        """Area (ha) of the pixels of ``window``, as its blocks give it, without making them."""
         if self.row_area_ha is not None:
-            return float(self.row_area_ha.sum() * width)
+            rows = self.row_area_ha[window.row_off : window.row_off + window.height]
+            return float(rows.sum() * window.width)
         if self.lattice_area_ha is None:
-            return self.nominal_ha * height * width
+            return self.nominal_ha * window.n_pixels
         # The bilinear interpolant is separable: sum = row_weights . lattice . col_weights.
-        row_weights = _node_weights(self.lattice_rows, height)
-        col_weights = _node_weights(self.lattice_cols, width)
+        row_weights = _node_weights(self.lattice_rows, window.row_off, window.height)
+        col_weights = _node_weights(self.lattice_cols, window.col_off, window.width)
         return float(row_weights @ self.lattice_area_ha @ col_weights)
 
     def _interpolate(self, block: Block) -> NDArray[np.float64]:
@@ -321,10 +325,12 @@ def _bracket(
     return index, weight
 
 
-def _node_weights(nodes: NDArray[np.float64] | None, n_pixels: int) -> NDArray[np.float64]:
-    """Sum over pixel centres 0.5 .. n-0.5 of each lattice node's interpolation weight."""
+def _node_weights(
+    nodes: NDArray[np.float64] | None, start: int, n_pixels: int
+) -> NDArray[np.float64]:
+    """Sum over pixel centres start + 0.5 .. start + n - 0.5 of each lattice node's weight."""
     assert nodes is not None
-    index, weight = _bracket(nodes, np.arange(n_pixels, dtype=np.float64) + 0.5)
+    index, weight = _bracket(nodes, start + 0.5 + np.arange(n_pixels, dtype=np.float64))
     lower = np.bincount(index, weights=1 - weight, minlength=len(nodes))
     upper = np.bincount(index + 1, weights=weight, minlength=len(nodes))
     return np.asarray(lower + upper, dtype=np.float64)

@@ -8,6 +8,8 @@ import numpy as np
 import pyproj
 import pytest
 from affine import Affine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasterio.crs import CRS
 
 from geocarbon.area import ellipsoid_band_area_m2, pixel_area
@@ -138,3 +140,36 @@ def test_compound_crs_uses_its_horizontal_part():
     compound = CRS.from_user_input("EPSG:3035+5773")  # LAEA Europe + EGM96 height
     area = pixel_area(GridSpec(compound, Affine(100, 0, 4321000, 0, -100, 3210000), 2, 2))
     assert area.method == "equal-area" and area.nominal_ha == pytest.approx(1.0)
+
+
+_WINDOW_GRIDS = {
+    "ellipsoid-rows": GridSpec(CRS.from_epsg(4326), Affine(0.05, 0, 100.0, 0, -0.05, 40.0), 97, 61),
+    "scale-factor": GridSpec(
+        CRS.from_epsg(26910), Affine(30, 0, 443723.13, 0, -30, 4956546.91), 189, 132
+    ),
+    "planar": GridSpec(CRS.from_epsg(26910), Affine(30, 0, 0, 0, -30, 0), 40, 30),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(sorted(_WINDOW_GRIDS)),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.floats(0, 1),
+    st.floats(0, 1),
+)
+def test_window_area_equals_the_sum_of_its_pixel_areas(method, top, left, tall, wide):
+    """window_ha, in closed form, equals the NumPy sum of the window's pixel areas (the
+    reference), and total_ha the whole grid's."""
+    grid = _WINDOW_GRIDS[method]
+    area = pixel_area(grid, method)
+    row0, col0 = int(top * (grid.height - 1)), int(left * (grid.width - 1))
+    height = 1 + int(tall * (grid.height - row0 - 1))
+    width = 1 + int(wide * (grid.width - col0 - 1))
+    window = Block(row0, col0, height, width)
+    expected = np.sum(area.block(window), dtype=np.float64)
+    assert area.window_ha(window) == pytest.approx(expected, rel=1e-12)
+    whole = Block(0, 0, grid.height, grid.width)
+    assert area.total_ha(grid.shape) == pytest.approx(area.block(whole).sum(), rel=1e-12)

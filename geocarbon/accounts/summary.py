@@ -148,9 +148,9 @@ def run_summary(
     Common keys: the version and run kind, the land cover(s) and years, table and scheme, grid
     (CRS, shape), area method, nodata (declared per date, and any override), coverage, the
     unknown codes (summed over dates in ``unknown_classes``, and per date), and what the pass
-    read (``reading``, the pass's): ``blocks_read`` of ``blocks_total``, ``pixels_not_read`` and
-    ``area_not_read_ha`` (pixels outside the regions' extent, their bounding boxes, are not read
-    and in no row).
+    read (``reading``, the pass's): ``blocks_read`` of ``blocks_total``, and
+    ``pixels_outside_extent`` and ``area_outside_extent_ha``: the pixels outside the regions'
+    extent (their bounding boxes), in no row, and not read unless the run maps rasters.
     """
     grid = sources[0].grid
     date_years: list[int | None] = list(years) if years is not None else [None] * len(sources)

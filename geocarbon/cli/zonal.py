@@ -144,9 +144,9 @@ def zonal(
             f"{totals['stock_total_tg_unassigned']:.6g} Tg C on {area['unassigned_valid']:.6g} ha "
             f"(coverage {result.summary['coverage']}, area method {result.summary['area_method']})."
         )
-        if result.summary.get("pixels_not_read"):
+        if result.summary.get("pixels_outside_extent"):
             click.echo(
-                f"  {result.summary['area_not_read_ha']:.6g} ha beyond the regions' bounding boxes "
+                f"  {result.summary['area_outside_extent_ha']:.6g} ha beyond the regions' bounding boxes "
                 f"not read ({result.summary['blocks_read']} of {result.summary['blocks_total']} "
                 "blocks read)."
             )

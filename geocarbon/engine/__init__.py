@@ -52,17 +52,22 @@ def run_pass(
     """Run ``plan`` on threads, or on the Dask cluster at ``dask`` (an address or ``local:N``).
 
     Raster bands go to ``sink`` on threads, and to the sinks ``chunk_sinks`` makes on Dask workers.
-    With regions and no raster to map, pixels outside the regions' extent are not read (and
-    blocks are windows rather than full-width strips: :func:`~geocarbon.blocks.windowed_block_shape`).
+    With regions, only the pixels inside the regions' extent are counted; with no raster to map,
+    no other pixel is read either, and when the extent is less than half the grid blocks are
+    windows rather than full-width strips (:func:`~geocarbon.blocks.windowed_block_shape`).
     """
     mapped = plan.n_bands > 0 and (chunk_sinks if dask else sink) is not None
     reading = pass_reading(plan, options.block_shape, mapped=mapped)
-    if reading.extent is not None:  # windows around the regions, not strips across the grid
+    if (
+        reading.extent is not None
+        and not mapped
+        and 2 * reading.pixels_counted < plan.grid.n_pixels
+    ):
         align = plan.sources[0].block_shape[1]
         shape = windowed_block_shape(options.block_shape, align_cols=align)
-        if shape != options.block_shape:
+        if shape != options.block_shape:  # windows around the regions, not strips across
             options = replace(options, block_shape=shape)
-            reading = pass_reading(plan, shape, mapped=mapped)
+            reading = reading.in_blocks(plan.grid.shape, shape)
     if dask:
         totals, files = run_dask(plan, options, dask, chunk_sinks, reading=reading)
     else:

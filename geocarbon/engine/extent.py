@@ -1,27 +1,31 @@
-"""The part of the grid a pass by region reads: its regions' extent.
+"""The part of the grid a pass by region counts, and reads: its regions' extent.
 
-A pass with regions that maps no raster counts only the pixels inside the regions' *extent*, the
-union of their bounding boxes in pixels (widened by one pixel, so that the pixels all-touched and
-exact coverage give a region on its box's edge are in it). Pixels outside it are in no region:
-they are never read (a province out of a national mosaic reads that province's windows), and the
+A pass with regions counts only the pixels inside the regions' *extent*, the union of their
+bounding boxes in pixels (widened by one pixel, so that the pixels all-touched and exact coverage
+give a region on its box's edge are in it). Pixels outside it are in no row, and the
 ``unassigned`` row counts the pixels of the extent that are in no region. The extent depends on
-the regions alone, never on the block shape, so a pass in blocks still equals one over the whole
-array. A block the extent covers only in part is read and counted piece by piece
-(:func:`run_in_extent`); :class:`PassReading` says what was read and what was not.
+the regions alone, never on the block shape nor on the rasters a run writes, so a run's tables
+are the same whatever it writes, and a pass in blocks equals one over the whole array.
+
+A pass that maps no raster never reads outside the extent (a province out of a national mosaic
+reads that province's windows): a block the extent covers only in part is read and counted piece
+by piece (:func:`run_in_extent`). Maps are per-pixel products of the whole land cover, so a pass
+that maps rasters reads every block, maps it whole and counts its pieces in the extent.
+:class:`PassReading` says what was read and what was counted.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from geocarbon.blocks import Block, BlockReader, blocks_meeting, iter_blocks
+from geocarbon.blocks import Block, BlockReader, blocks_meeting
 from geocarbon.engine.block import BlockOutput, run_block
 from geocarbon.engine.plan import PassPlan
 from geocarbon.engine.zones import ZoneIndex
@@ -105,55 +109,56 @@ def region_pixel_boxes(zones: ZoneIndex, grid: GridSpec) -> NDArray[np.int64]:
 
 @dataclass(frozen=True, eq=False)
 class PassReading:
-    """What a pass reads: the ``extent`` it counts (None: the whole grid), its blocks of
-    ``block_shape`` meeting it (``read``: one flag per block), and the pixels and area (ha) of the
-    grid outside the extent, which it never reads."""
+    """What a pass counts and reads: the ``extent`` it counts (None: the whole grid), the pixels
+    and area (ha) of the grid outside it (in no row), and its blocks of ``block_shape`` it reads
+    (``read``: one flag per block; every block when it ``maps`` rasters)."""
 
     extent: Extent | None
-    block_shape: tuple[int, int]
-    read: NDArray[np.bool_]
     pixels_total: int
-    pixels_read: int
-    area_not_read_ha: float
+    pixels_counted: int
+    area_outside_ha: float
+    maps: bool
+    block_shape: tuple[int, int] = (0, 0)
+    read: NDArray[np.bool_] = field(default_factory=lambda: np.ones((0, 0), bool))
 
     @property
-    def pixels_not_read(self) -> int:
-        return self.pixels_total - self.pixels_read
+    def pixels_outside(self) -> int:
+        return self.pixels_total - self.pixels_counted
+
+    def in_blocks(self, grid_shape: tuple[int, int], block_shape: tuple[int, int]) -> PassReading:
+        """This reading in blocks of ``block_shape``: the blocks it reads flagged."""
+        whole = np.array([[0, 0, *grid_shape]], np.int64)
+        boxes = whole if self.extent is None or self.maps else self.extent.boxes
+        read = blocks_meeting(grid_shape, block_shape, boxes)
+        return replace(self, block_shape=block_shape, read=read)
 
     def summary(self) -> dict[str, Any]:
-        """The run summary's keys: blocks read of all, and the pixels and area never read."""
+        """The run summary's keys: blocks read of all, and the pixels and area outside the
+        regions' extent (in no row; not read, unless the run maps rasters)."""
         return {
             "blocks_read": int(self.read.sum()),
             "blocks_total": int(self.read.size),
-            "pixels_not_read": self.pixels_not_read,
-            "area_not_read_ha": self.area_not_read_ha,
+            "pixels_outside_extent": self.pixels_outside,
+            "area_outside_extent_ha": self.area_outside_ha,
         }
 
 
 def pass_reading(plan: PassPlan, block_shape: tuple[int, int], *, mapped: bool) -> PassReading:
-    """What a pass of ``plan`` reads: with regions, their extent. Maps are per-pixel products of the whole land cover,
-    regions or not, so a pass that maps rasters, or has no regions, reads every block."""
+    """What a pass of ``plan`` in blocks of ``block_shape`` counts and reads: with regions, their
+    extent; without, the whole grid. A pass that maps rasters (``mapped``) reads every block."""
     grid = plan.grid
-    whole = np.array([[0, 0, *grid.shape]], np.int64)
-    boxes = whole if plan.zones is None or mapped else region_pixel_boxes(plan.zones, grid)
-    read = blocks_meeting(grid.shape, block_shape, boxes)
-    extent = Extent(boxes)
-    pixels, area_ha = 0, 0.0
-    for block in iter_blocks(grid.shape, block_shape, only=read):
-        for part in extent.parts(block):
-            pixels += part.n_pixels
-            area_ha += _area_ha(plan, part)
-    if pixels == grid.n_pixels:
-        return PassReading(None, block_shape, read, pixels, pixels, 0.0)
-    area_not_read_ha = max(plan.area.total_ha(grid.shape) - area_ha, 0.0)
-    return PassReading(extent, block_shape, read, grid.n_pixels, pixels, area_not_read_ha)
-
-
-def _area_ha(plan: PassPlan, block: Block) -> float:
-    rows = plan.area.row_areas(block)
-    return (
-        float(rows.sum()) * block.width if rows is not None else float(plan.area.block(block).sum())
-    )
+    whole = PassReading(None, grid.n_pixels, grid.n_pixels, 0.0, mapped)
+    if plan.zones is None:
+        return whole.in_blocks(grid.shape, block_shape)
+    extent = Extent(region_pixel_boxes(plan.zones, grid))
+    pieces = extent.parts(Block(0, 0, *grid.shape))  # disjoint rectangles covering the extent
+    counted = sum(piece.n_pixels for piece in pieces)
+    if counted == grid.n_pixels:
+        return whole.in_blocks(grid.shape, block_shape)
+    inside_ha = sum(plan.area.window_ha(piece) for piece in pieces)
+    outside_ha = max(plan.area.total_ha(grid.shape) - inside_ha, 0.0)
+    reading = PassReading(extent, grid.n_pixels, counted, outside_ha, mapped)
+    return reading.in_blocks(grid.shape, block_shape)
 
 
 def run_in_extent(
@@ -164,14 +169,17 @@ def run_in_extent(
     *,
     map_rasters: bool = True,
 ) -> BlockOutput:
-    """:func:`~geocarbon.engine.block.run_block` on the part of ``block`` inside ``extent`` (all of
-    it when None): a block met in part is read and counted piece by piece, so no pixel outside
-    the extent is read (GDAL's block cache serves a storage tile that pieces share)."""
+    """:func:`~geocarbon.engine.block.run_block` counting the part of ``block`` inside ``extent``
+    (all of it when None): a block met in part is counted piece by piece, so no pixel outside the
+    extent is counted, nor read unless ``map_rasters`` (GDAL's block cache serves a storage tile
+    that pieces share). With ``map_rasters`` the whole block is mapped: maps have every pixel."""
     parts = [block] if extent is None else extent.parts(block)
     if parts == [block]:
         return run_block(plan, readers, block, map_rasters=map_rasters)
-    assert not (map_rasters and plan.n_bands), "a pass that maps rasters reads every pixel"
+    stack = None
+    if map_rasters and plan.n_bands:  # the block mapped whole; its counts are the pieces'
+        stack = run_block(plan, readers, block).stack
     totals = plan.empty()
     for part in parts:
         totals.add(run_block(plan, readers, part, map_rasters=False).totals)
-    return BlockOutput(totals, None)
+    return BlockOutput(totals, stack)

@@ -135,13 +135,13 @@ def test_zone_sums_plus_unassigned_equal_the_total(case):
     if plan.zones is not None:
         in_region = zone_raster < plan.zones.n_regions
         assert read[ndimage.binary_dilation(in_region, np.ones((3, 3), bool))].all()
-    assert reading.pixels_not_read == (~read).sum()
-    assert reading.area_not_read_ha == pytest.approx((~read).sum(), rel=1e-12)
+    assert reading.pixels_outside == (~read).sum()
+    assert reading.area_outside_ha == pytest.approx((~read).sum(), rel=1e-12)
     for histogram, one_block in zip(
         totals.dates + totals.pairs, whole.dates + whole.pairs, strict=True
     ):
-        assert histogram.pixel_count.sum() + reading.pixels_not_read == plan.grid.n_pixels
-        assert histogram.area_ha.sum() + reading.area_not_read_ha == pytest.approx(
+        assert histogram.pixel_count.sum() + reading.pixels_outside == plan.grid.n_pixels
+        assert histogram.area_ha.sum() + reading.area_outside_ha == pytest.approx(
             plan.grid.n_pixels, rel=1e-12
         )
         np.testing.assert_array_equal(histogram.pixel_count, one_block.pixel_count)

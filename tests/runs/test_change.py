@@ -238,3 +238,37 @@ def test_uncertainty_is_seeded_and_brackets_the_central_estimate():
     )
     assert first["net_change_mg_p5"] != other["net_change_mg_p5"]
     assert first["net_change_mg_p5"] < first["net_change_mg"] < first["net_change_mg_p95"]
+
+
+def test_tables_by_region_do_not_depend_on_the_rasters_written(tmp_path, raster_factory, pools_csv):
+    """A change by region counts the regions' extent alone, whether it writes rasters, keeps
+    them in memory or writes none; its rasters still map every pixel, the change outside the
+    extent included."""
+    import geopandas as gpd
+
+    from builders import box
+
+    start = np.array([[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 2, 2], [3, 3, 1, 1]], np.uint8)
+    end = start.copy()
+    end[3, 3] = 3  # outside the extent: the region's pixel (0, 0) widened by one, rows/cols 0-1
+    paths = [raster_factory(name, codes) for name, codes in (("a.tif", start), ("b.tif", end))]
+    region = gpd.GeoDataFrame({"id": [1]}, geometry=[box(0, 0, 1, 1)], crs=EQUAL_AREA_CRS)
+    options = dict(regions=region, id_field="id", monte_carlo=None, progress=False)
+    runs = {
+        "files": stock_change(paths, [2000, 2020], pools_csv, out_dir=tmp_path / "o", **options),
+        "no rasters": stock_change(
+            paths, [2000, 2020], pools_csv, out_dir=tmp_path / "t", write_rasters=False, **options
+        ),
+        "in memory": stock_change(paths, [2000, 2020], pools_csv, **options),
+    }
+    for name, run in runs.items():
+        assert run.summary["pixels_outside_extent"] == 16 - 4, name
+        assert run.change.equals(runs["files"].change), name
+        assert run.summary["periods"] == runs["files"].summary["periods"], name
+    assert runs["files"].summary["periods"]["2000-2020"]["net_change_mg"] == 0
+    assert runs["no rasters"].summary["blocks_read"] == 1
+    with rasterio.open(tmp_path / "o" / "change_2000-2020_total_mg_per_ha.tif") as raster:
+        mapped = raster.read(1)
+    assert mapped[3, 3] != 0 and np.isclose(
+        mapped[3, 3], runs["in memory"].rasters["change_2000-2020_total_mg_per_ha"].values[3, 3]
+    )

@@ -64,7 +64,7 @@ def test_zonal_prints_and_summarises_the_regions_own_total(
     summary = json.loads((out / "zonal_summary.json").read_text())
     assert summary["totals"]["stock_total_mg"] == pytest.approx(376.0)
     assert summary["totals"]["stock_total_mg_unassigned"] == pytest.approx(170.0)
-    assert summary["pixels_not_read"] == 4
+    assert summary["pixels_outside_extent"] == 4
     assert "1 regions hold 0.000376 Tg C" in stdout
     assert "0.00017 Tg C" in stdout and "not included" in stdout
     assert "4 ha beyond the regions' bounding boxes not read" in stdout

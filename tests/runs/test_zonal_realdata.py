@@ -126,7 +126,7 @@ def test_closure_regions_plus_unassigned_equal_raster(modis_and_provinces):
     result = run(raster, provinces, "centre")
     area, summary = result.summary["area_ha"], result.summary
     # Pixels outside the provinces' bounding boxes are never read; the rest is in some row.
-    not_read = summary.get("area_not_read_ha", 0.0)
+    not_read = summary.get("area_outside_extent_ha", 0.0)
     assert 0 < not_read < area["raster"] and summary["blocks_read"] <= summary["blocks_total"]
     assert area["regions_plus_unassigned"] + not_read == pytest.approx(area["raster"], rel=1e-9)
     assert result.summary["overlapping_regions"] == []
