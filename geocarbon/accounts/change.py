@@ -47,6 +47,14 @@ class Period:
         return self.year_end - self.year_start
 
 
+def periods_of(years: tuple[int, ...]) -> list[Period]:
+    """Consecutive periods, and first-to-last when there are more than two dates."""
+    periods = [Period(k, k + 1, years[k], years[k + 1]) for k in range(len(years) - 1)]
+    if len(years) > 2:
+        periods.append(Period(0, len(years) - 1, years[0], years[-1]))
+    return periods
+
+
 @dataclass(frozen=True)
 class Accounts:
     """What the change tables are computed from: transition areas and densities per region."""

@@ -23,6 +23,7 @@ from geocarbon.engine.histogram import Histogram
 from geocarbon.errors import run_warnings
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import LandCoverSource
+from geocarbon.inputs.postgis import is_postgis, masked
 from geocarbon.lookup import ClassLookup
 from geocarbon.units import LEVELS, MG_PER_TG, POOLS
 
@@ -198,10 +199,18 @@ def run_summary(
 
 
 def command_line() -> list[str] | None:
-    """The command that started the run, when it is the ``geocarbon`` command line."""
+    """The command that started the run, when it is the ``geocarbon`` command line; database
+    connections (``--regions``, ``--to-postgis``) shown with their password masked."""
     program = os.path.basename(sys.argv[0]) if sys.argv else ""
     if program in ("geocarbon", "geocarbon.exe") or sys.argv[0].endswith(
         os.path.join("geocarbon", "cli", "__main__.py")
     ):
-        return ["geocarbon", *sys.argv[1:]]
+        return ["geocarbon", *map(_shown, sys.argv[1:])]
     return None
+
+
+def _shown(argument: str) -> str:
+    option, equals, value = argument.partition("=")
+    if equals and option.startswith("--") and is_postgis(value):
+        return f"{option}={masked(value)}"
+    return masked(argument) if is_postgis(argument) else argument

@@ -249,7 +249,7 @@ def change(
     """
     from geocarbon.accounts.uncertainty import MonteCarlo
     from geocarbon.accounts.valuation import Valuation
-    from geocarbon.outputs.postgis import run_target, write_run
+    from geocarbon.outputs.postgis import run_target
     from geocarbon.runs.change import ChangeConfig, run_change
 
     target = run_target(
@@ -296,6 +296,7 @@ def change(
         threads=threads,
         overwrite=overwrite,
         progress=False if quiet else None,
+        to_postgis=target,
     )
     result = run_change(config)
     if not quiet:
@@ -317,7 +318,7 @@ def change(
                 )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
-    for table in write_run(target, "change", result.regions):
+    for table in result.postgis_tables:
         if not quiet:
             click.echo(f"  wrote PostGIS table {table}")
     write_run_pages(

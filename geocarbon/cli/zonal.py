@@ -102,7 +102,7 @@ def zonal(
     gs:// URL, or a STAC item (.json file or URL; #ASSET picks its asset). Only the blocks meeting
     the regions' bounding boxes are read, over the network by byte range.
     """
-    from geocarbon.outputs.postgis import run_target, write_run
+    from geocarbon.outputs.postgis import run_target
     from geocarbon.runs.zonal import ZonalConfig, run_zonal
 
     target = run_target(
@@ -134,6 +134,7 @@ def zonal(
         threads=threads,
         progress=False if quiet else None,
         dask=dask,
+        to_postgis=target,
     )
     result = run_zonal(config)
     if not quiet:
@@ -152,7 +153,7 @@ def zonal(
             )
         for path in result.outputs:
             click.echo(f"  wrote {path}")
-    for table in write_run(target, "zonal", result.regions):
+    for table in result.postgis_tables:
         if not quiet:
             click.echo(f"  wrote PostGIS table {table}")
     write_run_pages(

@@ -10,11 +10,12 @@ connection (password masked) and the table.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
@@ -93,18 +94,25 @@ def reason(exc: BaseException, source: str | Path) -> str:
     connection's password, where it stands as a word of its own, masked."""
     lines = [line for line in str(exc).splitlines() if line.strip()]
     text = said(RuntimeError(lines[0])) if lines else type(exc).__name__
-    password = _password(source)
-    if not password:
-        return text
-    return re.sub(rf"(?<![\w]){re.escape(password)}(?![\w])", "***", text)
+    for password in sorted(_passwords(source), key=len, reverse=True):
+        text = re.sub(rf"(?<![\w]){re.escape(password)}(?![\w])", "***", text)
+    return text
 
 
-def _password(source: str | Path) -> str | None:
-    try:
-        password = psycopg.conninfo.conninfo_to_dict(conninfo(source)).get("password")
-        return str(password) if password else None
-    except psycopg.Error:
-        return None
+def _passwords(source: str | Path) -> set[str]:
+    """The connection's password as libpq reads it and as written (percent-encoded, quoted),
+    also from a string libpq cannot parse (whose error may quote it)."""
+    text = conninfo(source)
+    found = set()
+    with contextlib.suppress(psycopg.Error):
+        found.add(str(psycopg.conninfo.conninfo_to_dict(text).get("password") or ""))
+    written = re.match(r"^[a-z]+://[^/@:]*:([^@]*)@", text, re.IGNORECASE)
+    words = [written.group(1)] if written else []
+    words += [m.group(2) for m in _PASSWORD_WORD.finditer(text)]
+    words += [m.group(0).split("=", 1)[1] for m in _URL_PASSWORD.finditer(text)]
+    for word in words:
+        found |= {word, word.strip("'"), unquote(word)}
+    return {word for word in found if word}
 
 
 def check_postgis(

@@ -36,7 +36,7 @@ SUMMARY_NAMES = {
 
 def period_labels(years: Sequence[int]) -> list[str]:
     """The periods a change run over ``years`` reports: consecutive dates, then first-to-last
-    when there are more than two (as :func:`geocarbon.runs.change.periods_of`)."""
+    when there are more than two (as :func:`geocarbon.accounts.change.periods_of`)."""
     pairs = list(zip(years, years[1:], strict=False))
     if len(years) > 2:
         pairs.append((years[0], years[-1]))

@@ -303,8 +303,9 @@ def _srid(
             return int(row[0])
     raise OutputWriteError(
         f"PostGIS table {target.describe(layer)}: the run's CRS "
-        f"({crs.name if crs is not None else 'none'}) has no SRID in spatial_ref_sys; reproject "
-        "the regions to an EPSG CRS first (e.g. ogr2ogr -t_srs EPSG:4326)."
+        f"({crs.name if crs is not None else 'none'}), the land cover's, has no SRID in "
+        "spatial_ref_sys; warp the land cover to an EPSG CRS (e.g. gdalwarp -t_srs EPSG:4326) or "
+        "add its CRS to spatial_ref_sys."
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from geocarbon.accounts.change import Period
+from geocarbon.accounts.change import Period, periods_of
 from geocarbon.accounts.uncertainty import MonteCarlo
 from geocarbon.accounts.valuation import Valuation
 from geocarbon.area import PixelArea, pixel_area
@@ -39,6 +39,7 @@ from geocarbon.inputs.landcover import LandCoverSource, as_source, open_landcove
 from geocarbon.inputs.postgis import is_postgis
 from geocarbon.lookup import ClassLookup, build_class_lookup, density_by_bin
 from geocarbon.outputs.folder import OutputFolder
+from geocarbon.outputs.postgis import PostgisTarget, write_run
 from geocarbon.outputs.provenance import RunProvenance
 from geocarbon.outputs.spec import change_outputs, raster_bands
 from geocarbon.outputs.staging import StagedOutputs
@@ -106,6 +107,8 @@ class ChangeConfig(RunOptions):
     density_factors: Path | None = None
     #: Class -> IPCC land category table overriding the scheme's.
     ipcc_categories: Path | None = None
+    #: Also write the regions layer into PostGIS, within the run: on failure no file is left.
+    to_postgis: PostgisTarget | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -155,14 +158,7 @@ class ChangeResult:
     #: file stem (:mod:`geocarbon.runs.arrays_out`), lazy when a land cover is dask-backed.
     rasters: dict[str, Any] = field(default_factory=dict)
     parents: pd.DataFrame | None = None  # with a parent field: each period's change per parent
-
-
-def periods_of(years: tuple[int, ...]) -> list[Period]:
-    """Consecutive periods, and first-to-last when there are more than two dates."""
-    periods = [Period(k, k + 1, years[k], years[k + 1]) for k in range(len(years) - 1)]
-    if len(years) > 2:
-        periods.append(Period(0, len(years) - 1, years[0], years[-1]))
-    return periods
+    postgis_tables: tuple[str, ...] = ()  # with to_postgis: the tables written
 
 
 def run_change(config: ChangeConfig) -> ChangeResult:
@@ -263,6 +259,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
         )
         if paths:
             _write_change(staged, paths, result)
+        tables = write_run(config.to_postgis, "change", result.regions)  # last: atomic
     return ChangeResult(
         result.change,
         result.transitions,
@@ -272,6 +269,7 @@ def _run_change(config: ChangeConfig) -> ChangeResult:
         tuple(paths.values()),
         rasters,
         parents=result.parents,
+        postgis_tables=tuple(tables),
     )
 
 

@@ -48,6 +48,7 @@ from geocarbon.inputs.regions import (
 )
 from geocarbon.lookup import ClassLookup, build_class_lookup
 from geocarbon.outputs.folder import OutputFolder
+from geocarbon.outputs.postgis import PostgisTarget, write_run
 from geocarbon.outputs.spec import zonal_outputs
 from geocarbon.outputs.staging import StagedOutputs
 from geocarbon.outputs.tables import (
@@ -81,6 +82,8 @@ class ZonalConfig(RunOptions):
     layer: str | None = None
     coverage: str = DEFAULT_COVERAGE
     dask: str | None = None
+    #: Also write the regions layer into PostGIS, within the run: on failure no file is left.
+    to_postgis: PostgisTarget | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -102,6 +105,7 @@ class ZonalResult:
     parents: pd.DataFrame | None
     summary: dict[str, Any]
     outputs: tuple[Path, ...]
+    postgis_tables: tuple[str, ...] = ()
 
 
 def run_zonal(config: ZonalConfig) -> ZonalResult:
@@ -169,7 +173,8 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         summary = _zonal_summary(source, table, area, index, totals, lookup, wide, config)
         if paths:
             _write_zonal(staged, paths, frame, by_class, parents, summary, class_columns(table))
-    return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()))
+        tables = write_run(config.to_postgis, "zonal", frame)  # last: its transaction is atomic
+    return ZonalResult(frame, by_class, parents, summary, tuple(paths.values()), tuple(tables))
 
 
 def _landcover_path(landcover: Path | list[Path] | LandCoverSource) -> Path | list[Path]:

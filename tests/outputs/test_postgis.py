@@ -476,3 +476,60 @@ def test_missing_table_geometry_column_and_postgis_are_one_line_each(postgres_ur
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(database)))
+
+
+def test_a_write_that_fails_in_the_run_leaves_no_file_and_no_table(
+    postgres_url, schema, pools_csv, tmp_path, capsys
+):
+    """The PostGIS tables are written inside the run, before its files are put in place: a land
+    cover whose CRS has no SRID fails the write, and the run leaves neither files nor tables."""
+    from conftest import LANDCOVER_4X4, write_raster
+
+    custom = "+proj=laea +lat_0=52 +lon_0=10.3 +x_0=4321000 +y_0=3210000 +ellps=GRS80 +units=m"
+    landcover = write_raster(tmp_path / "custom.tif", LANDCOVER_4X4, crs=custom)
+    regions = tmp_path / "regions.gpkg"
+    halves(code=[1, 2]).set_crs(custom, allow_override=True).to_file(regions)
+    out = tmp_path / "out"
+    argv = [
+        "zonal", str(landcover), "--regions", str(regions), "--id-field", "code",
+        "-d", str(pools_csv), "-o", str(out), "--area", "planar",
+        "--to-postgis", postgres_url, "--postgis-schema", schema,
+    ]  # fmt: skip
+    assert main(argv) == 1
+    err = one_line_error(capsys)
+    assert "has no SRID" in err and "land cover" in err and "gdalwarp" in err
+    assert not out.exists() or not any(out.iterdir())
+    assert relations(postgres_url, schema) == []
+
+
+def test_passwords_stay_out_of_the_summary_and_of_messages_libpq_cannot_parse(
+    postgres_url, schema, landcover_tif, pools_csv, tmp_path, monkeypatch, capsys
+):
+    """The summary records the command line with every connection's password masked (the
+    server trusts local connections, so any password connects); a URL libpq cannot parse has
+    its password masked in libpq's own complaint too."""
+    import json
+
+    regions = tmp_path / "regions.gpkg"
+    halves(code=[1, 2]).to_file(regions)
+    out = tmp_path / "out"
+    secret = with_password(postgres_url, "s3cretpw")
+    argv = [
+        "zonal", str(landcover_tif), "--regions", str(regions), "--id-field", "code",
+        "-d", str(pools_csv), "-o", str(out), f"--to-postgis={secret}",
+        "--postgis-schema", schema, "-q",
+    ]  # fmt: skip
+    monkeypatch.setattr("sys.argv", ["geocarbon", *argv])
+    assert main(argv) == 0, capsys.readouterr().err
+    text = (out / "zonal_summary.json").read_text(encoding="utf-8")
+    assert "s3cretpw" not in text
+    assert f"--to-postgis={masked(secret)}" in json.loads(text)["command_line"]
+    for bad in ("my secret", "pa%zzword"):
+        argv = [
+            "zonal", str(landcover_tif), "--regions", with_password(postgres_url, bad),
+            "--layer", "regions", "--id-field", "code", "-d", str(pools_csv),
+            "-o", str(tmp_path / "bad"),
+        ]  # fmt: skip
+        assert main(argv) == 1
+        err = one_line_error(capsys)
+        assert bad not in err and "***" in err and not (tmp_path / "bad").exists()
