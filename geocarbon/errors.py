@@ -72,8 +72,9 @@ class OutputWriteError(GeoCarbonError, OSError):
 
 def said(exc: BaseException) -> str:
     """What a library's error said, as a clause of one of ours: on one line, without its closing
-    full stop (GDAL's and the csv module's messages end with one, ours add the fix after)."""
-    return " ".join(str(exc).split()).rstrip(". ") or type(exc).__name__
+    full stop or exclamation mark (GDAL's and the csv module's messages end with one, ours add
+    the fix after)."""
+    return " ".join(str(exc).split()).rstrip(".! ") or type(exc).__name__
 
 
 class GeoCarbonWarning(UserWarning):

@@ -17,6 +17,10 @@ from geocarbon.errors import said
         (ValueError("line one.\nline  two...\n"), "line one. line two"),
         (RuntimeError(""), "RuntimeError"),
         (KeyError("band"), "'band'"),
+        (
+            OSError("Range downloading not supported by this server!"),
+            "Range downloading not supported by this server",
+        ),
     ],
 )
 def test_said_is_one_line_without_its_closing_full_stop(error, clause):

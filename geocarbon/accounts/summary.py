@@ -156,7 +156,7 @@ def run_summary(
     grid = sources[0].grid
     date_years: list[int | None] = list(years) if years is not None else [None] * len(sources)
     found = [
-        (str(source.path), year, code, count)
+        (source.label, year, code, count)
         for source, year, (histogram, lookup) in zip(sources, date_years, dates, strict=True)
         for code, count in sorted(histogram.unknown_codes(lookup).items())
     ]
@@ -173,7 +173,7 @@ def run_summary(
         "landcover": sources[-1].label,  # a URL as GDAL reads it, not folded by pathlib
         "landcovers": [source.label for source in sources],
         "years": None if years is None else [int(year) for year in years],
-        "resampled": [str(s.path) for s in sources if s.warped_from is not None],
+        "resampled": [s.label for s in sources if s.warped_from is not None],
         "densities": table.source,
         "regional_densities": sorted(table.regional),
         "scheme": table.scheme,

@@ -278,10 +278,11 @@ class WindowReader:
                 valid = dataset.read_masks(1, window=window) > 0 if self.source.has_mask else None
         except RasterioError as exc:
             # GDAL's own reason (which tile, which file) is the cause of rasterio's generic error.
-            reason = exc.__cause__ or exc
+            reason = said(exc.__cause__ or exc)
+            rows = f"{block.row_off}-{block.row_off + block.height - 1}"
             raise InputFileError(
-                f"Reading rows {block.row_off}-{block.row_off + block.height} of {self.source.label!r} "
-                f"failed: {reason}. The file may be truncated or corrupt; gdalinfo -checksum shows it."
+                f"Reading rows {rows} of {self.source.label!r} failed: {reason}. The file may be "
+                "truncated or corrupt; gdalinfo -checksum shows it."
             ) from exc
         return codes, valid
 

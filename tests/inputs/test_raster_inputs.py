@@ -201,8 +201,11 @@ def test_truncated_tile_fails_naming_the_tile(tmp_path):
     write_raster(tile, codes, transform=transform, tiled=True, blockxsize=256, blockysize=256)
     tile.write_bytes(tile.read_bytes()[: tile.stat().st_size // 2])
     source = open_landcover(folder)
-    with WindowReader(source) as reader, pytest.raises(InputFileError, match=r"b\.tif"):
+    with WindowReader(source) as reader, pytest.raises(InputFileError, match=r"b\.tif") as error:
         reader.read(Block(0, 0, 512, 1024))
+    message = str(error.value)  # rows inclusive, GDAL's reason one clause, the fix after it
+    assert "Reading rows 0-511 of " in message and "\n" not in message
+    assert ".." not in message and message.endswith("gdalinfo -checksum shows it.")
 
 
 # 4. GDAL virtual paths ---------------------------------------------------------------------
