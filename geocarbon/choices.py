@@ -11,5 +11,9 @@ COVERAGE_MODES = ("centre", "all-touched", "exact")
 #: Monte Carlo density distributions and correlation (see :mod:`geocarbon.accounts.uncertainty`).
 DISTRIBUTIONS = ("triangular", "pert")
 CORRELATIONS = ("independent", "pool")
+#: The colour maps (matplotlib names) of every map, figure and QGIS style: densities YlGn;
+#: changes RdBu centred on zero, red losses (sources), blue gains (sinks).
+DENSITY_COLOUR_MAP = "YlGn"
+CHANGE_COLOUR_MAP = "RdBu"
 #: Languages of maps, figures and reports: English, Chinese.
 LANGUAGES = ("en", "zh")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geocarbon.choices import CHANGE_COLOUR_MAP, DENSITY_COLOUR_MAP
 from geocarbon.errors import InputFileError
 from geocarbon.figures.charts import _literal_text
 from geocarbon.figures.labels import ENGLISH, FigureLabels
@@ -38,8 +39,6 @@ MAIN_MAP_SOUTH_DEG = 17.0
 SOUTH_CHINA_SEA_BOX_DEG = (106.5, 2.5, 123.5, 24.5)
 #: Inset position in the main axes' coordinates (left, bottom, width, height).
 INSET_BOUNDS = (0.80, 0.0, 0.20, 0.30)
-DENSITY_COLOUR_MAP = "YlGn"
-CHANGE_COLOUR_MAP = "RdBu"  # blue gains (sinks), red losses (sources), as the bar charts
 NO_DATA_COLOUR = "#d9d9d9"
 EDGE_COLOUR = "#4d4d4d"
 LINE_COLOUR = "#1f3f8f"

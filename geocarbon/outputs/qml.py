@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from geocarbon.choices import CHANGE_COLOUR_MAP, DENSITY_COLOUR_MAP
+
 if TYPE_CHECKING:
     from geocarbon.inputs.densities import CarbonTable
     from geocarbon.inputs.schemes import ClassScheme
 
-#: A sequential ramp for densities (ColorBrewer YlGn, as the web map) and a diverging one for
-#: changes: red losses, white no change, green gains (ColorBrewer RdYlGn ends, white centre).
-DENSITY_RAMP = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")
-CHANGE_RAMP = ("#d7191c", "#fdae61", "#f7f7f7", "#a6d96a", "#1a9641")
 STYLE_SUFFIX = ".qml"
 _QGIS_VERSION = "3.28.0-Firenze"
 _DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
@@ -49,6 +47,14 @@ class PaletteClass:
     code: int
     name: str
     colour: str
+
+
+def ramp_colours(colour_map: str, n: int = 5) -> list[str]:
+    """``n`` evenly spaced ``#rrggbb`` stops of a matplotlib colour map, ends included."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps[colour_map]
+    return [matplotlib.colors.to_hex(cmap(k / (n - 1))) for k in range(n)]
 
 
 def style_path(raster: Path) -> Path:
@@ -92,10 +98,11 @@ def ramp_limits(minimum: float, maximum: float, *, diverging: bool) -> tuple[flo
 
 def pseudocolor_qml(minimum: float, maximum: float, units: str, *, diverging: bool) -> str:
     """A single-band pseudocolor style over [``minimum``, ``maximum``] (data values, ``units``);
-    ``diverging``: centred on zero with :data:`CHANGE_RAMP` (losses red), else
-    :data:`DENSITY_RAMP`. Out-of-range values take the end colours; nodata stays transparent."""
+    ``diverging``: centred on zero, the maps' and figures' change colours (red losses, blue
+    gains), else their density colours (:mod:`geocarbon.choices`). Out-of-range values take the
+    end colours; nodata stays transparent."""
     low, high = ramp_limits(minimum, maximum, diverging=diverging)
-    colours = CHANGE_RAMP if diverging else DENSITY_RAMP
+    colours = ramp_colours(CHANGE_COLOUR_MAP if diverging else DENSITY_COLOUR_MAP)
     renderer = ET.Element(
         "rasterrenderer",
         type="singlebandpseudocolor",

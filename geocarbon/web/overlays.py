@@ -22,6 +22,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
+from geocarbon.choices import CHANGE_COLOUR_MAP, DENSITY_COLOUR_MAP
+
 WEB_MERCATOR = CRS.from_epsg(3857)
 #: Half the side of the Web Mercator square (m).
 MERCATOR_HALF_WIDTH = 20037508.342789244
@@ -65,12 +67,18 @@ def ramp_for(path: Path, *, diverging: bool, label: str, units: str) -> Ramp:
         sample = _overview_sample(dataset, level)
     finite = sample[np.isfinite(sample)]
     if finite.size == 0:
-        return Ramp("RdBu" if diverging else "YlGn", -1.0 if diverging else 0.0, 1.0, label, units)
+        return Ramp(
+            CHANGE_COLOUR_MAP if diverging else DENSITY_COLOUR_MAP,
+            -1.0 if diverging else 0.0,
+            1.0,
+            label,
+            units,
+        )
     if diverging:
         bound = float(np.percentile(np.abs(finite), 98)) or 1.0
-        return Ramp("RdBu", -bound, bound, label, units)
+        return Ramp(CHANGE_COLOUR_MAP, -bound, bound, label, units)
     low, high = (float(v) for v in np.percentile(finite, [2, 98]))
-    return Ramp("YlGn", low, high if high > low else low + 1.0, label, units)
+    return Ramp(DENSITY_COLOUR_MAP, low, high if high > low else low + 1.0, label, units)
 
 
 def _overview_sample(dataset: rasterio.io.DatasetReader, level: int) -> NDArray[np.float64]:
@@ -253,7 +261,7 @@ def class_colours(n: int, diverging: bool) -> list[str]:
 
     if diverging:
         # red = carbon source (negative), blue = sink (positive), centred on zero
-        cmap = matplotlib.colormaps["RdBu"]
+        cmap = matplotlib.colormaps[CHANGE_COLOUR_MAP]
         half = n // 2
         return [
             matplotlib.colors.to_hex(cmap(0.1 + 0.35 * k / max(half - 1, 1))) for k in range(half)
@@ -261,7 +269,7 @@ def class_colours(n: int, diverging: bool) -> list[str]:
             matplotlib.colors.to_hex(cmap(0.55 + 0.35 * k / max(half - 1, 1)))
             for k in range(n - half)
         ]
-    cmap = matplotlib.colormaps["YlGn"]
+    cmap = matplotlib.colormaps[DENSITY_COLOUR_MAP]
     return [matplotlib.colors.to_hex(cmap(0.15 + 0.8 * k / max(n - 1, 1))) for k in range(n)]
 
 

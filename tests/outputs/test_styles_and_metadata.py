@@ -27,6 +27,7 @@ import rasterio
 from geocarbon import carbon_stock, stock_change
 from geocarbon._version import __version__
 from geocarbon.accounts.valuation import Valuation
+from geocarbon.choices import CHANGE_COLOUR_MAP, DENSITY_COLOUR_MAP
 from geocarbon.inputs.schemes import get_scheme
 from geocarbon.outputs import spec
 from geocarbon.outputs.folder import MANIFEST_NAME, read_manifest
@@ -37,6 +38,7 @@ from geocarbon.outputs.qml import (
     scheme_palette,
     style_path,
 )
+from geocarbon.web.overlays import Ramp
 
 from conftest import IN_CI, SHARED_DATA
 
@@ -166,11 +168,16 @@ def test_styles_are_pseudocolor_ramps_labelled_in_the_rasters_unit(willamette_ru
         assert all(item.get("label", "").split(" ", 1)[1].startswith(units) for item in items)
         assert all(re.fullmatch(r"#[0-9a-f]{6}", item.get("color", "")) for item in items)
         real_low, real_high = _real_range(raster)
-        if diverging:  # change and NPV: centred on zero, losses red, gains green
+        colours = [item.get("color") for item in items]
+        if diverging:  # change and NPV: centred on zero, losses red, gains blue (as the maps)
             assert low == -high and values[2] == 0.0, raster.name
             assert "(loss)" in items[0].get("label", "") and "(gain)" in items[-1].get("label", "")
+            assert colours == [c for _, c in Ramp(CHANGE_COLOUR_MAP, low, high, "", "").colours(5)]
+            red, blue = (int(colours[i][1:3], 16) - int(colours[i][5:7], 16) for i in (0, -1))
+            assert red > 0 > blue, colours
             assert high <= max(abs(real_low), abs(real_high)) * (1 + 1e-6), raster.name
-        else:  # densities: from the smallest to the largest value, never beyond
+        else:  # densities: from the smallest to the largest value, never beyond; the maps' YlGn
+            assert colours == [c for _, c in Ramp(DENSITY_COLOUR_MAP, 0, 1, "", "").colours(5)]
             assert real_low - 1e-3 <= low < high <= real_high + 1e-3, raster.name
 
 
