@@ -40,7 +40,7 @@ from geocarbon.outputs.qml import (
 )
 from geocarbon.web.overlays import Ramp
 
-from conftest import IN_CI, SHARED_DATA
+from conftest import IN_CI, REGION_OPTIONS, SHARED_DATA
 
 DENSITY_UNITS = "Mg C/ha"
 #: Names that must stay text in a style: template syntax, markup, entities, CDATA ends, quotes,
@@ -347,3 +347,26 @@ def test_region_tables_carry_provenance_and_column_units(request, run):
     for table in (frame, layer):
         assert table["region_id"].dtype == np.int64
         assert table["region_id"].tolist() == layer["region_id"].tolist()
+
+
+def test_hostile_file_names_reach_tags_and_layer_metadata_as_typed(sample, tmp_path, pools_csv):
+    """The paths the provenance records are user text: COG tags, GeoPackage layer metadata
+    (XML inside SQLite) and GeoParquet key-value metadata keep them as typed."""
+    import shutil
+
+    from geocarbon import zonal_stocks
+
+    hostile = tmp_path / "h {{7*7}} {% if %} {# =1+1 <script>&x"
+    hostile.mkdir()
+    table = shutil.copy(pools_csv, hostile / "=HYPERLINK(1) {{7*7}}.csv")
+    landcover = shutil.copy(sample.landcover[1], hostile / "<b>{{7*7}}&.tif")
+    stock = carbon_stock(landcover, table, out_dir=tmp_path / "s", unknown="zero", progress=False)
+    total = next(path for path in stock.outputs if path.name == "density_total_mg_per_ha.tif")
+    with rasterio.open(total) as dataset:
+        assert dataset.tags()["density_table"] == str(table)
+    out = tmp_path / "z"
+    zonal_stocks(landcover, sample.regions, table, out_dir=out, unknown="zero", **REGION_OPTIONS)
+    metadata = _gpkg_metadata(out / "regions.gpkg")
+    assert metadata["density_table"] == str(table) and metadata["landcover"] == str(landcover)
+    document = json.loads(pq.read_schema(out / "regions.parquet").metadata[b"geocarbon"])
+    assert document["density_table"] == str(table) and document["landcover"] == str(landcover)

@@ -122,3 +122,33 @@ def test_the_python_api_returns_the_parents_table(sample, runs):
     pd.testing.assert_frame_equal(
         result.parents.reset_index(drop=True), written, check_dtype=False, rtol=1e-6, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("run", ["zonal", "change"])
+def test_hostile_parent_ids_are_written_as_typed_and_run_nothing(sample, tmp_path, run):
+    """Parent ids are user text: parents.csv (for spreadsheets) keeps them as typed, a formula
+    defused by a leading quote, templates and markup inert."""
+    hostile = ["=1+1 {{7*7}}", "{# <script>alert(1)</script>", "@SUM(A1)"]
+    regions = gpd.read_file(sample.regions)
+    regions["parent"] = [hostile[k % 3] for k in range(len(regions))]
+    path = tmp_path / "regions.gpkg"
+    regions.to_file(path)
+    out = tmp_path / "out"
+    args = ["--regions", str(path), "--id-field", "adcode", "--parent-field", "parent"]
+    if run == "zonal":
+        argv = ["zonal", str(sample.landcover[0]), "-d", "china-clcd", *args, "-o", str(out), "-q"]
+    else:
+        argv = [
+            "change", *map(str, sample.landcover), "--years", "2000", "--years", "2010",
+            "-d", "china-clcd", *args, "--draws", "0", "-o", str(out), "-q",
+        ]  # fmt: skip
+    assert main(argv) == 0
+    text = (out / "parents.csv").read_text(encoding="utf-8-sig")
+    assert "'=1+1 {{7*7}}" in text and "'@SUM(A1)" in text and "49" not in text.split(",")
+    assert "{# <script>alert(1)</script>" in text
+    parents = pd.read_csv(out / "parents.csv", encoding="utf-8-sig")
+    assert set(parents["parent_id"]) == {
+        "'=1+1 {{7*7}}",
+        "{# <script>alert(1)</script>",
+        "'@SUM(A1)",
+    }
