@@ -30,7 +30,7 @@ from geocarbon.config import (
     check_threads,
     default_threads,
 )
-from geocarbon.inputs.arrays import check_lazy_off_dask, landcover_from_array
+from geocarbon.inputs.arrays import landcover_from_array
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import LandCoverSource
@@ -191,7 +191,6 @@ def zonal_stocks(
         final ``unassigned`` row without geometry.
     """
     source = landcover_input(landcover, transform=transform, crs=crs, nodata=nodata, dtype=dtype)
-    check_lazy_off_dask([source], dask)
     config = ZonalConfig(
         landcover=source,
         regions=regions,
@@ -303,7 +302,6 @@ def stock_change(
         landcover_input(item, transform=transform, crs=crs, nodata=nodata, dtype=dtype)
         for item in landcovers
     )
-    check_lazy_off_dask(sources, dask)
     config = ChangeConfig(
         landcovers=sources,
         years=tuple(years),

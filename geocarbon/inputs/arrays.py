@@ -23,6 +23,7 @@ with one line naming the array, the block's rows and the value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,16 +158,15 @@ def landcover_from_array(
     )
 
 
-def check_lazy_off_dask(sources: Any, dask: str | None) -> None:
+def check_lazy_off_dask(sources: Sequence[LandCoverSource], dask: str | None) -> None:
     """Refuse a dask-backed land cover on a Dask cluster (``dask=``): its graph lives in this
     session, and the workers read inputs themselves, from paths they can reach."""
     if not dask:
         return
     for source in sources:
-        codes = getattr(source, "array", None)
-        if isinstance(codes, ArrayCodes) and codes.lazy:
+        if source.lazy:
             raise ConfigError(
-                f"Land cover {codes.name} is a dask-backed array, which Dask workers (dask="
+                f"Land cover {source.label} is a dask-backed array, which Dask workers (dask="
                 f"{dask!r}) cannot read from this session; pass the raster's file path instead, "
                 "or drop dask= to process it chunk by chunk on threads."
             )

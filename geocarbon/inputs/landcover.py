@@ -64,6 +64,11 @@ class LandCoverSource:
         return self.dataset or str(self.path)
 
     @property
+    def lazy(self) -> bool:
+        """A dask-backed array: read one chunk per block, never loaded whole."""
+        return self.array is not None and self.array.lazy
+
+    @property
     def label(self) -> str:
         """How messages name this land cover: the path as GDAL opens it, or the folder of tiles."""
         return self.dataset if self.dataset and not self.dataset.startswith("<") else str(self.path)

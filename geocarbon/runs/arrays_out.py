@@ -48,7 +48,7 @@ def band_names(bands: dict[Path, tuple[str, str]]) -> list[BandName]:
 
 def is_lazy_plan(plan: PassPlan) -> bool:
     """Whether a land cover of ``plan`` is dask-backed (its rasters then stay lazy)."""
-    return any(source.array is not None and source.array.lazy for source in plan.sources)
+    return any(source.lazy for source in plan.sources)
 
 
 def pass_in_memory(
@@ -138,7 +138,7 @@ class _MemorySink:
 def _output_chunks(plan: PassPlan) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The chunks of the first dask-backed land cover: each output chunk reads one input chunk."""
     for source in plan.sources:
-        if source.array is not None and source.array.lazy:
+        if source.array is not None and source.lazy:
             rows, cols = source.array.values.chunks
             return tuple(rows), tuple(cols)
     raise AssertionError("no dask-backed land cover")  # is_lazy_plan said there was one

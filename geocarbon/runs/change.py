@@ -33,6 +33,7 @@ from geocarbon.engine import PassPlan, PassTotals, RasterMaps
 from geocarbon.engine.zones import ZoneIndex
 from geocarbon.errors import ConfigError, ResamplingWarning, collecting_warnings, warn
 from geocarbon.grid import GridSpec, check_same_grid
+from geocarbon.inputs.arrays import check_lazy_off_dask
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.growth import GrowthTable
 from geocarbon.inputs.landcover import LandCoverSource, as_source, open_landcover
@@ -307,6 +308,7 @@ def _check_dates(config: ChangeConfig) -> list[Period]:
 def _aligned_sources(config: ChangeConfig) -> list[LandCoverSource]:
     """Open every date; put them on one grid, or explain how their grids differ."""
     sources = [as_source(item, nodata=config.nodata) for item in config.landcovers]
+    check_lazy_off_dask(sources, config.dask)
     if config.align_to is None:
         for source in sources[1:]:
             check_same_grid(

@@ -193,7 +193,7 @@ def plan_block_shape(
     in_flight = 2 * threads + 1
     max_pixels = max(1, memory_mb * 2**20 // (bytes_per_pixel * in_flight))
     rows, cols = source.block_shape
-    if source.array is not None and source.array.lazy:
+    if source.lazy:
         max_pixels = min(max_pixels, rows * cols)
     align_rows = lcm(rows, TILE_SIZE) if rows < source.grid.height else TILE_SIZE
     align_cols = lcm(cols, TILE_SIZE) if cols < source.grid.width else TILE_SIZE

@@ -35,6 +35,7 @@ from geocarbon.config import (
 from geocarbon.engine import PassPlan, PassTotals
 from geocarbon.engine.zones import ZoneIndex, build_zone_index
 from geocarbon.errors import EmptyRegionWarning, RegionWarning, collecting_warnings, warn
+from geocarbon.inputs.arrays import check_lazy_off_dask
 from geocarbon.inputs.densities import CarbonTable
 from geocarbon.inputs.landcover import (
     LandCoverSource,
@@ -134,6 +135,7 @@ def _run_zonal(config: ZonalConfig) -> ZonalResult:
         command="zonal",
     )
     source = as_source(config.landcover, nodata=config.nodata)
+    check_lazy_off_dask([source], config.dask)
     table = prepare_table(config.densities, config.scheme, encoding=config.encoding)
     warn_nodata_classes([source], table)
     regions = read_regions(

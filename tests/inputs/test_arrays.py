@@ -22,7 +22,7 @@ import shapely
 from geocarbon import carbon_stock, stock_change, zonal_stocks
 from geocarbon.errors import ConfigError, RasterFormatError
 from geocarbon.inputs.arrays import landcover_from_array
-from geocarbon.runs.change import ChangeConfig
+from geocarbon.runs.change import ChangeConfig, run_change
 from geocarbon.runs.stock import StockConfig
 from geocarbon.runs.zonal import ZonalConfig
 from tests.conftest import EQUAL_AREA_CRS, LANDCOVER_4X4, ONE_HA_TRANSFORM, require, write_raster
@@ -280,6 +280,13 @@ def test_dask_backed_array_on_a_dask_cluster_is_refused(tmp_path, pools_csv, lan
     with pytest.raises(ConfigError, match="dask-backed"):
         carbon_stock(opened, pools_csv, dask="local:1", out_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+    # The runs refuse it themselves, however their config was made.
+    source = landcover_from_array(opened)
+    config = ChangeConfig(
+        landcovers=(source, source), years=(2000, 2020), densities=pools_csv, dask="local:1"
+    )
+    with pytest.raises(ConfigError, match="dask-backed"):
+        run_change(config)
 
 
 def test_one_row_dataarray_keeps_its_two_dimensions(pools_csv, landcover_tif):
