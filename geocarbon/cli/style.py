@@ -53,23 +53,27 @@ def style(
 ) -> None:
     """Write the QGIS style of a land cover's classes (codes, names, legend colours).
 
-    LANDCOVER_OR_SCHEME is a land-cover raster (the style goes beside it) or the name of a
-    built-in scheme (see `geocarbon schemes`; give -o). Examples: `geocarbon style
+    LANDCOVER_OR_SCHEME is a land-cover raster (the style goes beside it), a remote one (a URL,
+    STAC item or /vsi path; give -o) or the name of a built-in scheme (see `geocarbon schemes`;
+    give -o). Examples: `geocarbon style
     lc_2020.tif --scheme clcd`, `geocarbon style clcd --lang zh -o clcd_zh.qml`.
     """
+    from geocarbon.inputs.landcover import open_landcover
     from geocarbon.inputs.schemes import get_scheme
     from geocarbon.outputs.qml import paletted_qml, scheme_palette, table_palette
     from geocarbon.outputs.staging import StagedOutputs
     from geocarbon.runs.common import prepare_table
 
     raster = Path(landcover_or_scheme) if Path(landcover_or_scheme).is_file() else None
-    if raster is None:
+    if raster is not None or _remote(landcover_or_scheme):
+        open_landcover(landcover_or_scheme)  # a land cover GDAL reads: one band of class codes
+        if scheme is None and densities is None:
+            raise click.UsageError(
+                f"Say what the classes of {landcover_or_scheme!r} are: --scheme NAME (see "
+                "`geocarbon schemes`) or --densities TABLE."
+            )
+    else:
         scheme = _scheme_argument(landcover_or_scheme, scheme)
-    elif scheme is None and densities is None:
-        raise click.UsageError(
-            f"Say what the classes of {landcover_or_scheme!r} are: --scheme NAME (see "
-            "`geocarbon schemes`) or --densities TABLE."
-        )
     out = _out_path(out, raster)
     if densities is not None:
         classes = table_palette(prepare_table(densities, scheme, encoding=encoding), lang=lang)
@@ -82,6 +86,13 @@ def style(
         staged.temp(out).write_text(paletted_qml(classes), "utf-8")
     if not quiet:
         click.echo(f"Wrote the style of {len(classes)} classes ({origin}) to {out}")
+
+
+def _remote(argument: str) -> bool:
+    """A land cover read over the network (a URL, a STAC item, a /vsi path): its style needs -o."""
+    from geocarbon.inputs.remote import remote_name
+
+    return remote_name(argument) is not None or argument.startswith("/vsi")
 
 
 def _scheme_argument(argument: str, scheme: str | None) -> str:

@@ -119,3 +119,26 @@ def test_bad_arguments_are_usage_errors(args, words, landcover_tif, capsys, monk
     assert all(word in err for word in words), err
     assert "Traceback" not in err
     assert not list(tmp_path.glob("*.qml"))
+
+
+def test_a_file_that_is_no_land_cover_gets_no_style(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a raster")
+    assert main(["style", str(notes), "--scheme", "clcd"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notes.txt" in err and "cannot be opened by GDAL" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_remote_land_cover_is_opened_and_its_style_written_where_o_says(
+    landcover_tif, tmp_path, capsys
+):
+    from range_server import serve
+
+    with serve(landcover_tif.parent) as server:
+        url = f"{server.url}/{landcover_tif.name}"
+        assert main(["style", url, "--scheme", "clcd"]) == 2  # nowhere beside a URL: -o
+        assert "-o OUT.qml" in capsys.readouterr().err
+        assert main(["style", url, "--scheme", "clcd", "-o", str(tmp_path / "r.qml"), "-q"]) == 0
+        assert server.served.bytes_by_path[f"/{landcover_tif.name}"] > 0  # it was read
+    assert len(palette(tmp_path / "r.qml")) == len(get_scheme("clcd").codes)
