@@ -121,22 +121,31 @@ def landcover_from_array(
 
     declared = _integer_dtype(dtype, name) if dtype is not None else None
     if hasattr(array, "rio"):
+        name = str(array.name or array.encoding.get("source") or name)  # rioxarray: its file
+        _check_codes_kind(array.dtype, name)
         transform = array.rio.transform() if transform is None else transform
         crs = array.rio.crs if crs is None else crs
         nodata = _declared_nodata(array) if nodata is None else nodata
-        name = str(array.name or array.encoding.get("source") or name)  # rioxarray: its file
         declared = declared or _declared_dtype(array, name)
         array = _band_data(array, name)
     values = array if is_lazy(array) else np.ma.getdata(array)
     shape = tuple(values.shape)
-    if len(shape) != 2 or values.dtype.kind not in "iuf":
+    if len(shape) != 2:
         raise RasterFormatError(
             f"Land cover {name} must be a 2-D array of integer class codes, got {len(shape)}-D "
             f"{values.dtype}. Pass one band, e.g. array[0]."
         )
-    if transform is None or crs is None:
+    _check_codes_kind(values.dtype, name)
+    missing = [word for word, value in (("transform=", transform), ("crs=", crs)) if value is None]
+    if missing:
+        fix = (
+            "set it with array.rio.write_crs('EPSG:4326') or give crs="
+            if missing == ["crs="]
+            else f"give {' and '.join(missing)}"
+        )
         raise RasterFormatError(
-            f"Land cover {name} needs transform= and crs= to know where its pixels are."
+            f"Land cover {name} has no {' and no '.join(w[:-1] for w in missing)}, so where its "
+            f"pixels are is unknown; {fix}."
         )
     transform = Affine(*tuple(transform)[:6])
     check_georeferenced(name, transform, shape=shape)
@@ -187,6 +196,14 @@ def _band_data(array: Any, name: str) -> Any:
     if not is_lazy(band.data) and not getattr(band, "_in_memory", True):
         band = band.chunk({y_dim: ARRAY_BLOCK_ROWS, x_dim: -1})
     return band.data
+
+
+def _check_codes_kind(dtype: Any, name: str) -> None:
+    if np.dtype(dtype).kind not in "iuf":
+        raise RasterFormatError(
+            f"Land cover {name} holds {np.dtype(dtype)} values, not class codes; convert them to "
+            "integers first (e.g. array.astype('uint8'))."
+        )
 
 
 def _declared_nodata(array: Any) -> float | None:

@@ -327,3 +327,27 @@ def test_configs_take_str_paths(tmp_path, pools_csv, landcover_tif):
         str(landcover_tif), str(pools_csv), out_dir=str(tmp_path / "s"), progress=False
     )
     assert result.outputs and all(path.exists() for path in result.outputs)
+
+
+def test_dataarrays_without_crs_or_codes_say_what_is_missing_and_write_nothing(
+    tmp_path, pools_csv, landcover_tif
+):
+    """A DataArray that lost its CRS is told to write one (its transform is there); text or
+    all-NaN arrays; a second band: each one line naming what is wrong, and nothing written."""
+    import xarray as xr
+
+    opened = rioxarray.open_rasterio(landcover_tif)
+    without_crs = opened.drop_vars("spatial_ref")  # where rioxarray keeps the CRS
+    cases = {
+        "write_crs": without_crs,
+        "not class codes": opened.astype(str),
+        "isel(band=0)": xr.concat([opened, opened], dim="band"),
+    }
+    for words, array in cases.items():
+        out = tmp_path / words.replace(" ", "_").replace("(", "").replace(")", "")
+        with pytest.raises(RasterFormatError) as caught:
+            carbon_stock(array, pools_csv, out_dir=out, progress=False)
+        message = str(caught.value)
+        assert "\n" not in message and words in message and "Land cover" in message, message
+        assert "transform=" not in message or words != "write_crs", message
+        assert not out.exists()
