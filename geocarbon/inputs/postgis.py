@@ -202,20 +202,20 @@ def _geometry_column(
         wanted,
     ).fetchall()
     tables = list(dict.fromkeys(f"{r[0]}.{r[1]}" for r in rows))
-    if layer is None and len(tables) == 1:
-        return rows[0][0], rows[0][1], rows[0][2], int(rows[0][3])
-    if layer is None:
+    if layer is None and len(tables) != 1:  # none or several on the search path: list them all
+        everywhere = _geometry_tables(connection, with_column=False)
         raise InputFileError(
-            f"PostgreSQL database {masked(source)!r} holds {len(tables)} tables with geometries "
-            f"({_listing(tables)}); choose one with --layer."
+            f"PostgreSQL database {masked(source)!r} holds {len(everywhere)} tables with "
+            f"geometries ({_listing(everywhere) or 'none'}); choose one with --layer "
+            "(SCHEMA.TABLE for one outside the search path)."
         )
     if not rows:
-        raise InputFileError(_missing(connection, source, layer, wanted))
+        raise InputFileError(_missing(connection, source, str(layer), wanted))
     same_table = [r for r in rows if (r[0], r[1]) == (rows[0][0], rows[0][1])]
     if len(same_table) > 1:
         columns = ", ".join(r[2] for r in same_table)
         raise InputFileError(
-            f"PostGIS table {layer!r} of {masked(source)!r} has geometry columns {columns}; "
+            f"PostGIS table {tables[0]!r} of {masked(source)!r} has geometry columns {columns}; "
             f"choose one with --layer '{rows[0][1]}({same_table[0][2]})'."
         )
     return rows[0][0], rows[0][1], rows[0][2], int(rows[0][3])
@@ -236,18 +236,22 @@ def _missing(
             f"PostGIS table {layer!r} of {masked(source)!r} has no geometry column; give a "
             "table with one (listed in geometry_columns) as --layer."
         )
-    geometry_tables = [
-        f"{r[0]}.{r[1]}" + (f"({r[2]})" if wanted["column"] else "")
-        for r in connection.execute(
-            "SELECT f_table_schema, f_table_name, f_geometry_column FROM geometry_columns "
-            "ORDER BY 1, 2, 3"
-        ).fetchall()
-    ]
+    geometry_tables = _geometry_tables(connection, with_column=bool(wanted["column"]))
     thing = "geometry column" if exists else "table"
     return (
         f"PostgreSQL database {masked(source)!r} has no {thing} {layer!r}; its tables with "
         f"geometries are: {_listing(geometry_tables) or 'none'} (--layer)."
     )
+
+
+def _geometry_tables(connection: psycopg.Connection, *, with_column: bool) -> list[str]:
+    """Every table with geometries, in any schema: ``schema.table`` (with ``(column)``)."""
+    rows = connection.execute(
+        "SELECT f_table_schema, f_table_name, f_geometry_column FROM geometry_columns "
+        "ORDER BY 1, 2, 3"
+    ).fetchall()
+    names = [f"{r[0]}.{r[1]}" + (f"({r[2]})" if with_column else "") for r in rows]
+    return list(dict.fromkeys(names))
 
 
 def _listing(names: Sequence[str], limit: int = 20) -> str:

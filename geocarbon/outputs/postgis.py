@@ -65,6 +65,7 @@ def check_target(target: PostgisTarget, layers: Sequence[str]) -> None:
     fits, and no table exists unless ``overwrite``; each failure one line."""
     if not layers:
         raise ConfigError(f"{_OPTION} writes the regions layer: give --regions too.")
+    _check_identifier(target.schema, "schema", "--postgis-schema")
     for layer in layers:
         _check_identifier(target.table(layer), "table", "--postgis-prefix")
     with _session(target) as connection:
@@ -310,9 +311,11 @@ def _srid(
 
 
 def _check_identifier(name: str, what: str, option: str) -> None:
-    if not name or len(name.encode()) > MAX_IDENTIFIER_BYTES:
+    if not name:
+        raise ConfigError(f"PostGIS {what} name is empty; give one ({option}).")
+    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
         raise ConfigError(
-            f"PostGIS {what} name {name!r} is empty or longer than {MAX_IDENTIFIER_BYTES} bytes "
+            f"PostGIS {what} name {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes "
             f"(PostgreSQL's limit); choose a shorter one ({option})."
         )
 
@@ -370,7 +373,8 @@ def run_target(
     """``--to-postgis`` of a ``run``, checked before the run starts (None when not asked)."""
     if connection is None:
         return None
-    target = PostgisTarget(connection, schema or DEFAULT_POSTGIS_SCHEMA, prefix, overwrite)
+    schema = DEFAULT_POSTGIS_SCHEMA if schema is None else schema
+    target = PostgisTarget(connection, schema, prefix, overwrite)
     check_target(target, run_layers(run) if regions else [])
     return target
 

@@ -533,3 +533,37 @@ def test_passwords_stay_out_of_the_summary_and_of_messages_libpq_cannot_parse(
         assert main(argv) == 1
         err = one_line_error(capsys)
         assert bad not in err and "***" in err and not (tmp_path / "bad").exists()
+
+
+def test_without_layer_the_tables_outside_the_search_path_are_listed(postgres_url, schema):
+    write_layers(PostgisTarget(postgres_url, schema=schema), {"a": halves(code=[1, 2])})
+    write_layers(PostgisTarget(postgres_url, schema=schema), {"b": halves(code=[1, 2])})
+    with pytest.raises(InputFileError) as error:
+        read_postgis_layer(postgres_url, None)
+    message = str(error.value)
+    assert f"{schema}.a" in message and f"{schema}.b" in message, message
+    assert "SCHEMA.TABLE" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--postgis-schema", "", "schema name is empty"),
+        ("--postgis-prefix", "p" * 60, "longer than 63 bytes"),
+        ("--postgis-schema", "no_such_schema", "has no schema 'no_such_schema'"),
+    ],
+)
+def test_bad_schema_or_prefix_is_one_line_before_the_run(
+    postgres_url, option, value, words, landcover_tif, pools_csv, tmp_path, capsys
+):
+    regions = tmp_path / "regions.gpkg"
+    halves(code=[1, 2]).to_file(regions)
+    argv = [
+        "zonal", str(landcover_tif), "--regions", str(regions), "--id-field", "code",
+        "-d", str(pools_csv), "-o", str(tmp_path / "out"), "--to-postgis", postgres_url,
+        option, value,
+    ]  # fmt: skip
+    assert main(argv) == 1
+    err = one_line_error(capsys)
+    assert words in err and option in err, err
+    assert not (tmp_path / "out").exists()
