@@ -23,7 +23,7 @@ from typing import Any
 import rasterio
 from rasterio.env import get_gdal_config
 
-from geocarbon.errors import InputFileError
+from geocarbon.errors import InputFileError, said
 
 #: GDAL's virtual file system for each URL scheme it reads by byte range.
 _VSI_BY_SCHEME = {"http": "/vsicurl/", "https": "/vsicurl/", "s3": "/vsis3/", "gs": "/vsigs/"}
@@ -59,6 +59,8 @@ REMOTE_GDAL_OPTIONS: Mapping[str, str] = {
 STAC_TIMEOUT_S = 30
 #: Largest STAC item geocarbon reads (bytes); anything bigger is not an item.
 STAC_MAX_BYTES = 16 * 2**20
+#: Bytes read first from a URL that may be an item: JSON starts with "{", a raster does not.
+_SNIFF_BYTES = 256
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):/+(.*)$", re.DOTALL)
 _GEOTIFF_TYPES = ("image/tiff", "image/geotiff")
@@ -147,10 +149,13 @@ def _vsi_name(url: str) -> str:
 
 def _load_item(location: str) -> dict[str, Any] | None:
     """The STAC item at ``location`` (a URL or a file), or None when it holds no STAC item."""
+    named_json = urllib.parse.urlsplit(location).path.lower().endswith((".json", ".geojson"))
     if "://" in location:
         try:
-            with urllib.request.urlopen(location, timeout=STAC_TIMEOUT_S) as response:  # noqa: S310
-                raw = response.read(STAC_MAX_BYTES + 1)
+            fetched = _fetch(location, sniff=not named_json)
+            if fetched is None:
+                return None  # a raster (or other file) behind a URL#fragment: not fetched
+            raw = fetched
         except urllib.error.HTTPError as exc:
             raise InputFileError(
                 f"STAC item {location!r} cannot be fetched: HTTP {exc.code} {exc.reason}. Check "
@@ -169,7 +174,12 @@ def _load_item(location: str) -> dict[str, Any] | None:
             raise InputFileError(f"STAC item {location!r} cannot be read: {exc.strerror}.") from exc
     try:
         document = json.loads(raw.decode("utf-8")) if len(raw) <= STAC_MAX_BYTES else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if named_json:
+            raise InputFileError(
+                f"STAC item {location!r} is not valid JSON ({said(exc)}); fix or fetch the item "
+                "again."
+            ) from None
         document = None
     if (
         isinstance(document, dict)
@@ -179,6 +189,22 @@ def _load_item(location: str) -> dict[str, Any] | None:
     ):
         return document
     return None
+
+
+def _fetch(url: str, *, sniff: bool) -> bytes | None:
+    """The document at ``url`` (at most STAC_MAX_BYTES + 1 bytes). With ``sniff``, its first
+    bytes are asked for first (a range request): None when they are not JSON, so that a raster
+    named with a ``#fragment`` is not downloaded to find it is no item."""
+    headers = {"Range": f"bytes=0-{_SNIFF_BYTES - 1}"} if sniff else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=STAC_TIMEOUT_S) as response:  # noqa: S310
+        raw = response.read(_SNIFF_BYTES if sniff else STAC_MAX_BYTES + 1)
+        if sniff and not raw.lstrip().startswith(b"{"):
+            return None
+        if not sniff or response.status != 206:  # the whole document is coming: read on
+            return raw + response.read(STAC_MAX_BYTES + 1 - len(raw))
+    with urllib.request.urlopen(url, timeout=STAC_TIMEOUT_S) as response:  # noqa: S310
+        return bytes(response.read(STAC_MAX_BYTES + 1))
 
 
 def _asset_href(item: dict[str, Any], key: str, *, label: str) -> str:
@@ -196,6 +222,11 @@ def _asset_href(item: dict[str, Any], key: str, *, label: str) -> str:
         data = {name for name, asset in assets.items() if "data" in (asset.get("roles") or [])}
         tiff = {name for name, asset in assets.items() if _is_geotiff(asset)}
         tier = next((names for names in (data & tiff, data, tiff) if names), set())
+        if not assets:
+            raise InputFileError(
+                f"STAC item {label!r} has no assets; the item is incomplete (give the raster's "
+                "own path or URL instead)."
+            )
         if len(tier) != 1:
             which = "several" if tier else "no"
             example = sorted(tier or assets or ["data"])[0]
@@ -218,7 +249,10 @@ def _is_geotiff(asset: dict[str, Any]) -> bool:
 
 
 def _resolve(href: str, item_location: str) -> str:
-    """``href`` resolved against the item's URL or path (absolute hrefs are kept)."""
+    """``href`` resolved against the item's URL or path (absolute hrefs, GDAL's /vsi names
+    included, are kept)."""
+    if href.startswith("/vsi"):
+        return href
     if _url(href) is not None and not href.lower().startswith("file:"):
         return href
     if href.lower().startswith("file:"):

@@ -323,6 +323,32 @@ def test_stac_asset_key_that_is_not_there_lists_the_assets(tmp_path):
         open_landcover(f"{tmp_path / 'plain.json'}#b1")
 
 
+def test_broken_or_empty_stac_items_say_so(tmp_path, national, served):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"type": "Feature", "stac_version": "1.0.0", "assets": {')
+    with pytest.raises(InputFileError, match=r"broken\.json' is not valid JSON \(") as error:
+        open_landcover(f"{broken}#lc")
+    assert "\n" not in str(error.value)
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(stac_item({})))
+    with pytest.raises(InputFileError, match=r"has no assets; the item is incomplete") as error:
+        open_landcover(empty)
+    assert "#data" not in str(error.value)  # no asset to suggest
+    # A raster URL with a #fragment is sniffed, not downloaded whole to look for an item.
+    url = fresh_url(served, "national.tif")
+    with pytest.raises(InputFileError, match="is not a STAC item"):
+        open_landcover(f"{url}#lc")
+    assert bytes_fetched(served, url) < 64 * 1024, bytes_fetched(served, url)
+
+
+def test_a_vsi_href_of_a_remote_item_is_kept(tmp_path, served):
+    href = "/vsis3/bucket/lc.tif"
+    (served.folder / "vsi-item.json").write_text(
+        json.dumps(stac_item({"lc": {"href": href, "type": COG_TYPE}}))
+    )
+    assert remote_name(f"{served.url}/vsi-item.json#lc") == href  # not joined onto the URL
+
+
 def test_stac_item_with_a_local_relative_asset(tmp_path, landcover_tif):
     item = tmp_path / "items" / "item.json"
     item.parent.mkdir()
