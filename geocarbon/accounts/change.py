@@ -125,8 +125,12 @@ def change_table(
         period.years,
     )
     frame["compared_area_ha"] = area.sum(axis=(1, 2))
-    frame["excluded_area_ha"] = pair_area_ha[:regions].sum(axis=1) - frame["compared_area_ha"]
-    frame["changed_area_ha"] = frame["compared_area_ha"] - np.trace(area, axis1=1, axis2=2)
+    # Summed over the excluded cells themselves (not all less compared: that leaves -4e-16).
+    everything = pair_area_ha[:regions].reshape(regions, n_bins, n_bins)
+    excluded = np.ones((n_bins, n_bins), bool)
+    excluded[np.ix_(accounts.valid_bins, accounts.valid_bins)] = False
+    frame["excluded_area_ha"] = everything[:, excluded].sum(axis=1)
+    frame["changed_area_ha"] = area[:, ~np.eye(area.shape[1], dtype=bool)].sum(axis=1)
     change = np.sum([flows.components[name][:regions] for name in COMPONENTS], axis=0)
     for p, pool in enumerate(POOLS):
         frame[f"change_{pool}_mg"] = change[:, p]

@@ -87,7 +87,7 @@ def remote_name(text: str) -> str | None:
     if url is not None and url.split(":", 1)[0].lower() not in _VSI_BY_SCHEME:
         return None  # ftp://, file://... are left to GDAL as given
     if _names_item(base, url, asset_key):
-        item = _load_item(url or base)
+        item = _load_item(url or base, named=bool(asset_key))
         if item is not None:
             href = _resolve(_asset_href(item, asset_key, label=url or base), url or base)
             href_url = _url(href)
@@ -147,8 +147,9 @@ def _vsi_name(url: str) -> str:
     return prefix + (url if prefix == "/vsicurl/" else rest)
 
 
-def _load_item(location: str) -> dict[str, Any] | None:
-    """The STAC item at ``location`` (a URL or a file), or None when it holds no STAC item."""
+def _load_item(location: str, *, named: bool) -> dict[str, Any] | None:
+    """The STAC item at ``location`` (a URL or a file), or None when it holds no STAC item;
+    ``named`` (an ``#asset`` was given): a ``.json`` that is not JSON is an error of its own."""
     named_json = urllib.parse.urlsplit(location).path.lower().endswith((".json", ".geojson"))
     if "://" in location:
         try:
@@ -175,7 +176,7 @@ def _load_item(location: str) -> dict[str, Any] | None:
     try:
         document = json.loads(raw.decode("utf-8")) if len(raw) <= STAC_MAX_BYTES else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if named_json:
+        if named_json and named:
             raise InputFileError(
                 f"STAC item {location!r} is not valid JSON ({said(exc)}); fix or fetch the item "
                 "again."

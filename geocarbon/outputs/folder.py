@@ -28,6 +28,7 @@ from typing import Any
 
 from geocarbon._version import __version__
 from geocarbon.errors import ConfigError, GeoCarbonError, OutputExistsError, OutputWriteError, said
+from geocarbon.inputs.remote import is_remote
 from geocarbon.outputs.staging import STAGED_NAME, StagedOutputs, refuse_existing
 
 LOCK_NAME = ".geocarbon.lock"
@@ -44,18 +45,9 @@ def local_path(name: str | Path) -> Path | None:
     if "://" in text or text[:3].upper() == "PG:":
         return None
     if text.startswith("/vsi"):
-        head, _, rest = text[1:].partition("/")
-        if head in {
-            "vsicurl",
-            "vsis3",
-            "vsigs",
-            "vsiaz",
-            "vsiadls",
-            "vsioss",
-            "vsiswift",
-            "vsimem",
-        }:
+        if is_remote(text) or text.startswith("/vsimem/"):
             return None
+        rest = text[1:].partition("/")[2]
         candidate = Path("/" + rest.lstrip("/"))
         for parent in (candidate, *candidate.parents):
             if parent.is_file():
